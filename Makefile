@@ -1,0 +1,41 @@
+# The two commands a new machine needs: `make up` (the whole suite, for people) and `make test`
+# (every test, on an instance of its own so it never fights a running `make up`).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+UV := .local/tools/bin/uv
+STACK := deploy/local/stack.sh
+PYTEST_ARGS ?=
+
+.PHONY: up down status test lint contracts-check bootstrap bench
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+up: bootstrap
+	@$(STACK) up dev
+	@eval "$$($(STACK) env dev)" && $(UV) run python -m opscenter.servicekit.topics
+	@$(STACK) status dev
+
+down:
+	@$(STACK) down dev
+
+status:
+	@$(STACK) status dev
+
+lint: bootstrap
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy libs services
+	$(UV) run lint-imports
+
+contracts-check: bootstrap
+	$(UV) run python -m opscenter.contracts.schemas check
+
+test: bootstrap lint contracts-check
+	@$(STACK) up test
+	@eval "$$($(STACK) env test)" && $(UV) run python -m opscenter.servicekit.topics \
+		&& $(UV) run pytest $(PYTEST_ARGS)
+
+bench: bootstrap
+	@$(STACK) up dev
+	@eval "$$($(STACK) env dev)" && $(UV) run python bench/outbox.py

@@ -1,0 +1,510 @@
+"""``plugin.yaml``: the plugin manifest, exactly the seed's template, validated field by field.
+
+``validate_manifest`` lists every field-level problem at once, each with a dotted location
+(``hooks[0].name``) and a reason. Checks that relate fields (entry points per type, a hook's
+permission, self-dependency) run once every field is valid.
+
+Config schemas: ``config_schema`` is a JSON Schema (Draft 2020-12) whose top level is an object.
+The seed's legacy form ``required: true`` inside a property is accepted and rewritten into the
+parent object's ``required`` list (the stored manifest holds the rewritten form). A property is a
+secret when it carries ``secret: true``, ``writeOnly: true`` or ``format: password``; secrets are
+write-only in every API and never appear in events. ``$ref`` must be local (``#...``).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from packaging.requirements import InvalidRequirement, Requirement
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from opscenter.contracts.errors import FieldError, ManifestError, field_errors
+from opscenter.contracts.fields import Email, PositiveMoney, SemVerStr, Slug, Text
+from opscenter.contracts.hook_events import HOOK_EVENT_NAMES, HOOK_EVENTS
+from opscenter.contracts.permissions import Permission, covers
+from opscenter.contracts.semver import normalize_range
+
+__all__ = [
+    "CATEGORY_LABELS",
+    "Category",
+    "Compatibility",
+    "Dependencies",
+    "EntryPoints",
+    "HookSpec",
+    "Manifest",
+    "PluginType",
+    "Pricing",
+    "mask_config",
+    "normalize_config_schema",
+    "secret_fields",
+    "validate_manifest",
+]
+
+SECRET_MASK = "********"  # noqa: S105 - the placeholder shown instead of a secret
+_CROSS_FIELD_KEY = "manifest_problems"
+
+
+class PluginType(StrEnum):
+    """What a plugin ships: server code, UI code, both, a container, or a theme."""
+
+    BACKEND = "backend"
+    FRONTEND = "frontend"
+    HYBRID = "hybrid"
+    CONTAINER = "container"
+    THEME = "theme"
+
+
+class Category(StrEnum):
+    """Marketplace categories (the seed names ai, monitoring, integration, analytics, 'etc.')."""
+
+    AI = "ai"
+    MONITORING = "monitoring"
+    INTEGRATION = "integration"
+    ANALYTICS = "analytics"
+    SECURITY = "security"
+    AUTOMATION = "automation"
+    NOTIFICATION = "notification"
+    REPORTING = "reporting"
+    STORAGE = "storage"
+    NETWORKING = "networking"
+    DEVOPS = "devops"
+    THEME = "theme"
+    OTHER = "other"
+
+
+CATEGORY_LABELS: dict[Category, str] = {
+    Category.AI: "AI & Machine Learning",
+    Category.MONITORING: "Monitoring",
+    Category.INTEGRATION: "Integrations",
+    Category.ANALYTICS: "Analytics",
+    Category.SECURITY: "Security",
+    Category.AUTOMATION: "Automation",
+    Category.NOTIFICATION: "Notifications",
+    Category.REPORTING: "Reporting",
+    Category.STORAGE: "Storage",
+    Category.NETWORKING: "Networking",
+    Category.DEVOPS: "DevOps",
+    Category.THEME: "Themes",
+    Category.OTHER: "Other",
+}
+
+
+def _one_of(enum: type[StrEnum], what: str) -> BeforeValidator:
+    known = ", ".join(e.value for e in enum)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and value not in enum._value2member_map_:
+            raise ValueError(f"unknown {what} {value!r} (known: {known})")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _hook_name(value: str) -> str:
+    if value not in HOOK_EVENTS:
+        raise ValueError(f"unknown hook event {value!r} (known: {', '.join(HOOK_EVENT_NAMES)})")
+    return value
+
+
+def _tag(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", value):
+        raise ValueError(f"tag {value!r} must be 1-32 lowercase letters, digits and hyphens")
+    return value
+
+
+def _relative_path(value: str) -> str:
+    path = value.split(":", 1)[0]
+    parts = path.split("/")
+    if (
+        not path
+        or len(value) > 256
+        or path.startswith("/")
+        or "\\" in path
+        or "\x00" in value
+        or ".." in parts
+    ):
+        raise ValueError(f"{value!r} must be a relative path inside the package (no '..')")
+    return value
+
+
+_HANDLER_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", re.ASCII)
+
+
+def _handler(value: str) -> str:
+    if not _HANDLER_RE.fullmatch(value):
+        raise ValueError(f"handler {value!r} must look like 'package.module:function'")
+    return value
+
+
+def _webhook_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname or len(value) > 2048:
+        raise ValueError(f"url {value!r} must be an absolute http(s) URL")
+    if parts.username or parts.password:
+        raise ValueError("url may not carry credentials")
+    return value
+
+
+def _range(value: str) -> str:
+    normalize_range(value)
+    return value
+
+
+_NPM_NAME_RE = re.compile(r"(?:@[a-z0-9-~][a-z0-9-._~]*/)?[a-z0-9-~][a-z0-9-._~]*", re.ASCII)
+
+
+def _npm_name(value: str) -> str:
+    if len(value) > 214 or not _NPM_NAME_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not an npm package name")
+    return value
+
+
+def _pep508(value: str) -> str:
+    try:
+        Requirement(value)
+    except InvalidRequirement as exc:
+        reason = str(exc).splitlines()[0]
+        raise ValueError(f"{value!r} is not a PEP 508 requirement: {reason}") from exc
+    return value
+
+
+KnownPermission = Annotated[Permission, _one_of(Permission, "permission")]
+HookName = Annotated[
+    str, AfterValidator(_hook_name), WithJsonSchema({"type": "string", "enum": list(HOOK_EVENT_NAMES)})
+]
+RangeStr = Annotated[
+    str,
+    AfterValidator(_range),
+    WithJsonSchema({"type": "string", "description": "npm-style semver range"}),
+]
+Tag = Annotated[str, AfterValidator(_tag)]
+RelativePath = Annotated[str, AfterValidator(_relative_path)]
+NpmName = Annotated[str, AfterValidator(_npm_name)]
+Pep508 = Annotated[str, AfterValidator(_pep508)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EntryPoints(_Strict):
+    """Where the code starts: ``backend`` is ``path.py:Object``; ``frontend`` a source path."""
+
+    backend: RelativePath | None = None
+    frontend: RelativePath | None = None
+
+
+class Dependencies(_Strict):
+    """Python requirements (PEP 508), npm packages (``[{name: range}]``) and other plugins
+    (``{slug: range}``), every range in npm syntax."""
+
+    python: list[Pep508] = Field(default_factory=list)
+    npm: list[dict[NpmName, RangeStr]] = Field(default_factory=list)
+    plugins: dict[Slug, RangeStr] = Field(default_factory=dict)
+
+
+class HookSpec(_Strict):
+    """A subscription to a hook event, handled by exactly one of a Python ``handler``
+    (``module:function``, run in the sandbox) or a webhook ``url``."""
+
+    name: HookName
+    handler: Annotated[str, AfterValidator(_handler)] | None = None
+    url: Annotated[str, AfterValidator(_webhook_url)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_target(self) -> Self:
+        if (self.handler is None) == (self.url is None):
+            raise ValueError("a hook needs exactly one of 'handler' or 'url'")
+        return self
+
+
+class Pricing(_Strict):
+    """Exactly one of: ``{free: true}``; a subscription ``{free: false, monthly and/or yearly,
+    trial_days?}``; or a one-time purchase ``{free: false, lifetime}``. Prices are positive."""
+
+    free: bool
+    monthly: PositiveMoney | None = None
+    yearly: PositiveMoney | None = None
+    trial_days: Annotated[int, Field(ge=0, le=365)] | None = None
+    lifetime: PositiveMoney | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        subscription = self.monthly is not None or self.yearly is not None
+        lifetime = self.lifetime is not None
+        if self.free:
+            priced = [
+                k for k in ("monthly", "yearly", "trial_days", "lifetime") if getattr(self, k)
+            ]
+            if priced:
+                raise ValueError(f"a free plugin has no prices (remove {', '.join(priced)})")
+        elif subscription and lifetime:
+            raise ValueError("choose a subscription (monthly/yearly) or lifetime, not both")
+        elif not subscription and not lifetime:
+            raise ValueError("a paid plugin needs monthly and/or yearly, or lifetime")
+        elif lifetime and self.trial_days is not None:
+            raise ValueError("trial_days applies only to subscriptions")
+        return self
+
+    @property
+    def kind(self) -> Literal["free", "subscription", "lifetime"]:
+        if self.free:
+            return "free"
+        return "lifetime" if self.lifetime is not None else "subscription"
+
+    @classmethod
+    def free_plan(cls) -> Pricing:
+        return cls(free=True)
+
+
+class Compatibility(_Strict):
+    """The platform versions the plugin runs on, as an npm-style range."""
+
+    platform: RangeStr
+
+
+def normalize_config_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``schema`` with the legacy ``required: true|false`` inside a property moved
+    into the parent object's ``required`` list (Draft 2020-12 wants a list there)."""
+    out = copy.deepcopy(dict(schema))
+    _normalize(out)
+    return out
+
+
+def _normalize(node: Any) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _normalize(item)
+        return
+    if not isinstance(node, dict):
+        return
+    props = node.get("properties")
+    if isinstance(props, dict):
+        required = node.get("required")
+        names: list[str] = list(required) if isinstance(required, list) else []
+        for name, prop in props.items():
+            if not isinstance(prop, dict) or not isinstance(prop.get("required"), bool):
+                continue
+            if prop.pop("required") and name not in names:
+                names.append(name)
+        if names:
+            node["required"] = names
+    for key, value in node.items():
+        if key != "enum" and key != "const" and key != "default" and key != "examples":
+            _normalize(value)
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
+
+
+def _check_config_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    normalized = normalize_config_schema(schema)
+    try:
+        Draft202012Validator.check_schema(normalized)
+    except SchemaError as exc:
+        where = ".".join(str(p) for p in exc.absolute_path)
+        raise ValueError(
+            f"not a valid JSON Schema (2020-12){' at ' + where if where else ''}: {exc.message}"
+        ) from None
+    if normalized.get("type") != "object":
+        raise ValueError("the top level must be 'type: object' (config is a mapping)")
+    remote = [r for r in _refs(normalized) if not r.startswith("#")]
+    if remote:
+        raise ValueError(f"$ref must be local ('#/...'), got {remote[0]!r}")
+    return normalized
+
+
+ConfigSchema = Annotated[dict[str, Any], AfterValidator(_check_config_schema)]
+
+
+class Manifest(_Strict):
+    """A validated ``plugin.yaml``; ``id`` is the plugin's slug."""
+
+    id: Slug
+    name: Annotated[Text, Field(max_length=100)]
+    version: SemVerStr
+    description: Annotated[str, Field(max_length=4000)] = ""
+    author: Annotated[Text, Field(max_length=200)]
+    author_email: Email | None = None
+    license: Annotated[str, Field(max_length=100)] | None = None
+    type: Annotated[PluginType, _one_of(PluginType, "type")]
+    category: Annotated[Category, _one_of(Category, "category")]
+    tags: Annotated[list[Tag], Field(max_length=20)] = Field(default_factory=list)
+    entry_points: EntryPoints = Field(default_factory=EntryPoints)
+    dependencies: Dependencies = Field(default_factory=Dependencies)
+    permissions: list[KnownPermission] = Field(default_factory=list)
+    hooks: list[HookSpec] = Field(default_factory=list)
+    config_schema: ConfigSchema | None = None
+    pricing: Pricing = Field(default_factory=Pricing.free_plan)
+    compatibility: Compatibility | None = None
+
+    @field_validator("tags", "permissions")
+    @classmethod
+    def _unique(cls, value: list[Any]) -> list[Any]:
+        dupes = sorted({str(v) for v in value if value.count(v) > 1})
+        if dupes:
+            raise ValueError(f"listed more than once: {', '.join(dupes)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> Self:
+        problems = _cross_field_problems(self)
+        sink = info.context.get(_CROSS_FIELD_KEY) if isinstance(info.context, dict) else None
+        if isinstance(sink, list):
+            sink.extend(problems)
+        elif problems:
+            raise ValueError("; ".join(str(p) for p in problems))
+        return self
+
+    @property
+    def secret_fields(self) -> set[str]:
+        """Dotted paths of the config properties that are secrets."""
+        return secret_fields(self.config_schema or {})
+
+    @classmethod
+    def example(cls) -> Manifest:
+        """The seed's template, validated (its ``required: true`` is normalised)."""
+        return validate_manifest(
+            {
+                "id": "my-awesome-plugin",
+                "name": "My Awesome Plugin",
+                "version": "1.0.0",
+                "description": "Does awesome things",
+                "author": "Your Name",
+                "author_email": "you@example.com",
+                "license": "MIT",
+                "type": "hybrid",
+                "category": "ai",
+                "tags": ["machine-learning", "automation"],
+                "entry_points": {
+                    "backend": "backend/main.py:PluginApp",
+                    "frontend": "frontend/src/index.tsx",
+                },
+                "dependencies": {"python": ["requests>=2.28.0"], "npm": [{"react": "^18.0.0"}]},
+                "permissions": ["api:devices:read", "storage:write"],
+                "hooks": [{"name": "device.created", "handler": "backend.hooks:on_device_created"}],
+                "config_schema": {
+                    "type": "object",
+                    "properties": {"api_key": {"type": "string", "required": True}},
+                },
+                "pricing": {"free": True},
+            }
+        )
+
+
+def _cross_field_problems(m: Manifest) -> list[FieldError]:
+    problems: list[FieldError] = []
+    needs = {
+        PluginType.BACKEND: ("backend",),
+        PluginType.FRONTEND: ("frontend",),
+        PluginType.HYBRID: ("backend", "frontend"),
+    }.get(m.type, ())
+    for part in needs:
+        if getattr(m.entry_points, part) is None:
+            problems.append(
+                FieldError(f"entry_points.{part}", f"is required for a {m.type.value} plugin")
+            )
+    seen: set[str] = set()
+    for i, hook in enumerate(m.hooks):
+        if hook.name in seen:
+            problems.append(FieldError(f"hooks[{i}].name", f"{hook.name} is subscribed twice"))
+        seen.add(hook.name)
+        needed = HOOK_EVENTS[hook.name].permission
+        if needed is not None and not covers(m.permissions, needed):
+            problems.append(
+                FieldError(
+                    f"hooks[{i}].name",
+                    f"{hook.name} needs permission {needed.value}; add it to permissions",
+                )
+            )
+        if hook.handler is not None and m.entry_points.backend is None:
+            problems.append(
+                FieldError(
+                    f"hooks[{i}].handler",
+                    "a Python handler needs entry_points.backend (or use 'url' for a webhook)",
+                )
+            )
+    if m.id in m.dependencies.plugins:
+        problems.append(
+            FieldError(f"dependencies.plugins.{m.id}", "a plugin cannot depend on itself")
+        )
+    return problems
+
+
+def validate_manifest(data: object) -> Manifest:
+    """A ``Manifest`` from parsed ``plugin.yaml`` data; raises ``ManifestError`` listing
+    every problem."""
+    if not isinstance(data, dict):
+        raise ManifestError([FieldError("plugin.yaml", "must be a mapping of fields")])
+    problems: list[FieldError] = []
+    try:
+        manifest = Manifest.model_validate(data, context={_CROSS_FIELD_KEY: problems})
+    except ValidationError as exc:
+        raise ManifestError(field_errors(exc, prefix="")) from exc
+    if problems:
+        raise ManifestError(problems)
+    return manifest
+
+
+def _is_secret(prop: Mapping[str, Any]) -> bool:
+    return (
+        prop.get("secret") is True
+        or prop.get("writeOnly") is True
+        or prop.get("format") == "password"
+    )
+
+
+def secret_fields(config_schema: Mapping[str, Any], _prefix: str = "") -> set[str]:
+    """Dotted paths of properties marked secret (``secret: true``, ``writeOnly: true`` or
+    ``format: password``), descending into nested object properties."""
+    out: set[str] = set()
+    props = config_schema.get("properties")
+    if not isinstance(props, Mapping):
+        return out
+    for name, prop in props.items():
+        if not isinstance(prop, Mapping):
+            continue
+        path = f"{_prefix}{name}"
+        if _is_secret(prop):
+            out.add(path)
+        else:
+            out |= secret_fields(prop, f"{path}.")
+    return out
+
+
+def mask_config(config: Mapping[str, Any], config_schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``config`` with every secret value that is set replaced by ``********``."""
+    masked = copy.deepcopy(dict(config))
+    for path in secret_fields(config_schema):
+        node: Any = masked
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node.get(leaf) is not None:
+            node[leaf] = SECRET_MASK
+    return masked

@@ -1,0 +1,48 @@
+"""Assembles a service's FastAPI app with the shared plumbing: problems, auth, health, telemetry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import APIRouter, FastAPI
+
+from opscenter.servicekit.auth import TokenVerifier
+from opscenter.servicekit.errors import install_problem_handlers
+from opscenter.servicekit.health import health_router
+from opscenter.servicekit.logs import configure_logging
+from opscenter.servicekit.settings import ServiceSettings
+from opscenter.servicekit.telemetry import configure_tracing, instrument_app
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+API_PREFIX = "/api/v1"
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    routers: list[APIRouter],
+    lifespan: Lifespan | None = None,
+    version: str = "0.1.0",
+) -> FastAPI:
+    configure_logging(settings)
+    configure_tracing(settings)
+    app = FastAPI(
+        title=title,
+        version=version,
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/{settings.service_name}/openapi.json",
+        docs_url=f"{API_PREFIX}/{settings.service_name}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(settings)
+    app.state.readiness_checks = {}
+    install_problem_handlers(app)
+    app.include_router(health_router())
+    for router in routers:
+        app.include_router(router, prefix=API_PREFIX)
+    instrument_app(app)
+    return app

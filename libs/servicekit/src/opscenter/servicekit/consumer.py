@@ -1,0 +1,180 @@
+"""Event consumers that apply each event exactly once to the service's database.
+
+A batch of records is applied in one transaction, each event guarded by the inbox; the Kafka
+offsets are committed only after that transaction commits (FastStream acks after the handler
+returns). When the batch fails, each event is retried alone so one poison message cannot hold
+back the others; an event that still fails after `max_attempts`, or that cannot be parsed at all,
+goes to `<topic>.dlq` with the error, and the consumer moves on. Infrastructure failures
+(database or broker unreachable) are not the message's fault: they are raised, FastStream rewinds
+the batch, and it is read again once the dependency is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiokafka import ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import propagate, trace
+from prometheus_client import Counter
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from opscenter.contracts import CloudEvent, ContractError
+from opscenter.servicekit.inbox import Inbox
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("opscenter.servicekit.consumer")
+
+EventHandler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+APPLIED = Counter("consumer_events_applied_total", "Events applied", ["consumer"])
+DUPLICATES = Counter("consumer_events_duplicate_total", "Redeliveries skipped", ["consumer"])
+DEAD_LETTERED = Counter("consumer_events_dead_lettered_total", "Events sent to a DLQ", ["consumer"])
+
+
+class DeadLetterSink(Protocol):
+    async def __call__(
+        self, topic: str, value: bytes, key: bytes | None, headers: dict[str, str]
+    ) -> None: ...
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors that say a dependency is down, not that the message is bad."""
+    if isinstance(
+        exc, OperationalError | InterfaceError | ConnectionError | TimeoutError | OSError
+    ):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+@dataclass
+class EventConsumer:
+    """One purpose of one service: consumer group `name` (`<service>.<purpose>`) on `topics`."""
+
+    name: str
+    topics: Sequence[str]
+    handler: EventHandler
+    sessions: async_sessionmaker[AsyncSession]
+    inbox: Inbox
+    dead_letter: DeadLetterSink
+    max_attempts: int = 3
+    retry_backoff_s: float = 0.2
+
+    async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        events: list[tuple[ConsumerRecord[Any, Any], CloudEvent]] = []
+        for record in records:
+            try:
+                events.append((record, CloudEvent.from_json_bytes(record.value)))
+            except (ContractError, ValueError) as exc:
+                await self._dead_letter(record, exc)
+        if not events:
+            return
+        try:
+            await self._apply(events)
+            return
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            if len(events) == 1:
+                await self._retry_alone(*events[0], first_error=exc)
+                return
+            log.warning("batch failed, retrying events one by one", extra={"error": repr(exc)})
+        for record, event in events:
+            await self._retry_alone(record, event, first_error=None)
+
+    async def _apply(self, events: Sequence[tuple[ConsumerRecord[Any, Any], CloudEvent]]) -> None:
+        applied = 0
+        async with self.sessions() as session, session.begin():
+            for record, event in events:
+                context = propagate.extract(_header_dict(record))
+                with tracer.start_as_current_span(
+                    f"{self.name} {event.type}", context=context, kind=trace.SpanKind.CONSUMER
+                ):
+                    if not await self.inbox.claim(session, event.id, self.name):
+                        DUPLICATES.labels(self.name).inc()
+                        continue
+                    await self.handler(session, event)
+                    applied += 1
+        APPLIED.labels(self.name).inc(applied)
+
+    async def _retry_alone(
+        self,
+        record: ConsumerRecord[Any, Any],
+        event: CloudEvent,
+        first_error: BaseException | None,
+    ) -> None:
+        error = first_error
+        attempts = 1 if first_error is not None else 0
+        while attempts < self.max_attempts:
+            if attempts:
+                await asyncio.sleep(self.retry_backoff_s * 2 ** (attempts - 1))
+            attempts += 1
+            try:
+                await self._apply([(record, event)])
+                return
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                error = exc
+        assert error is not None
+        log.error(
+            "event failed %s times, dead-lettered",
+            attempts,
+            extra={"consumer": self.name, "event_id": event.id, "event_type": event.type},
+        )
+        await self._dead_letter(record, error)
+
+    async def _dead_letter(self, record: ConsumerRecord[Any, Any], error: BaseException) -> None:
+        headers = _header_dict(record)
+        headers.update(
+            {
+                "dlq-consumer": self.name,
+                "dlq-error": f"{type(error).__name__}: {error}"[:2000],
+                "dlq-topic": record.topic,
+                "dlq-partition": str(record.partition),
+                "dlq-offset": str(record.offset),
+            }
+        )
+        await self.dead_letter(f"{record.topic}.dlq", record.value, record.key, headers)
+        DEAD_LETTERED.labels(self.name).inc()
+
+
+def _header_dict(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
+    return {name: value.decode(errors="replace") for name, value in (record.headers or ())}
+
+
+def broker_dead_letter(broker: KafkaBroker) -> DeadLetterSink:
+    async def send(topic: str, value: bytes, key: bytes | None, headers: dict[str, str]) -> None:
+        await broker.publish(value, topic, key=key, headers=headers)
+
+    return send
+
+
+def subscribe(broker: KafkaBroker, consumer: EventConsumer, *, max_records: int = 500) -> None:
+    """Wires `consumer` to `broker` as a batch subscriber that commits after each batch."""
+
+    @broker.subscriber(
+        *consumer.topics,
+        group_id=consumer.name,
+        batch=True,
+        max_records=max_records,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )
+    async def handle(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        records = raw if isinstance(raw, tuple) else (raw,)
+        try:
+            await consumer.process(records)
+        except Exception as exc:
+            if is_transient(exc):
+                # Rewound by FastStream; pause so a database outage is not a hot loop.
+                await asyncio.sleep(1.0)
+            raise

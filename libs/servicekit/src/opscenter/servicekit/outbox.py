@@ -1,0 +1,156 @@
+"""Transactional outbox: an event is stored in the same transaction as the change it describes.
+
+Invariants:
+- A domain write and its outbox row commit together or not at all (`Outbox.add` only adds to the
+  caller's session; the unit of work commits).
+- Rows of one partition key are published in id order. Ids come from a sequence at insert time, so
+  this holds as long as writers take the aggregate's row lock before adding its event (two writers
+  of one aggregate then commit in the order they drew ids).
+- Keys hash into `OUTBOX_BUCKETS` buckets; the relay (see `relay.py`) publishes a bucket only while
+  it holds that bucket's advisory lock, so two relays never publish one row at the same time.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+
+from opentelemetry import propagate
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    func,
+    insert,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opscenter.contracts import CloudEvent, EventPayload, new_event
+
+OUTBOX_BUCKETS = 32
+OUTBOX_TABLE = "outbox"
+
+
+def bucket_of(key: str) -> int:
+    """Stable across processes and languages (crc32), unlike Python's salted hash()."""
+    return zlib.crc32(key.encode()) % OUTBOX_BUCKETS
+
+
+def outbox_table(metadata: MetaData, name: str = OUTBOX_TABLE) -> Table:
+    """The outbox table for a service's metadata; its migration creates the same with
+    `create_outbox_table` so autogenerate sees no drift."""
+    return Table(
+        name,
+        metadata,
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("event_id", String(64), nullable=False, unique=True),
+        Column("topic", String(249), nullable=False),
+        Column("key", String(255), nullable=False),
+        Column("bucket", SmallInteger, nullable=False),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        Index(
+            f"ix_{name}_unpublished",
+            "bucket",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+        ),
+    )
+
+
+def notify_channel(table_name: str = OUTBOX_TABLE) -> str:
+    return f"{table_name}_inserted"
+
+
+def notify_trigger_ddl(table_name: str = OUTBOX_TABLE) -> list[str]:
+    """A statement-level trigger that wakes relays as soon as rows commit (NOTIFY is delivered
+    at commit), so an idle relay need not poll quickly."""
+    channel = notify_channel(table_name)
+    return [
+        f"""
+        CREATE OR REPLACE FUNCTION {table_name}_notify() RETURNS trigger AS $$
+        BEGIN
+            PERFORM pg_notify('{channel}', '');
+            RETURN NULL;
+        END;
+        $$ LANGUAGE plpgsql
+        """,
+        f"DROP TRIGGER IF EXISTS {table_name}_notify ON {table_name}",
+        f"""
+        CREATE TRIGGER {table_name}_notify AFTER INSERT ON {table_name}
+        FOR EACH STATEMENT EXECUTE FUNCTION {table_name}_notify()
+        """,
+    ]
+
+
+def current_traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+class Outbox:
+    """Adds events to the caller's transaction. Never commits and never talks to Kafka."""
+
+    def __init__(self, table: Table, source: str) -> None:
+        self.table = table
+        self.source = source
+
+    async def add(
+        self,
+        session: AsyncSession,
+        payload: EventPayload,
+        *,
+        tenant_id: str | None = None,
+        subject: str | None = None,
+    ) -> CloudEvent:
+        event = new_event(
+            payload,
+            source=self.source,
+            tenant_id=tenant_id,
+            subject=subject,
+            traceparent=current_traceparent(),
+        )
+        await self.add_event(session, event, topic=payload.topic.name, key=payload.partition_key())
+        return event
+
+    async def add_event(
+        self,
+        session: AsyncSession,
+        event: CloudEvent,
+        *,
+        topic: str,
+        key: str,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        headers = {
+            "ce_id": event.id,
+            "ce_type": event.type,
+            "ce_source": event.source,
+            "content-type": "application/cloudevents+json",
+        }
+        if event.traceparent:
+            headers["traceparent"] = event.traceparent
+        if extra_headers:
+            headers.update(extra_headers)
+        await session.execute(
+            insert(self.table).values(
+                event_id=event.id,
+                topic=topic,
+                key=key,
+                bucket=bucket_of(key),
+                value=event.to_json_bytes(),
+                headers=headers,
+            )
+        )

@@ -1,0 +1,130 @@
+"""What one service process holds: its engine, sessions, outbox, inbox and idempotency store.
+
+Built once per process from settings (never at import time) and shared by the API, the worker
+and the relay entry points of a service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from opscenter.contracts import Topic
+from opscenter.servicekit.consumer import (
+    EventConsumer,
+    EventHandler,
+    broker_dead_letter,
+    subscribe,
+)
+from opscenter.servicekit.db import create_engine, create_session_factory
+from opscenter.servicekit.idempotency import IdempotencyStore
+from opscenter.servicekit.inbox import Inbox
+from opscenter.servicekit.kafka import create_broker, ensure_topics
+from opscenter.servicekit.logs import configure_logging
+from opscenter.servicekit.outbox import Outbox
+from opscenter.servicekit.settings import ServiceSettings
+from opscenter.servicekit.telemetry import configure_tracing, instrument_engine
+from opscenter.servicekit.uow import UnitOfWork
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    outbox: Outbox
+    inbox: Inbox
+    idempotency: IdempotencyStore
+
+    @classmethod
+    def create(
+        cls,
+        settings: ServiceSettings,
+        *,
+        outbox_table: Table,
+        inbox_table: Table,
+        idempotency_table: Table,
+    ) -> ServiceRuntime:
+        engine = create_engine(settings)
+        instrument_engine(engine)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=create_session_factory(engine),
+            outbox=Outbox(outbox_table, source=f"/opscenter/{settings.service_name}"),
+            inbox=Inbox(inbox_table),
+            idempotency=IdempotencyStore(idempotency_table),
+        )
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.outbox)
+
+    def consumer(
+        self, broker: KafkaBroker, purpose: str, topics: Sequence[str], handler: EventHandler
+    ) -> EventConsumer:
+        """A consumer named `<service>.<purpose>` that dead-letters through `broker`."""
+        return EventConsumer(
+            name=f"{self.settings.service_name}.{purpose}",
+            topics=list(topics),
+            handler=handler,
+            sessions=self.sessions,
+            inbox=self.inbox,
+            dead_letter=broker_dead_letter(broker),
+            max_attempts=self.settings.consumer_max_attempts,
+        )
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+ConsumerFactory = Callable[[ServiceRuntime, KafkaBroker], Sequence[EventConsumer]]
+
+
+async def run_worker(
+    runtime: ServiceRuntime, consumers: ConsumerFactory, topics: Sequence[Topic]
+) -> None:
+    """Runs a service's consumers until SIGTERM; creates the topics it touches first."""
+    settings = runtime.settings
+    configure_logging(settings)
+    configure_tracing(settings)
+    await ensure_topics(settings.kafka_bootstrap, topics)
+    broker = create_broker(settings)
+    for consumer in consumers(runtime, broker):
+        subscribe(broker, consumer, max_records=settings.consumer_batch_size)
+    app = FastStream(broker)
+
+    @app.after_shutdown
+    async def _dispose() -> None:
+        await runtime.dispose()
+
+    await app.run()
+
+
+def run_api(app_factory: Callable[[], object], settings: ServiceSettings) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        app_factory,
+        factory=True,
+        host=settings.http_host,
+        port=settings.http_port,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        log_config=None,
+        access_log=False,
+    )

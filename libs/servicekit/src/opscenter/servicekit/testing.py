@@ -1,0 +1,113 @@
+"""Pytest fixtures for tests that need the real Postgres and Kafka.
+
+The test command (`make test`) brings up the `test` instance of the local stack and exports its
+addresses. When a test is run on its own without them, the fixture starts the same instance
+itself: a test never skips because a server is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[5]
+STACK = REPO_ROOT / "deploy" / "local" / "stack.sh"
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    kafka_bootstrap: str
+    database_url: str  # SQLAlchemy URL of the shared `opscenter` database
+    pg_admin_dsn: str  # libpq DSN with the right to create databases
+
+    def database_url_for(self, name: str) -> str:
+        return re.sub(r"/[^/]+$", f"/{name}", self.database_url)
+
+
+def _from_env() -> LocalStack | None:
+    bootstrap = os.environ.get("OPSCENTER_KAFKA_BOOTSTRAP")
+    url = os.environ.get("OPSCENTER_DATABASE_URL")
+    admin = os.environ.get("OPSCENTER_PG_ADMIN_DSN")
+    if bootstrap and url and admin:
+        return LocalStack(bootstrap, url, admin)
+    return None
+
+
+def _start_test_stack() -> LocalStack:
+    subprocess.run([str(STACK), "up", "test"], check=True)  # noqa: S603 (our own script)
+    out = subprocess.run(  # noqa: S603 (our own script)
+        [str(STACK), "env", "test"], check=True, capture_output=True, text=True
+    )
+    env = dict(re.findall(r"export (\w+)=(\S+)", out.stdout))
+    for name, value in env.items():
+        os.environ[name] = value.strip("'\"")
+    stack = _from_env()
+    if stack is None:
+        raise RuntimeError(f"stack.sh env test printed no addresses:\n{out.stdout}")
+    return stack
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> LocalStack:
+    return _from_env() or _start_test_stack()
+
+
+async def create_database(stack: LocalStack, prefix: str) -> str:
+    """A new empty database with a unique name; returns its SQLAlchemy URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(stack.pg_admin_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return stack.database_url_for(name)
+
+
+async def drop_database(stack: LocalStack, url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(stack.pg_admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def scratch_database(local_stack: LocalStack) -> AsyncIterator[str]:
+    url = await create_database(local_stack, "scratch")
+    yield url
+    await drop_database(local_stack, url)
+
+
+def alembic_config(service: str, url: str) -> Any:
+    from argparse import Namespace
+
+    from alembic.config import Config
+
+    service_dir = REPO_ROOT / "services" / service
+    config = Config(str(service_dir / "alembic.ini"), cmd_opts=Namespace(x=[f"url={url}"]))
+    config.set_main_option("script_location", str(service_dir / "migrations"))
+    return config
+
+
+async def migrate(service: str, url: str) -> None:
+    """`alembic upgrade head` for one service's history (in a thread: env.py runs its own loop)."""
+    from alembic import command
+
+    await asyncio.to_thread(command.upgrade, alembic_config(service, url), "head")
+
+
+async def migrated_database(stack: LocalStack, service: str) -> str:
+    url = await create_database(stack, service)
+    await migrate(service, url)
+    return url

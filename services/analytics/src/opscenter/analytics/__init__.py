@@ -1,0 +1,1 @@
+"""Ops Center analytics service (see the service description in pyproject.toml)."""

@@ -1,0 +1,1 @@
+"""Catalog: publishers, plugins, versions, signed packages, search, featured lists, moderation."""

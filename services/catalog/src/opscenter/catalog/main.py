@@ -1,0 +1,38 @@
+"""The catalog's HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from opscenter.catalog import models
+from opscenter.catalog.settings import CatalogSettings
+from opscenter.servicekit.app import create_service_app
+from opscenter.servicekit.health import database_check
+from opscenter.servicekit.runtime import ServiceRuntime, run_api
+
+
+def create_app(settings: CatalogSettings | None = None) -> FastAPI:
+    settings = settings or CatalogSettings()
+    runtime = ServiceRuntime.create(
+        settings,
+        outbox_table=models.outbox,
+        inbox_table=models.inbox,
+        idempotency_table=models.idempotency_keys,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await runtime.dispose()
+
+    app = create_service_app(settings, title="Ops Center catalog", routers=[], lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.readiness_checks["database"] = database_check(runtime.engine)
+    return app
+
+
+def run() -> None:
+    run_api(create_app, CatalogSettings())

@@ -1,0 +1,32 @@
+"""The catalog's consumers: rating summaries and install counts for sorting listings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from faststream.kafka import KafkaBroker
+
+from opscenter.catalog import models
+from opscenter.catalog.settings import CatalogSettings
+from opscenter.contracts import ALL_TOPICS
+from opscenter.servicekit.consumer import EventConsumer
+from opscenter.servicekit.runtime import ServiceRuntime, run_worker
+
+
+def consumers(runtime: ServiceRuntime, broker: KafkaBroker) -> Sequence[EventConsumer]:
+    return []
+
+
+def run() -> None:
+    runtime = ServiceRuntime.create(
+        CatalogSettings(),
+        outbox_table=models.outbox,
+        inbox_table=models.inbox,
+        idempotency_table=models.idempotency_keys,
+    )
+    asyncio.run(run_worker(runtime, consumers, ALL_TOPICS))
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""Ops Center hooks service (see the service description in pyproject.toml)."""

@@ -1,0 +1,1 @@
+"""Ops Center installer service (see the service description in pyproject.toml)."""

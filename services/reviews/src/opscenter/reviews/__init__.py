@@ -1,0 +1,1 @@
+"""Ops Center reviews service (see the service description in pyproject.toml)."""
