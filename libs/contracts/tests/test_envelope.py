@@ -24,15 +24,24 @@ def event(**overrides: Any) -> CloudEvent:
 
 
 def raw(**doc: Any) -> bytes:
-    base: dict[str, Any] = {"specversion": "1.0", "id": "1", "source": "/s", "type": "t",
-                            "data": {}}
+    base: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": "1",
+        "source": "/s",
+        "type": "t",
+        "data": {},
+    }
     base.update(doc)
     return json.dumps({k: v for k, v in base.items() if v is not ...}).encode()
 
 
 def test_round_trip() -> None:
-    original = event(subject="plugin/x", tenantid="t-1", traceparent=TRACEPARENT,
-                     dataschema="opscenter:catalog.plugin.registered.v1")
+    original = event(
+        subject="plugin/x",
+        tenantid="t-1",
+        traceparent=TRACEPARENT,
+        dataschema="opscenter:catalog.plugin.registered.v1",
+    )
     assert CloudEvent.from_json_bytes(original.to_json_bytes()) == original
 
 
@@ -47,7 +56,9 @@ def test_defaults() -> None:
 
 def test_absent_attributes_are_omitted_but_null_data_is_kept() -> None:
     doc = json.loads(event().to_json_bytes())
-    assert "subject" not in doc and "tenantid" not in doc and "traceparent" not in doc
+    assert "subject" not in doc
+    assert "tenantid" not in doc
+    assert "traceparent" not in doc
     assert doc["data"] == {"plugin_id": "x", "nested": {"n": None}}
     assert doc["time"].endswith("Z")
 
@@ -56,14 +67,16 @@ def test_time_is_normalised_to_utc() -> None:
     local = datetime(2026, 1, 26, 21, 0, tzinfo=timezone(timedelta(hours=2)))
     assert event(time=local).time == datetime(2026, 1, 26, 19, 0, tzinfo=UTC)
     parsed = CloudEvent.from_json_bytes(raw(time="2026-01-26T21:00:00+02:00"))
-    assert parsed.time.utcoffset() == timedelta(0) and parsed.time.hour == 19
+    assert parsed.time.utcoffset() == timedelta(0)
+    assert parsed.time.hour == 19
 
 
 def test_extensions_accepted_on_parse_but_not_emitted() -> None:
     parsed = CloudEvent.from_json_bytes(raw(partitionkey="k", comexampleext=1))
     assert parsed.model_extra == {"partitionkey": "k", "comexampleext": 1}
     doc = json.loads(parsed.to_json_bytes())
-    assert "partitionkey" not in doc and "comexampleext" not in doc
+    assert "partitionkey" not in doc
+    assert "comexampleext" not in doc
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,15 @@ from opscenter.contracts.topics import ALL_TOPICS, CATALOG_PLUGIN, Topic
 
 CLASSES = all_payload_classes()
 PLATFORM_TYPES = {
-    "device.created", "device.updated", "device.deleted", "device.alert",
-    "user.created", "user.login", "user.logout", "tenant.created", "tenant.upgraded",
+    "device.created",
+    "device.updated",
+    "device.deleted",
+    "device.alert",
+    "user.created",
+    "user.login",
+    "user.logout",
+    "tenant.created",
+    "tenant.upgraded",
 }
 
 
@@ -127,8 +134,9 @@ def test_parse_errors_name_the_data_field() -> None:
     with pytest.raises(ContractError) as info:
         parse_payload(bad)
     assert {e.loc for e in info.value.errors} == {"data.rating", "data.slug"}
-    missing = event.model_copy(update={"data": {k: v for k, v in event.data.items()
-                                                if k != "review_id"}})
+    missing = event.model_copy(
+        update={"data": {k: v for k, v in event.data.items() if k != "review_id"}}
+    )
     with pytest.raises(ContractError, match=r"data\.review_id: is required"):
         parse_payload(missing)
 
@@ -156,7 +164,8 @@ def test_new_event_tenant() -> None:
 
 def test_example_event_is_deterministic() -> None:
     a, b = example_event(hooks.DeliveryFailedV1), example_event(hooks.DeliveryFailedV1)
-    assert a == b and a.to_json_bytes() == b.to_json_bytes()
+    assert a == b
+    assert a.to_json_bytes() == b.to_json_bytes()
 
 
 def test_partition_keys() -> None:
@@ -169,7 +178,9 @@ def test_partition_keys() -> None:
     assert reviews.RatingSummaryChangedV1.example().partition_key() == str(
         reviews.RatingSummaryChangedV1.example().plugin_id
     )
-    assert platform.UserLoginV1.example().partition_key() == platform.UserLoginV1.example().tenant_id
+    assert (
+        platform.UserLoginV1.example().partition_key() == platform.UserLoginV1.example().tenant_id
+    )
 
 
 def _with(cls: type[EventPayload], **changes: Any) -> dict[str, Any]:
@@ -208,16 +219,22 @@ def test_payload_invariants(cls: type[EventPayload], changes: dict[str, Any], re
 
 def test_failed_upgrade_keeps_previous_state() -> None:
     failed = installer.InstallationFailedV1.model_validate(
-        _with(installer.InstallationFailedV1, operation="upgrade", state="enabled",
-              to_version="1.1.0")
+        _with(
+            installer.InstallationFailedV1, operation="upgrade", state="enabled", to_version="1.1.0"
+        )
     )
     assert failed.state is InstallationState.ENABLED
 
 
 @pytest.mark.parametrize(
     ("gross", "developer", "platform_"),
-    [("29.99", "20.99", "9.00"), ("100", "70.00", "30.00"), ("0.01", "0.01", "0.00"),
-     ("0", "0.00", "0"), ("299.99", "209.99", "90.00")],
+    [
+        ("29.99", "20.99", "9.00"),
+        ("100", "70.00", "30.00"),
+        ("0.01", "0.01", "0.00"),
+        ("0", "0.00", "0"),
+        ("299.99", "209.99", "90.00"),
+    ],
 )
 def test_split_revenue(gross: str, developer: str, platform_: str) -> None:
     dev, plat = installer.split_revenue(Decimal(gross))
@@ -245,4 +262,3 @@ def test_uuid_fields_accept_uuid_objects() -> None:
         _with(reviews.ReviewDeletedV1, review_id=str(uuid4()))
     )
     assert payload.by == "author"
-

@@ -66,16 +66,28 @@ def test_seed_legacy_required_is_normalised() -> None:
         ({"hooks": [{"name": "device.exploded", "handler": "a.b:c"}]}, "hooks[0].name", "unknown"),
         ({"type": "plugin"}, "type", "unknown type 'plugin'"),
         ({"category": "misc"}, "category", "unknown category"),
-        ({"config_schema": {"type": "object", "properties": {"a": {"type": "strin"}}}},
-         "config_schema", "not a valid JSON Schema"),
+        (
+            {"config_schema": {"type": "object", "properties": {"a": {"type": "strin"}}}},
+            "config_schema",
+            "not a valid JSON Schema",
+        ),
         ({"config_schema": {"type": "object", "required": "a"}}, "config_schema", "JSON Schema"),
         ({"config_schema": {"type": "array"}}, "config_schema", "type: object"),
-        ({"config_schema": {"type": "object", "properties": {"a": {"$ref": "https://x/s"}}}},
-         "config_schema", "$ref must be local"),
-        ({"dependencies": {"plugins": {"other-plugin": "not a range"}}},
-         "dependencies.plugins.other-plugin", "not a valid version range"),
-        ({"dependencies": {"plugins": {"other-plugin": ""}}},
-         "dependencies.plugins.other-plugin", "non-blank"),
+        (
+            {"config_schema": {"type": "object", "properties": {"a": {"$ref": "https://x/s"}}}},
+            "config_schema",
+            "$ref must be local",
+        ),
+        (
+            {"dependencies": {"plugins": {"other-plugin": "not a range"}}},
+            "dependencies.plugins.other-plugin",
+            "not a valid version range",
+        ),
+        (
+            {"dependencies": {"plugins": {"other-plugin": ""}}},
+            "dependencies.plugins.other-plugin",
+            "non-blank",
+        ),
         ({"dependencies": {"npm": [{"react": "^^18"}]}}, "dependencies.npm[0].react", "range"),
         ({"dependencies": {"npm": [{"React!": "^18.0.0"}]}}, "dependencies.npm[0].React!", "npm"),
         ({"dependencies": {"python": ["requests >>= 2"]}}, "dependencies.python[0]", "PEP 508"),
@@ -83,11 +95,17 @@ def test_seed_legacy_required_is_normalised() -> None:
         ({"tags": ["Machine Learning"]}, "tags[0]", "lowercase"),
         ({"tags": ["a", "a"]}, "tags", "more than once"),
         ({"author_email": "nobody"}, "author_email", "not an email"),
-        ({"entry_points": {"backend": "../../etc/passwd:x", "frontend": "f.tsx"}},
-         "entry_points.backend", "relative path"),
+        (
+            {"entry_points": {"backend": "../../etc/passwd:x", "frontend": "f.tsx"}},
+            "entry_points.backend",
+            "relative path",
+        ),
         ({"hooks": [{"name": "device.created"}]}, "hooks[0]", "exactly one of"),
-        ({"hooks": [{"name": "device.created", "handler": "a:b", "url": "https://x.io"}]},
-         "hooks[0]", "exactly one of"),
+        (
+            {"hooks": [{"name": "device.created", "handler": "a:b", "url": "https://x.io"}]},
+            "hooks[0]",
+            "exactly one of",
+        ),
         ({"hooks": [{"name": "device.created", "url": "ftp://x.io/h"}]}, "hooks[0].url", "http"),
         ({"homepage": "https://example.com"}, "homepage", "not a known field"),
     ],
@@ -128,7 +146,8 @@ def test_every_problem_is_listed() -> None:
     }
     with pytest.raises(ManifestError) as info:
         validate_manifest(data)
-    assert "id:" in str(info.value) and "pricing:" in str(info.value)
+    assert "id:" in str(info.value)
+    assert "pricing:" in str(info.value)
 
 
 def test_cross_field_problems_are_all_listed() -> None:

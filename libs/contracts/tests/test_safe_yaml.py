@@ -46,7 +46,8 @@ def test_merge_keys_are_refused() -> None:
 def test_ten_megabyte_manifest_is_refused_before_parsing() -> None:
     big = "id: x\ndescription: " + "a" * (10 * 1024 * 1024) + "\n"
     msg = refusal(big)
-    assert str(len(big.encode())) in msg and str(DEFAULT_MAX_BYTES) in msg
+    assert str(len(big.encode())) in msg
+    assert str(DEFAULT_MAX_BYTES) in msg
     with pytest.raises(ManifestError, match="limit"):
         load_manifest(big.encode())
 
@@ -82,8 +83,15 @@ def test_depth_cap() -> None:
 
 def test_result_is_plain_json_data() -> None:
     data = load_yaml("d: 2026-01-26\nn: null\nf: 1.5\ni: 3\nb: true\nl: [x]\nm: {k: v}\n")
-    assert data == {"d": "2026-01-26", "n": None, "f": 1.5, "i": 3, "b": True,
-                    "l": ["x"], "m": {"k": "v"}}
+    assert data == {
+        "d": "2026-01-26",
+        "n": None,
+        "f": 1.5,
+        "i": 3,
+        "b": True,
+        "l": ["x"],
+        "m": {"k": "v"},
+    }
 
 
 def test_explicit_core_tags_are_fine() -> None:

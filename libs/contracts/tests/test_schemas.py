@@ -44,8 +44,11 @@ def test_committed_snapshots_are_compatible() -> None:
 
 
 def test_committed_snapshots_are_current() -> None:
-    stale = [rel for rel, text in render_all().items()
-             if not (SCHEMA_DIR / rel).is_file() or (SCHEMA_DIR / rel).read_text() != text]
+    stale = [
+        rel
+        for rel, text in render_all().items()
+        if not (SCHEMA_DIR / rel).is_file() or (SCHEMA_DIR / rel).read_text() != text
+    ]
     assert not stale, f"run: python -m opscenter.contracts.schemas write ({stale})"
 
 
@@ -81,9 +84,7 @@ def test_changed_type_is_breaking() -> None:
     old = committed(DeviceAlertV1)
     new = copy.deepcopy(old)
     new["properties"]["message"] = {"type": "integer"}
-    assert breaking(compare_schemas(old, new)) == [
-        "message: type changed from string to integer"
-    ]
+    assert breaking(compare_schemas(old, new)) == ["message: type changed from string to integer"]
 
 
 def test_becoming_nullable_is_breaking() -> None:
@@ -105,7 +106,8 @@ def test_narrowed_enum_is_breaking_and_widened_is_not() -> None:
     widened = copy.deepcopy(old)
     widened["properties"]["severity"]["enum"].append("emergency")
     changes = compare_schemas(old, widened)
-    assert breaking(changes) == [] and compatible(changes)
+    assert breaking(changes) == []
+    assert compatible(changes)
 
 
 def test_narrowed_constraint_is_breaking() -> None:
@@ -119,8 +121,10 @@ def test_narrowed_constraint_is_breaking() -> None:
 def test_added_optional_field_is_compatible() -> None:
     old = committed(UserLoginV1)
     new = copy.deepcopy(old)
-    new["properties"]["user_agent"] = {"anyOf": [{"type": "string"}, {"type": "null"}],
-                                       "default": None}
+    new["properties"]["user_agent"] = {
+        "anyOf": [{"type": "string"}, {"type": "null"}],
+        "default": None,
+    }
     changes = compare_schemas(old, new)
     assert breaking(changes) == []
     assert compatible(changes) == ["user_agent: new optional field"]
@@ -162,8 +166,10 @@ def _edit(path: Path, fn: Any) -> None:
 
 def test_check_fails_when_the_model_drops_a_field(snapshots: Path) -> None:
     # The committed snapshot knows a field the model no longer has: the model removed it.
-    _edit(snapshots / "user.login.json",
-          lambda d: d["properties"].update(session_id={"type": "string"}))
+    _edit(
+        snapshots / "user.login.json",
+        lambda d: d["properties"].update(session_id={"type": "string"}),
+    )
     report = check(snapshots)
     assert not report.ok
     assert report.breaking == ["user.login: session_id: field removed"]
@@ -182,8 +188,10 @@ def test_check_passes_but_reports_stale_when_an_optional_field_was_added(
 
 
 def test_check_fails_when_a_committed_example_no_longer_parses(snapshots: Path) -> None:
-    _edit(snapshots / "examples" / f"{InstallationFailedV1.event_type}.json",
-          lambda d: d["data"].update(retryable="sometimes"))
+    _edit(
+        snapshots / "examples" / f"{InstallationFailedV1.event_type}.json",
+        lambda d: d["data"].update(retryable="sometimes"),
+    )
     report = check(snapshots)
     assert len(report.breaking) == 1
     assert "no longer parses" in report.breaking[0]
@@ -201,5 +209,6 @@ def test_check_fails_on_missing_and_removed_snapshots(snapshots: Path) -> None:
 def test_write_then_check_is_clean(tmp_path: Path) -> None:
     assert main(["write", "--dir", str(tmp_path)]) == 0
     report = check(tmp_path)
-    assert report.ok and not report.stale
+    assert report.ok
+    assert not report.stale
     assert len(list(tmp_path.glob("*.json"))) == len(all_payload_classes())

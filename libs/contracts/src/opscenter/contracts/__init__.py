@@ -15,6 +15,8 @@ from opscenter.contracts.catalog import (
     PluginVerifiedV1,
     PluginVersionPublishedV1,
     PluginVersionYankedV1,
+    PublisherKeyRegisteredV1,
+    PublisherKeyRevokedV1,
 )
 from opscenter.contracts.envelope import CloudEvent
 from opscenter.contracts.errors import ContractError, FieldError, ManifestError, UnknownEventType
@@ -103,6 +105,7 @@ from opscenter.contracts.semver import (
 from opscenter.contracts.topics import (
     ALL_TOPICS,
     CATALOG_PLUGIN,
+    CATALOG_PUBLISHER,
     HOOKS_DELIVERY,
     INSTALLER_ENTITLEMENT,
     INSTALLER_INSTALLATION,
@@ -115,6 +118,7 @@ from opscenter.contracts.topics import (
 __all__ = [
     "ALL_TOPICS",
     "CATALOG_PLUGIN",
+    "CATALOG_PUBLISHER",
     "HOOKS_DELIVERY",
     "HOOK_EVENTS",
     "INSTALLER_ENTITLEMENT",
@@ -168,6 +172,8 @@ __all__ = [
     "PluginVersionPublishedV1",
     "PluginVersionYankedV1",
     "Pricing",
+    "PublisherKeyRegisteredV1",
+    "PublisherKeyRevokedV1",
     "TenantCreatedV1",
     "TenantUpgradedV1",
     "Topic",

@@ -1,4 +1,5 @@
-"""Events of the catalog service (topic ``catalog.plugin``, key = plugin id).
+"""Events of the catalog service: topic ``catalog.plugin`` (key = plugin id) and topic
+``catalog.publisher`` (key = publisher id) for publishers' signing keys.
 
 Invariants: every event names the plugin by ``plugin_id`` and its ``slug``; a published
 version's manifest has the plugin's slug as ``id`` and the version's number as ``version``.
@@ -7,7 +8,7 @@ version's manifest has the plugin's slug as ``id`` and the version's number as `
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, ClassVar, Literal, Self
 from uuid import UUID
 
 from pydantic import Field, model_validator
@@ -23,7 +24,7 @@ from opscenter.contracts.fields import (
     UtcDatetime,
 )
 from opscenter.contracts.manifest import Category, Manifest, PluginType, Pricing
-from opscenter.contracts.topics import CATALOG_PLUGIN, Topic
+from opscenter.contracts.topics import CATALOG_PLUGIN, CATALOG_PUBLISHER, Topic
 
 __all__ = [
     "PluginBannedV1",
@@ -35,6 +36,8 @@ __all__ = [
     "PluginVerifiedV1",
     "PluginVersionPublishedV1",
     "PluginVersionYankedV1",
+    "PublisherKeyRegisteredV1",
+    "PublisherKeyRevokedV1",
     "artifact_path",
 ]
 
@@ -246,4 +249,56 @@ class PluginDownloadedV1(_PluginEvent):
             version="1.0.0",
             tenant_id="3f2504e0-4f89-41d3-9a0c-0305e82c3301",
             day=date(2026, 1, 26),
+        )
+
+
+class _PublisherKeyEvent(EventPayload):
+    topic: ClassVar[Topic] = CATALOG_PUBLISHER
+
+    publisher_id: UserRef
+    key_id: UUID
+
+    def partition_key(self) -> str:
+        return self.publisher_id
+
+
+_KEY_ID = UUID("5d1f0a8e-3c2b-4e7a-9f10-2b6c8d4e1a77")
+
+
+class PublisherKeyRegisteredV1(_PublisherKeyEvent):
+    """A publisher registered a signing key. Packages signed with it verify against
+    ``public_key``: the raw 32-byte ed25519 public key, base64. The signature is ed25519 over the
+    raw 32-byte sha-256 digest of the package bytes."""
+
+    event_type: ClassVar[str] = "catalog.publisher.key_registered.v1"
+
+    public_key: Annotated[str, Field(min_length=44, max_length=44, pattern=r"^[A-Za-z0-9+/]{43}=$")]
+    algorithm: Literal["ed25519"] = "ed25519"
+    fingerprint: Sha256Hex
+    registered_at: UtcDatetime
+
+    @classmethod
+    def example(cls) -> Self:
+        return cls(
+            publisher_id=_PUBLISHER,
+            key_id=_KEY_ID,
+            public_key="11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+            fingerprint="3f0b6a1c2d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
+            registered_at=datetime(2026, 1, 26, 18, 0, tzinfo=UTC),
+        )
+
+
+class PublisherKeyRevokedV1(_PublisherKeyEvent):
+    """A signing key was revoked: packages signed with it no longer verify for new installs."""
+
+    event_type: ClassVar[str] = "catalog.publisher.key_revoked.v1"
+
+    revoked_at: UtcDatetime
+
+    @classmethod
+    def example(cls) -> Self:
+        return cls(
+            publisher_id=_PUBLISHER,
+            key_id=_KEY_ID,
+            revoked_at=datetime(2026, 2, 1, 12, 0, tzinfo=UTC),
         )

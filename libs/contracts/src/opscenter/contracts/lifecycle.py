@@ -22,6 +22,7 @@ from enum import StrEnum
 from opscenter.contracts.errors import ContractError
 
 __all__ = [
+    "RESUMABLE_STATES",
     "TRANSITIONS",
     "IllegalTransition",
     "InstallationAction",

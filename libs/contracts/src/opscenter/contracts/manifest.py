@@ -44,6 +44,7 @@ from opscenter.contracts.semver import normalize_range
 
 __all__ = [
     "CATEGORY_LABELS",
+    "SECRET_MASK",
     "Category",
     "Compatibility",
     "Dependencies",
@@ -188,7 +189,9 @@ def _pep508(value: str) -> str:
 
 KnownPermission = Annotated[Permission, _one_of(Permission, "permission")]
 HookName = Annotated[
-    str, AfterValidator(_hook_name), WithJsonSchema({"type": "string", "enum": list(HOOK_EVENT_NAMES)})
+    str,
+    AfterValidator(_hook_name),
+    WithJsonSchema({"type": "string", "enum": list(HOOK_EVENT_NAMES)}),
 ]
 RangeStr = Annotated[
     str,

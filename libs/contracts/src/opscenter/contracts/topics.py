@@ -12,6 +12,7 @@ from dataclasses import dataclass
 __all__ = [
     "ALL_TOPICS",
     "CATALOG_PLUGIN",
+    "CATALOG_PUBLISHER",
     "HOOKS_DELIVERY",
     "INSTALLER_ENTITLEMENT",
     "INSTALLER_INSTALLATION",
@@ -43,6 +44,7 @@ class Topic:
 
 
 CATALOG_PLUGIN = Topic("catalog.plugin", key="plugin id")
+CATALOG_PUBLISHER = Topic("catalog.publisher", key="publisher id")
 INSTALLER_INSTALLATION = Topic("installer.installation", key="tenant_id:plugin_id")
 INSTALLER_ENTITLEMENT = Topic("installer.entitlement", key="tenant_id:plugin_id")
 HOOKS_DELIVERY = Topic("hooks.delivery", key="installation id")
@@ -51,6 +53,7 @@ OPS_PLATFORM = Topic("ops.platform", key="tenant id")
 
 ALL_TOPICS: tuple[Topic, ...] = (
     CATALOG_PLUGIN,
+    CATALOG_PUBLISHER,
     INSTALLER_INSTALLATION,
     INSTALLER_ENTITLEMENT,
     HOOKS_DELIVERY,

@@ -12,13 +12,19 @@ import os
 import re
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaConsumer
+
+from opscenter.contracts import CloudEvent
+from opscenter.servicekit.db import asyncpg_dsn
+from opscenter.servicekit.relay import OutboxRelay
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
 STACK = REPO_ROOT / "deploy" / "local" / "stack.sh"
@@ -111,3 +117,49 @@ async def migrated_database(stack: LocalStack, service: str) -> str:
     url = await create_database(stack, service)
     await migrate(service, url)
     return url
+
+
+@asynccontextmanager
+async def running_relay(database_url: str, bootstrap: str) -> AsyncIterator[OutboxRelay]:
+    """An outbox relay for one service database, running in-process while the block runs."""
+    stop = asyncio.Event()
+    relay = OutboxRelay(asyncpg_dsn(database_url), bootstrap, poll_interval_s=0.2)
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        yield relay
+    finally:
+        stop.set()
+        await task
+
+
+async def collect_events(
+    bootstrap: str,
+    topic: str,
+    *,
+    where: Callable[[CloudEvent], bool] = lambda _: True,
+    count: int = 1,
+    timeout_s: float = 20.0,
+) -> list[CloudEvent]:
+    """Reads `topic` from the beginning until `count` events match `where` (or time runs out:
+    then returns what matched, so the test's assertion says what was missing)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    found: list[CloudEvent] = []
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    try:
+        while len(found) < count and asyncio.get_running_loop().time() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    event = CloudEvent.from_json_bytes(record.value)
+                    if where(event):
+                        found.append(event)
+    finally:
+        await consumer.stop()
+    return found

@@ -1,11 +1,26 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from opscenter.servicekit.settings import ServiceSettings
 
+MIB = 1024 * 1024
+
 
 class CatalogSettings(ServiceSettings):
+    """Catalog settings (env prefix ``CATALOG_``); package limits refuse hostile archives."""
+
     model_config = SettingsConfigDict(env_prefix="CATALOG_", extra="ignore")
 
     service_name: str = "catalog"
+
+    artifact_root: str = ".local/artifacts/catalog"
+    #: Compressed upload size; larger uploads answer 413 while they stream in.
+    max_package_bytes: int = Field(default=20 * MIB, ge=1)
+    #: Members of an archive (files and folders).
+    max_files: int = Field(default=2000, ge=1)
+    #: Sum of the members' uncompressed sizes.
+    max_unpacked_bytes: int = Field(default=200 * MIB, ge=1)
+    #: Uncompressed / compressed size above which an archive (or zip member) is a bomb.
+    max_compression_ratio: float = Field(default=100.0, gt=1)
