@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("opscenter.servicekit.consumer")
 
 EventHandler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+BatchEventHandler = Callable[[AsyncSession, Sequence[CloudEvent]], Awaitable[None]]
 
 APPLIED = Counter("consumer_events_applied_total", "Events applied", ["consumer"])
 DUPLICATES = Counter("consumer_events_duplicate_total", "Redeliveries skipped", ["consumer"])
@@ -60,12 +61,19 @@ class EventConsumer:
 
     name: str
     topics: Sequence[str]
-    handler: EventHandler
+    handler: EventHandler | None
     sessions: async_sessionmaker[AsyncSession]
     inbox: Inbox
     dead_letter: DeadLetterSink
     max_attempts: int = 3
     retry_backoff_s: float = 0.2
+    # Optional: receives every fresh event of a batch at once, in order, after `handler` would
+    # have; for consumers whose effect is a bulk write (counters, projections).
+    batch_handler: BatchEventHandler | None = None
+
+    def __post_init__(self) -> None:
+        if (self.handler is None) == (self.batch_handler is None):
+            raise ValueError("an EventConsumer needs exactly one of handler or batch_handler")
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         events: list[tuple[ConsumerRecord[Any, Any], CloudEvent]] = []
@@ -90,19 +98,31 @@ class EventConsumer:
             await self._retry_alone(record, event, first_error=None)
 
     async def _apply(self, events: Sequence[tuple[ConsumerRecord[Any, Any], CloudEvent]]) -> None:
-        applied = 0
         async with self.sessions() as session, session.begin():
+            # One event id twice in a batch (a relay's redelivery) is applied once: the first wins.
+            ids = list(dict.fromkeys(event.id for _, event in events))
+            fresh = await self.inbox.claim_many(session, ids, self.name)
+            DUPLICATES.labels(self.name).inc(len(events) - len(fresh))
+            applied: list[CloudEvent] = []
             for record, event in events:
+                if event.id not in fresh:
+                    continue
+                fresh.discard(event.id)
+                applied.append(event)
+                if self.handler is None:
+                    continue
                 context = propagate.extract(_header_dict(record))
                 with tracer.start_as_current_span(
                     f"{self.name} {event.type}", context=context, kind=trace.SpanKind.CONSUMER
                 ):
-                    if not await self.inbox.claim(session, event.id, self.name):
-                        DUPLICATES.labels(self.name).inc()
-                        continue
                     await self.handler(session, event)
-                    applied += 1
-        APPLIED.labels(self.name).inc(applied)
+            if self.batch_handler is not None and applied:
+                with tracer.start_as_current_span(
+                    f"{self.name} batch", kind=trace.SpanKind.CONSUMER
+                ) as span:
+                    span.set_attribute("messaging.batch.message_count", len(applied))
+                    await self.batch_handler(session, applied)
+        APPLIED.labels(self.name).inc(len(applied))
 
     async def _retry_alone(
         self,

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from opscenter.contracts import Topic
 from opscenter.servicekit.consumer import (
+    BatchEventHandler,
     EventConsumer,
     EventHandler,
     broker_dead_letter,
@@ -67,13 +68,20 @@ class ServiceRuntime:
         return UnitOfWork(self.sessions, self.outbox)
 
     def consumer(
-        self, broker: KafkaBroker, purpose: str, topics: Sequence[str], handler: EventHandler
+        self,
+        broker: KafkaBroker,
+        purpose: str,
+        topics: Sequence[str],
+        handler: EventHandler | None = None,
+        *,
+        batch_handler: BatchEventHandler | None = None,
     ) -> EventConsumer:
         """A consumer named `<service>.<purpose>` that dead-letters through `broker`."""
         return EventConsumer(
             name=f"{self.settings.service_name}.{purpose}",
             topics=list(topics),
             handler=handler,
+            batch_handler=batch_handler,
             sessions=self.sessions,
             inbox=self.inbox,
             dead_letter=broker_dead_letter(broker),
