@@ -43,6 +43,10 @@ case "$INSTANCE" in
   test) PG_PORT=56432; KAFKA_PORT=59192; CONTROLLER_PORT=59193 ;;
   *) usage ;;
 esac
+# STACK_PORT_OFFSET shifts every port, so a second checkout can run its own instance beside
+# this one (for example a fresh clone checking CI while a session's tests run).
+offset="${STACK_PORT_OFFSET:-0}"
+PG_PORT=$((PG_PORT + offset)); KAFKA_PORT=$((KAFKA_PORT + offset)); CONTROLLER_PORT=$((CONTROLLER_PORT + offset))
 
 INST_DIR="$LOCAL/$INSTANCE"
 LOG_DIR="$INST_DIR/logs"
