@@ -12,15 +12,13 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 up: bootstrap
-	@$(STACK) up dev
-	@eval "$$($(STACK) env dev)" && $(UV) run python -m opscenter.servicekit.topics
-	@$(STACK) status dev
+	@$(UV) run python deploy/local/suite.py up
 
-down:
-	@$(STACK) down dev
+down: bootstrap
+	@$(UV) run python deploy/local/suite.py down
 
-status:
-	@$(STACK) status dev
+status: bootstrap
+	@$(UV) run python deploy/local/suite.py status
 
 lint: bootstrap
 	$(UV) run ruff check .

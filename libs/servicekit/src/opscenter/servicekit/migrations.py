@@ -8,14 +8,27 @@ tables come from the same factories as the models, so autogenerate finds no drif
 from __future__ import annotations
 
 import asyncio
+from argparse import Namespace
+from pathlib import Path
 
 from alembic import context, op
+from alembic.config import Config
 from sqlalchemy import MetaData, Table
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from opscenter.servicekit.outbox import notify_trigger_ddl
 from opscenter.servicekit.settings import ServiceSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[5]
+
+
+def alembic_config(service: str, url: str) -> Config:
+    """The Alembic config of `services/<service>` pointed at the database `url`."""
+    service_dir = REPO_ROOT / "services" / service
+    config = Config(str(service_dir / "alembic.ini"), cmd_opts=Namespace(x=[f"url={url}"]))
+    config.set_main_option("script_location", str(service_dir / "migrations"))
+    return config
 
 
 def create_table_from(table: Table) -> None:

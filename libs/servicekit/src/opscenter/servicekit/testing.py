@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
@@ -24,6 +23,7 @@ from aiokafka import AIOKafkaConsumer
 
 from opscenter.contracts import CloudEvent
 from opscenter.servicekit.db import asyncpg_dsn
+from opscenter.servicekit.migrations import alembic_config
 from opscenter.servicekit.relay import OutboxRelay
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
@@ -93,17 +93,6 @@ async def scratch_database(local_stack: LocalStack) -> AsyncIterator[str]:
     url = await create_database(local_stack, "scratch")
     yield url
     await drop_database(local_stack, url)
-
-
-def alembic_config(service: str, url: str) -> Any:
-    from argparse import Namespace
-
-    from alembic.config import Config
-
-    service_dir = REPO_ROOT / "services" / service
-    config = Config(str(service_dir / "alembic.ini"), cmd_opts=Namespace(x=[f"url={url}"]))
-    config.set_main_option("script_location", str(service_dir / "migrations"))
-    return config
 
 
 async def migrate(service: str, url: str) -> None:

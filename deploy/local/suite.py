@@ -1,0 +1,291 @@
+"""Runs the whole suite locally without Docker: each service's API, worker and outbox relay,
+and the nginx gateway in front of them, on top of `stack.sh` (Postgres and Kafka).
+
+    uv run python deploy/local/suite.py up|down|status [--instance dev|test]
+
+`up` creates each service's database when missing, applies its Alembic history, creates the
+Kafka topics, starts whatever is not running yet and waits until every API answers /readyz
+through the gateway. A second `up` changes nothing. Processes are detached (their own session),
+with pid files in `.local/<instance>/run` and logs in `.local/<instance>/logs`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from opscenter.contracts import ALL_TOPICS
+from opscenter.servicekit.kafka import ensure_topics
+
+REPO = Path(__file__).resolve().parents[2]
+STACK = REPO / "deploy" / "local" / "stack.sh"
+NGINX_TEMPLATE = REPO / "deploy" / "local" / "nginx.conf.template"
+SERVICES = ("catalog", "installer", "hooks", "analytics", "reviews")
+ROLES = ("api", "worker", "relay")
+# Base HTTP ports per instance; service i listens on base + i, the gateway on base + 80.
+HTTP_BASE = {"dev": 8100, "test": 8200}
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    kafka_bootstrap: str
+    database_url: str
+    pg_admin_dsn: str
+
+    @property
+    def root(self) -> Path:
+        return REPO / ".local" / self.name
+
+    @property
+    def gateway_port(self) -> int:
+        return HTTP_BASE[self.name] + 80 + _offset()
+
+    def port(self, service: str) -> int:
+        return HTTP_BASE[self.name] + 1 + SERVICES.index(service) + _offset()
+
+    def service_db_url(self, service: str) -> str:
+        return re.sub(r"/[^/]+$", f"/opscenter_{service}", self.database_url)
+
+    def service_env(self, service: str) -> dict[str, str]:
+        prefix = service.upper()
+        env = {
+            f"{prefix}_DATABASE_URL": self.service_db_url(service),
+            f"{prefix}_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            f"{prefix}_HTTP_PORT": str(self.port(service)),
+            f"{prefix}_LOG_LEVEL": "INFO",
+            "INSTALLER_CATALOG_URL": f"http://127.0.0.1:{self.port('catalog')}",
+            "CATALOG_ARTIFACT_ROOT": str(self.root / "artifacts"),
+            "INSTALLER_INSTALL_ROOT": str(self.root / "installs"),
+            "HOOKS_INSTALL_ROOT": str(self.root / "installs"),
+        }
+        return {**os.environ, **env}
+
+
+def _offset() -> int:
+    return int(os.environ.get("STACK_PORT_OFFSET", "0"))
+
+
+def stack(command: str, instance: str) -> str:
+    out = subprocess.run(
+        [str(STACK), command, instance], check=True, capture_output=command == "env", text=True
+    )
+    return out.stdout or ""
+
+
+def load_instance(name: str) -> Instance:
+    exports = dict(re.findall(r"export (\w+)=(\S+)", stack("env", name)))
+    return Instance(
+        name,
+        exports["OPSCENTER_KAFKA_BOOTSTRAP"].strip("'\""),
+        exports["OPSCENTER_DATABASE_URL"].strip("'\""),
+        exports["OPSCENTER_PG_ADMIN_DSN"].strip("'\""),
+    )
+
+
+def pid_file(inst: Instance, service: str, role: str) -> Path:
+    return inst.root / "run" / f"{service}-{role}.pid"
+
+
+def running_pid(path: Path) -> int | None:
+    try:
+        pid = int(path.read_text().strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    # A zombie still answers kill(0); it is not running.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return None
+    return None if state == "Z" else pid
+
+
+async def ensure_databases(inst: Instance) -> None:
+    conn = await asyncpg.connect(inst.pg_admin_dsn)
+    try:
+        existing = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
+        for service in SERVICES:
+            name = f"opscenter_{service}"
+            if name not in existing:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def migrate(inst: Instance, service: str) -> None:
+    """`alembic upgrade head` in this process: a no-op upgrade costs milliseconds, not a
+    interpreter start per service."""
+    from alembic import command
+
+    from opscenter.servicekit.migrations import alembic_config
+
+    command.upgrade(alembic_config(service, inst.service_db_url(service)), "head")
+
+
+def start(inst: Instance, service: str, role: str) -> None:
+    pidf = pid_file(inst, service, role)
+    if running_pid(pidf):
+        return
+    logs = inst.root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    pidf.parent.mkdir(parents=True, exist_ok=True)
+    command = {
+        "api": [sys.executable, "-c", f"from opscenter.{service}.main import run; run()"],
+        "worker": [sys.executable, "-m", f"opscenter.{service}.worker"],
+        "relay": [sys.executable, "-m", f"opscenter.{service}.relay"],
+    }[role]
+    with open(logs / f"{service}-{role}.log", "ab") as log:
+        proc = subprocess.Popen(
+            command,
+            env=inst.service_env(service),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=REPO,
+            start_new_session=True,
+        )
+    pidf.write_text(str(proc.pid))
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if found:
+        return found
+    print("installing nginx from Debian's packages", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    # policy-rc.d keeps the package from starting a system nginx: the gateway is ours alone.
+    policy = Path("/usr/sbin/policy-rc.d")
+    had_policy = policy.exists()
+    if not had_policy:
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+    try:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "nginx"], check=True, env=env)
+    finally:
+        if not had_policy:
+            policy.unlink()
+    return "/usr/sbin/nginx"
+
+
+def start_gateway(inst: Instance) -> None:
+    root = inst.root / "nginx"
+    for sub in ("logs", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    conf = NGINX_TEMPLATE.read_text()
+    for service in SERVICES:
+        conf = conf.replace(f"{{{{{service}_port}}}}", str(inst.port(service)))
+    conf = conf.replace("{{gateway_port}}", str(inst.gateway_port)).replace("{{root}}", str(root))
+    (root / "nginx.conf").write_text(conf)
+    nginx = nginx_binary()
+    subprocess.run([nginx, "-t", "-q", "-p", str(root), "-c", str(root / "nginx.conf")], check=True)
+    pid = running_pid(root / "nginx.pid")
+    if pid:
+        os.kill(pid, signal.SIGHUP)  # reload the (possibly changed) configuration
+    else:
+        subprocess.run([nginx, "-p", str(root), "-c", str(root / "nginx.conf")], check=True)
+
+
+def wait_ready(inst: Instance, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    pending = set(SERVICES)
+    while pending and time.monotonic() < deadline:
+        for service in sorted(pending):
+            url = f"http://127.0.0.1:{inst.gateway_port}/api/v1/{service}/readyz"
+            try:
+                with urllib.request.urlopen(url, timeout=2) as answer:
+                    if answer.status == 200:
+                        pending.discard(service)
+            except OSError:
+                pass
+        time.sleep(0.3)
+    if pending:
+        logs = inst.root / "logs"
+        raise SystemExit(f"not ready: {', '.join(sorted(pending))} (see {logs})")
+
+
+def up(name: str) -> None:
+    stack("up", name)
+    inst = load_instance(name)
+    asyncio.run(ensure_databases(inst))
+    asyncio.run(ensure_topics(inst.kafka_bootstrap, ALL_TOPICS))
+    for service in SERVICES:
+        migrate(inst, service)
+        for role in ROLES:
+            start(inst, service, role)
+    start_gateway(inst)
+    wait_ready(inst)
+    status(name)
+
+
+def down(name: str) -> None:
+    inst = load_instance(name)
+    nginx_pid = running_pid(inst.root / "nginx" / "nginx.pid")
+    if nginx_pid:
+        os.kill(nginx_pid, signal.SIGQUIT)
+    for service in SERVICES:
+        for role in ROLES:
+            pid = running_pid(pid_file(inst, service, role))
+            if pid:
+                os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for service in SERVICES:
+        for role in ROLES:
+            pidf = pid_file(inst, service, role)
+            while running_pid(pidf) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            pid = running_pid(pidf)
+            if pid:
+                os.killpg(pid, signal.SIGKILL)
+            pidf.unlink(missing_ok=True)
+    stack("down", name)
+
+
+def status(name: str) -> None:
+    inst = load_instance(name)
+    print(
+        f"gateway   http://127.0.0.1:{inst.gateway_port}/api/v1/  "
+        f"({'up' if running_pid(inst.root / 'nginx' / 'nginx.pid') else 'down'})"
+    )
+    for service in SERVICES:
+        states = [
+            f"{role}:{'up' if running_pid(pid_file(inst, service, role)) else 'down'}"
+            for role in ROLES
+        ]
+        print(
+            f"{service:9s} http://127.0.0.1:{inst.port(service)}  {' '.join(states)}  "
+            f"docs http://127.0.0.1:{inst.gateway_port}/api/v1/{service}/docs"
+        )
+    print(f"kafka     {inst.kafka_bootstrap}")
+    print(f"postgres  {inst.pg_admin_dsn.rsplit('/', 1)[0]}/opscenter_<service>")
+    print(f"logs      {inst.root / 'logs'}")
+    print(
+        "dev token uv run python -m opscenter.servicekit.devtoken --roles tenant_admin --tenant t1"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--instance", default="dev", choices=sorted(HTTP_BASE))
+    args = parser.parse_args()
+    {"up": up, "down": down, "status": status}[args.command](args.instance)
+
+
+if __name__ == "__main__":
+    main()
