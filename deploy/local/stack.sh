@@ -630,6 +630,7 @@ print_env() {
 export OPSCENTER_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
 export OPSCENTER_DATABASE_URL=postgresql+asyncpg://opscenter:opscenter@127.0.0.1:$PG_PORT/opscenter
 export OPSCENTER_PG_ADMIN_DSN=postgresql://opscenter:opscenter@127.0.0.1:$PG_PORT/postgres
+export OPSCENTER_STACK_INSTANCE=$INSTANCE
 EOF
 }
 

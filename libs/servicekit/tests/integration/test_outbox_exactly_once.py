@@ -4,10 +4,7 @@ guarded by the inbox applies every event exactly once."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -22,7 +19,12 @@ from opscenter.servicekit.inbox import Inbox, inbox_table
 from opscenter.servicekit.kafka import create_broker, ensure_topics
 from opscenter.servicekit.outbox import Outbox, notify_trigger_ddl, outbox_table
 from opscenter.servicekit.settings import ServiceSettings
-from opscenter.servicekit.testing import LocalStack, create_database, drop_database
+from opscenter.servicekit.testing import (
+    LocalStack,
+    create_database,
+    drop_database,
+    start_relay_process,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -35,18 +37,6 @@ inbox_t = inbox_table(metadata)
 widgets = Table("widgets", metadata, Column("id", String(64), primary_key=True))
 # No unique constraint on purpose: an event applied twice would show up as a second row.
 effects = Table("effects", metadata, Column("event_id", String(64), nullable=False))
-
-
-def start_relay(database_url: str, bootstrap: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "OPSCENTER_DATABASE_URL": database_url,
-        "OPSCENTER_KAFKA_BOOTSTRAP": bootstrap,
-        "OPSCENTER_OUTBOX_BATCH_SIZE": "50",
-        "OPSCENTER_SERVICE_NAME": "outbox-test",
-        "OPSCENTER_LOG_LEVEL": "WARNING",
-    }
-    return subprocess.Popen([sys.executable, "-m", "opscenter.servicekit.relay"], env=env)
 
 
 async def test_relay_killed_five_times_loses_and_duplicates_nothing(local_stack: LocalStack):
@@ -82,7 +72,7 @@ async def test_relay_killed_five_times_loses_and_duplicates_nothing(local_stack:
                 )
                 return int((await conn.execute(q)).scalar_one())
 
-        relay = start_relay(url, local_stack.kafka_bootstrap)
+        relay = start_relay_process(url, local_stack.kafka_bootstrap)
         writer = asyncio.create_task(write_all())
         kills = 0
         try:
@@ -96,7 +86,7 @@ async def test_relay_killed_five_times_loses_and_duplicates_nothing(local_stack:
                 relay.send_signal(signal.SIGKILL)
                 relay.wait()
                 kills += 1
-                relay = start_relay(url, local_stack.kafka_bootstrap)
+                relay = start_relay_process(url, local_stack.kafka_bootstrap)
             await writer
             for _ in range(600):
                 if await published() == WRITES:

@@ -11,6 +11,7 @@ import asyncio
 import os
 import re
 import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -35,9 +36,15 @@ class LocalStack:
     kafka_bootstrap: str
     database_url: str  # SQLAlchemy URL of the shared `opscenter` database
     pg_admin_dsn: str  # libpq DSN with the right to create databases
+    instance: str = "test"
 
     def database_url_for(self, name: str) -> str:
         return re.sub(r"/[^/]+$", f"/{name}", self.database_url)
+
+    def control(self, command: str) -> None:
+        """Runs a stack.sh command (kill-kafka, start-kafka, kill-postgres, ...) on this
+        instance, for fault tests."""
+        subprocess.run([str(STACK), command, self.instance], check=True)  # noqa: S603
 
 
 def _from_env() -> LocalStack | None:
@@ -45,7 +52,7 @@ def _from_env() -> LocalStack | None:
     url = os.environ.get("OPSCENTER_DATABASE_URL")
     admin = os.environ.get("OPSCENTER_PG_ADMIN_DSN")
     if bootstrap and url and admin:
-        return LocalStack(bootstrap, url, admin)
+        return LocalStack(bootstrap, url, admin, os.environ.get("OPSCENTER_STACK_INSTANCE", "test"))
     return None
 
 
@@ -152,3 +159,18 @@ async def collect_events(
     finally:
         await consumer.stop()
     return found
+
+
+def start_relay_process(
+    database_url: str, bootstrap: str, *, batch_size: int = 50
+) -> subprocess.Popen[bytes]:
+    """The generic outbox relay as a separate OS process, so a test can SIGKILL it."""
+    env = {
+        **os.environ,
+        "OPSCENTER_DATABASE_URL": database_url,
+        "OPSCENTER_KAFKA_BOOTSTRAP": bootstrap,
+        "OPSCENTER_OUTBOX_BATCH_SIZE": str(batch_size),
+        "OPSCENTER_SERVICE_NAME": "relay-under-test",
+        "OPSCENTER_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen([sys.executable, "-m", "opscenter.servicekit.relay"], env=env)
