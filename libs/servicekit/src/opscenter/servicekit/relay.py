@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 
 from opscenter.servicekit.db import asyncpg_dsn
@@ -73,10 +74,17 @@ class OutboxRelay:
             try:
                 await self._run_once(stop)
                 backoff = 0.2
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            except (
+                OSError,
+                TimeoutError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                KafkaError,
+            ) as exc:
+                # Postgres or Kafka is away: start over with a new connection and producer.
                 log.warning("outbox relay lost a connection, retrying", extra={"error": repr(exc)})
-            except Exception as exc:  # a Kafka client error: start over with a fresh producer
-                log.exception("outbox relay failed, retrying", extra={"error": repr(exc)})
+            except Exception:
+                log.exception("outbox relay failed, retrying")
             self.owned.clear()
             OWNED_BUCKETS.labels(self.table).set(0)
             with contextlib.suppress(TimeoutError):
