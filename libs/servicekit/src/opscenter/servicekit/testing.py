@@ -70,9 +70,87 @@ def _start_test_stack() -> LocalStack:
     return stack
 
 
+def _docker_engine_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+def _start_containers() -> LocalStack:
+    """The same Kafka (apache/kafka 4.1.1, KRaft) and Postgres 15 as docker-compose.yml, in
+    throwaway containers; stopped when the test process exits."""
+    import atexit
+    import socket
+
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+    from testcontainers.community.postgres import PostgresContainer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        kafka_port = probe.getsockname()[1]
+    kafka = (
+        DockerContainer("apache/kafka:4.1.1")
+        .with_bind_ports(9092, kafka_port)
+        .with_env("KAFKA_NODE_ID", "1")
+        .with_env("KAFKA_PROCESS_ROLES", "broker,controller")
+        .with_env("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
+        .with_env("KAFKA_LISTENERS", "PLAINTEXT://0.0.0.0:9092,CONTROLLER://0.0.0.0:9093")
+        .with_env("KAFKA_ADVERTISED_LISTENERS", f"PLAINTEXT://127.0.0.1:{kafka_port}")
+        .with_env("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
+        .with_env(
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        )
+        .with_env("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
+        .with_env("KAFKA_NUM_PARTITIONS", "6")
+        .with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
+    )
+    postgres = PostgresContainer(
+        "postgres:15",
+        username="opscenter",
+        password="opscenter",
+        dbname="opscenter",
+        driver=None,  # noqa: S106 (throwaway test container)
+    )
+    kafka.start()
+    postgres.start()
+    atexit.register(kafka.stop)
+    atexit.register(postgres.stop)
+    wait_for_logs(kafka, "Kafka Server started", timeout=120)
+    dsn = postgres.get_connection_url()
+
+    async def prepare() -> None:
+        conn = await asyncpg.connect(dsn.replace("/opscenter", "/template1"))
+        try:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        finally:
+            await conn.close()
+
+    asyncio.run(prepare())
+    url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+    stack = LocalStack(f"127.0.0.1:{kafka_port}", url, dsn.rsplit("/", 1)[0] + "/postgres")
+    os.environ["OPSCENTER_KAFKA_BOOTSTRAP"] = stack.kafka_bootstrap
+    os.environ["OPSCENTER_DATABASE_URL"] = stack.database_url
+    os.environ["OPSCENTER_PG_ADMIN_DSN"] = stack.pg_admin_dsn
+    return stack
+
+
 @pytest.fixture(scope="session")
 def local_stack() -> LocalStack:
-    return _from_env() or _start_test_stack()
+    """Addresses given by the test command; else containers where a Docker engine answers;
+    else the local `test` instance, started here."""
+    found = _from_env()
+    if found:
+        return found
+    if _docker_engine_answers():
+        return _start_containers()
+    return _start_test_stack()
 
 
 async def create_database(stack: LocalStack, prefix: str) -> str:
