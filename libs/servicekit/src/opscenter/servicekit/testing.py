@@ -86,9 +86,9 @@ def _start_containers() -> LocalStack:
     import atexit
     import socket
 
+    from testcontainers.community.postgres import PostgresContainer
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.waiting_utils import wait_for_logs
-    from testcontainers.community.postgres import PostgresContainer
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -116,7 +116,7 @@ def _start_containers() -> LocalStack:
         username="opscenter",
         password="opscenter",
         dbname="opscenter",
-        driver=None,  # noqa: S106 (throwaway test container)
+        driver=None,
     )
     kafka.start()
     postgres.start()
