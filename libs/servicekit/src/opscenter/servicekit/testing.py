@@ -44,7 +44,7 @@ class LocalStack:
     def control(self, command: str) -> None:
         """Runs a stack.sh command (kill-kafka, start-kafka, kill-postgres, ...) on this
         instance, for fault tests."""
-        subprocess.run([str(STACK), command, self.instance], check=True)  # noqa: S603
+        subprocess.run([str(STACK), command, self.instance], check=True)
 
 
 def _from_env() -> LocalStack | None:
@@ -57,10 +57,8 @@ def _from_env() -> LocalStack | None:
 
 
 def _start_test_stack() -> LocalStack:
-    subprocess.run([str(STACK), "up", "test"], check=True)  # noqa: S603 (our own script)
-    out = subprocess.run(  # noqa: S603 (our own script)
-        [str(STACK), "env", "test"], check=True, capture_output=True, text=True
-    )
+    subprocess.run([str(STACK), "up", "test"], check=True)
+    out = subprocess.run([str(STACK), "env", "test"], check=True, capture_output=True, text=True)
     env = dict(re.findall(r"export (\w+)=(\S+)", out.stdout))
     for name, value in env.items():
         os.environ[name] = value.strip("'\"")
