@@ -8,13 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from opscenter.catalog import models
+from opscenter.catalog.artifacts import ArtifactStore, FilesystemArtifactStore
+from opscenter.catalog.marketplace.endpoints import router as marketplace_router
+from opscenter.catalog.moderation.endpoints import router as moderation_router
+from opscenter.catalog.plugins.endpoints import router as publishing_router
 from opscenter.catalog.settings import CatalogSettings
 from opscenter.servicekit.app import create_service_app
 from opscenter.servicekit.health import database_check
 from opscenter.servicekit.runtime import ServiceRuntime, run_api
 
 
-def create_app(settings: CatalogSettings | None = None) -> FastAPI:
+def create_app(
+    settings: CatalogSettings | None = None, *, artifact_store: ArtifactStore | None = None
+) -> FastAPI:
     settings = settings or CatalogSettings()
     runtime = ServiceRuntime.create(
         settings,
@@ -28,8 +34,14 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         yield
         await runtime.dispose()
 
-    app = create_service_app(settings, title="Ops Center catalog", routers=[], lifespan=lifespan)
+    app = create_service_app(
+        settings,
+        title="Ops Center catalog",
+        routers=[publishing_router, marketplace_router, moderation_router],
+        lifespan=lifespan,
+    )
     app.state.runtime = runtime
+    app.state.artifact_store = artifact_store or FilesystemArtifactStore(settings.artifact_root)
     app.state.readiness_checks["database"] = database_check(runtime.engine)
     return app
 

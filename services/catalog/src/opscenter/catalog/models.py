@@ -54,10 +54,12 @@ idempotency_keys = idempotency_table(metadata)
 
 #: The text search document: weights A (name), B (tags), C (description). ``simple`` keeps
 #: product names and tags unstemmed; ``english`` stems the prose of descriptions.
+#: ``catalog_tags_text`` is an IMMUTABLE wrapper of ``array_to_string`` (which is only STABLE,
+#: so a generated column cannot call it directly); the migration creates it.
 SEARCH_VECTOR_SQL = (
     "setweight(to_tsvector('simple'::regconfig, coalesce(name, '')), 'A') || "
     "setweight(to_tsvector('simple'::regconfig, "
-    "coalesce(array_to_string(tags, ' '), '')), 'B') || "
+    "catalog_tags_text(tags)), 'B') || "
     "setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'C')"
 )
 
@@ -101,12 +103,10 @@ class Plugin(Base):
     slug: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     publisher_id: Mapped[str] = mapped_column(ForeignKey("publishers.id"), nullable=False)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
-    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    description: Mapped[str] = mapped_column(Text, nullable=False)
     type: Mapped[str] = mapped_column(String(16), nullable=False)
     category: Mapped[str] = mapped_column(String(32), nullable=False)
-    tags: Mapped[list[str]] = mapped_column(
-        ARRAY(String(32)), nullable=False, server_default="{}"
-    )
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False)
     pricing: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     is_free: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
 
@@ -121,14 +121,13 @@ class Plugin(Base):
 
     latest_version: Mapped[str | None] = mapped_column(String(256))
     latest_published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    compat: Mapped[Any] = mapped_column(INT8MULTIRANGE)
+    compat: Mapped[Any] = mapped_column(INT8MULTIRANGE, nullable=True)
 
     rating_average: Mapped[float] = mapped_column(Float, nullable=False, server_default="0")
     rating_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     rating_bayesian: Mapped[float] = mapped_column(Float, nullable=False, server_default="3")
-    rating_histogram: Mapped[dict[str, int]] = mapped_column(
-        JSONB, nullable=False, server_default=text("""'{"1":0,"2":0,"3":0,"4":0,"5":0}'::jsonb""")
-    )
+    #: Stars ("1".."5") -> count, as reviews last reported it; NULL until the first summary.
+    rating_histogram: Mapped[dict[str, int] | None] = mapped_column(JSONB)
     install_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     download_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
@@ -171,7 +170,7 @@ class PluginVersion(Base):
         ForeignKey("publisher_keys.id"), nullable=True
     )
     compatibility: Mapped[str | None] = mapped_column(String(256))
-    compat: Mapped[Any] = mapped_column(INT8MULTIRANGE)
+    compat: Mapped[Any] = mapped_column(INT8MULTIRANGE, nullable=True)
     changelog: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime] = _now()
     yanked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -253,7 +252,7 @@ class ModerationEntry(Base):
     version: Mapped[str | None] = mapped_column(String(256))
     actor_id: Mapped[str] = mapped_column(String(128), nullable=False)
     reason: Mapped[str | None] = mapped_column(Text)
-    details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _now()
 
     __table_args__ = (Index("ix_moderation_log_plugin_id", "plugin_id", "created_at"),)

@@ -8,14 +8,20 @@ from collections.abc import Sequence
 from faststream.kafka import KafkaBroker
 
 from opscenter.catalog import models
+from opscenter.catalog.projections.handlers import on_installation_event, on_review_event
 from opscenter.catalog.settings import CatalogSettings
-from opscenter.contracts import ALL_TOPICS
+from opscenter.contracts import ALL_TOPICS, INSTALLER_INSTALLATION, REVIEWS_REVIEW
 from opscenter.servicekit.consumer import EventConsumer
 from opscenter.servicekit.runtime import ServiceRuntime, run_worker
 
 
 def consumers(runtime: ServiceRuntime, broker: KafkaBroker) -> Sequence[EventConsumer]:
-    return []
+    return [
+        runtime.consumer(broker, "ratings", [REVIEWS_REVIEW.name], on_review_event),
+        runtime.consumer(
+            broker, "install-counts", [INSTALLER_INSTALLATION.name], on_installation_event
+        ),
+    ]
 
 
 def run() -> None:

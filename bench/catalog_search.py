@@ -1,0 +1,406 @@
+"""Marketplace search through the catalog service beside the same SQL straight through asyncpg.
+
+    eval "$(deploy/local/stack.sh env test)"; uv run python bench/catalog_search.py
+
+Seeds a fresh database (migrated with the catalog's Alembic history) with 50,000 plugins and
+200,000 versions using COPY, starts the catalog API under uvicorn in a subprocess (real HTTP on
+127.0.0.1), and measures search requests/s with p50/p99 latency at 32 concurrent clients. The
+baseline, measured in the same run, sends the very same statements (the page query and the facet
+query built by ``marketplace.search``) through an asyncpg pool of 32 connections.
+Aim: p99 <= 30 ms and at least half the raw-SQL throughput. Prints numbers; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+
+from opscenter.catalog.marketplace.search import SearchParams, facets_sql, search_sql, to_asyncpg
+from opscenter.servicekit.db import asyncpg_dsn
+from opscenter.servicekit.testing import LocalStack, create_database, drop_database, migrate
+
+WORDS = [
+    "grafana",
+    "prometheus",
+    "slack",
+    "jira",
+    "github",
+    "gitlab",
+    "pager",
+    "alert",
+    "device",
+    "fleet",
+    "sensor",
+    "metric",
+    "log",
+    "trace",
+    "backup",
+    "storage",
+    "vault",
+    "secret",
+    "audit",
+    "report",
+    "invoice",
+    "billing",
+    "chat",
+    "teams",
+    "webhook",
+    "cron",
+    "deploy",
+    "kube",
+    "docker",
+    "helm",
+    "terraform",
+    "ansible",
+    "network",
+    "firewall",
+    "vpn",
+    "dns",
+    "cert",
+    "ssl",
+    "monitor",
+    "uptime",
+    "latency",
+    "anomaly",
+    "forecast",
+    "insight",
+    "dashboard",
+    "export",
+    "import",
+    "sync",
+    "mirror",
+    "bridge",
+    "notify",
+    "email",
+    "sms",
+    "voice",
+    "ticket",
+    "incident",
+    "oncall",
+    "runbook",
+    "workflow",
+    "robot",
+    "ai",
+    "vision",
+    "speech",
+]
+CATEGORIES = [
+    "ai",
+    "monitoring",
+    "integration",
+    "analytics",
+    "security",
+    "automation",
+    "notification",
+    "reporting",
+    "storage",
+    "networking",
+    "devops",
+    "other",
+]
+TYPES = ["backend", "frontend", "hybrid", "container", "theme"]
+
+
+def stack() -> LocalStack:
+    return LocalStack(
+        os.environ["OPSCENTER_KAFKA_BOOTSTRAP"],
+        os.environ["OPSCENTER_DATABASE_URL"],
+        os.environ["OPSCENTER_PG_ADMIN_DSN"],
+    )
+
+
+async def seed(dsn: str, plugins: int, versions_per: int) -> None:
+    rnd = random.Random(7)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO publishers (id) SELECT 'pub-' || g FROM generate_series(0, 499) g"
+        )
+        digest = "ab" * 32
+        await conn.execute(
+            "INSERT INTO artifacts (digest, size, location) VALUES ($1, 1000, $2)",
+            digest,
+            f"sha256/ab/ab/{digest}",
+        )
+        now = datetime.now(UTC)
+        plugin_rows, version_rows, ids = [], [], []
+        for i in range(plugins):
+            pid = uuid.uuid4()
+            ids.append(pid)
+            words = rnd.sample(WORDS, 3)
+            name = f"{words[0].capitalize()} {words[1].capitalize()} {i}"
+            tags = rnd.sample(WORDS, 3)
+            desc = " ".join(rnd.choices(WORDS, k=20)) + "."
+            free = rnd.random() < 0.7
+            pricing = {"free": True} if free else {"free": False, "monthly": "9.99"}
+            count = rnd.randint(0, 200)
+            avg = round(rnd.uniform(1, 5), 2) if count else 0.0
+            published = now - timedelta(days=rnd.randint(0, 900))
+            plugin_rows.append(
+                (
+                    pid,
+                    f"plugin-{i}-{words[2]}",
+                    f"pub-{i % 500}",
+                    name,
+                    desc,
+                    rnd.choice(TYPES),
+                    rnd.choice(CATEGORIES),
+                    tags,
+                    json.dumps(pricing),
+                    free,
+                    rnd.random() < 0.2,
+                    rnd.random() < 0.05,
+                    f"1.{versions_per - 1}.0",
+                    published,
+                    avg,
+                    count,
+                    (10 * 3.0 + avg * count) / (10 + count),
+                    rnd.randint(0, 100_000),
+                    now,
+                    now,
+                )
+            )
+            for v in range(versions_per):
+                version_rows.append(
+                    (
+                        uuid.uuid4(),
+                        pid,
+                        f"1.{v}.0",
+                        json.dumps({"id": f"plugin-{i}", "version": f"1.{v}.0"}),
+                        digest,
+                        1000,
+                        f"^{1 + v % 3}.0.0",
+                        published - timedelta(days=versions_per - v),
+                    )
+                )
+        await conn.copy_records_to_table(
+            "plugins",
+            records=plugin_rows,
+            columns=[
+                "id",
+                "slug",
+                "publisher_id",
+                "name",
+                "description",
+                "type",
+                "category",
+                "tags",
+                "pricing",
+                "is_free",
+                "verified",
+                "deprecated",
+                "latest_version",
+                "latest_published_at",
+                "rating_average",
+                "rating_count",
+                "rating_bayesian",
+                "install_count",
+                "created_at",
+                "updated_at",
+            ],
+        )
+        await conn.copy_records_to_table(
+            "plugin_versions",
+            records=version_rows,
+            columns=[
+                "id",
+                "plugin_id",
+                "version",
+                "manifest",
+                "digest",
+                "size",
+                "compatibility",
+                "published_at",
+            ],
+        )
+        # compat ranges: ^1 / ^2 / ^3 as int8multirange over M*10^12 + m*10^6 + p
+        await conn.execute(
+            "UPDATE plugin_versions SET compat = ('{[' || (substr(compatibility, 2, 1)::bigint"
+            " * 1000000000000) || ',' || ((substr(compatibility, 2, 1)::bigint + 1)"
+            " * 1000000000000) || ')}')::int8multirange"
+        )
+        await conn.execute(
+            "UPDATE plugins p SET compat = v.c FROM (SELECT plugin_id, range_agg(compat) AS c"
+            " FROM plugin_versions GROUP BY plugin_id) v WHERE v.plugin_id = p.id"
+        )
+        await conn.execute("VACUUM ANALYZE plugins")
+        await conn.execute("VACUUM ANALYZE plugin_versions")
+    finally:
+        await conn.close()
+
+
+def queries(n: int) -> list[dict[str, str]]:
+    rnd = random.Random(11)
+    out = []
+    for _ in range(n):
+        q: dict[str, str] = {"q": rnd.choice(WORDS)}
+        r = rnd.random()
+        if r < 0.15:
+            q["q"] = q["q"][:-1] + "x"  # a typo
+        elif r < 0.3:
+            q["q"] = q["q"][:4]  # a prefix
+        elif r < 0.45:
+            q["category"] = rnd.choice(CATEGORIES)
+        elif r < 0.55:
+            q["q"] += " " + rnd.choice(WORDS)
+        out.append(q)
+    return out
+
+
+def to_params(q: dict[str, str]) -> SearchParams:
+    return SearchParams(q=q["q"], category=q.get("category"), limit=20, ref_epoch=time.time())
+
+
+async def run_load(label: str, call, work: list, concurrency: int, duration_s: float) -> None:
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + duration_s
+    idx = 0
+
+    async def worker() -> None:
+        nonlocal idx
+        while time.perf_counter() < stop_at:
+            item = work[idx % len(work)]
+            idx += 1
+            t0 = time.perf_counter()
+            await call(item)
+            latencies.append(time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - t0
+    lat = sorted(latencies)
+    p50 = statistics.median(lat) * 1000
+    p99 = lat[int(len(lat) * 0.99) - 1] * 1000
+    print(
+        f"{label:<34} {len(lat) / elapsed:9.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
+        f"   ({len(lat)} requests)"
+    )
+    return len(lat) / elapsed, p50, p99
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--plugins", type=int, default=50_000)
+    ap.add_argument("--versions-per-plugin", type=int, default=4)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--duration", type=float, default=15.0)
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument("--keep", action="store_true", help="keep the database")
+    args = ap.parse_args()
+
+    st = stack()
+    url = await create_database(st, "catalog_bench")
+    proc = None
+    try:
+        await migrate("catalog", url)
+        t0 = time.perf_counter()
+        await seed(asyncpg_dsn(url), args.plugins, args.versions_per_plugin)
+        print(
+            f"seeded {args.plugins} plugins, {args.plugins * args.versions_per_plugin} versions"
+            f" in {time.perf_counter() - t0:.1f} s"
+        )
+        port = free_port()
+        env = {
+            **os.environ,
+            "CATALOG_DATABASE_URL": url,
+            "CATALOG_KAFKA_BOOTSTRAP": st.kafka_bootstrap,
+            "CATALOG_LOG_LEVEL": "WARNING",
+            "CATALOG_DB_POOL_SIZE": "20",
+        }
+        proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before the load
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "opscenter.catalog.main:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--workers",
+                str(args.workers),
+            ],
+            env=env,
+        )
+        work = queries(2000)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}",
+            limits=httpx.Limits(max_connections=args.concurrency),
+            timeout=30,
+        ) as client:
+            for _ in range(100):
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+
+            async def via_http(q: dict[str, str]) -> None:
+                r = await client.get("/api/v1/plugins/marketplace", params=q)
+                r.raise_for_status()
+
+            pool = await asyncpg.create_pool(
+                asyncpg_dsn(url), min_size=args.concurrency, max_size=args.concurrency
+            )
+            prepared = []
+            for q in work:
+                p = to_params(q)
+                prepared.append((to_asyncpg(*search_sql(p)), to_asyncpg(*facets_sql(p))))
+
+            async def raw(item) -> None:
+                (s_sql, s_args), (f_sql, f_args) = item
+                async with pool.acquire() as conn:
+                    await conn.fetch(s_sql, *s_args)
+                    await conn.fetch(f_sql, *f_args)
+
+            print(f"warming up ({args.concurrency} clients)...")
+            await run_load("warm-up (service)", via_http, work[:300], args.concurrency, 3)
+            await run_load("warm-up (raw)", raw, prepared[:300], args.concurrency, 3)
+            print(
+                f"-- search, {args.concurrency} concurrent clients, {args.duration:.0f} s each --"
+            )
+            svc = await run_load(
+                "service (HTTP, uvicorn)", via_http, work, args.concurrency, args.duration
+            )
+            base = await run_load(
+                "raw SQL (asyncpg, same statements)", raw, prepared, args.concurrency, args.duration
+            )
+            print(
+                f"service / raw throughput: {svc[0] / base[0]:.2f}  (aim >= 0.5);"
+                f" service p99 {svc[2]:.1f} ms (aim <= 30 ms)"
+            )
+            await pool.close()
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
+        if not args.keep:
+            await drop_database(st, url)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

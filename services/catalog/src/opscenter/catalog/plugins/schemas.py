@@ -1,0 +1,148 @@
+"""HTTP shapes of publishing: plugin registration, signing keys, published versions."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from opscenter.catalog.models import Plugin, PublisherKey
+from opscenter.contracts import Category, PluginType, Pricing
+from opscenter.contracts.fields import Slug, Text
+from opscenter.contracts.manifest import Tag
+
+
+class PluginCreate(BaseModel):
+    """A listing; versions come later with ``POST /plugins/upload``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug
+    name: Annotated[Text, Field(max_length=100)]
+    description: Annotated[str, Field(max_length=4000)] = ""
+    type: PluginType
+    category: Category
+    tags: Annotated[list[Tag], Field(max_length=20)] = Field(default_factory=list)
+    pricing: Pricing = Field(default_factory=Pricing.free_plan)
+
+
+class RatingRead(BaseModel):
+    average: float
+    bayesian_average: float
+    count: int
+
+
+class PluginRead(BaseModel):
+    id: uuid.UUID
+    slug: str
+    publisher_id: str
+    name: str
+    description: str
+    type: str
+    category: str
+    tags: list[str]
+    pricing: dict[str, Any]
+    latest_version: str | None
+    verified: bool
+    featured: bool
+    deprecated: bool
+    replacement_slug: str | None
+    banned: bool
+    rating: RatingRead
+    install_count: int
+    download_count: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, p: Plugin, *, now: datetime | None = None) -> PluginRead:
+        featured = p.featured_rank is not None and (
+            p.featured_until is None or now is None or p.featured_until > now
+        )
+        return cls(
+            id=p.id,
+            slug=p.slug,
+            publisher_id=p.publisher_id,
+            name=p.name,
+            description=p.description,
+            type=p.type,
+            category=p.category,
+            tags=list(p.tags or []),
+            pricing=p.pricing,
+            latest_version=p.latest_version,
+            verified=p.verified,
+            featured=featured,
+            deprecated=p.deprecated,
+            replacement_slug=p.replacement_slug,
+            banned=p.banned_at is not None,
+            rating=RatingRead(
+                average=p.rating_average or 0.0,
+                bayesian_average=p.rating_bayesian,
+                count=p.rating_count or 0,
+            ),
+            install_count=p.install_count or 0,
+            download_count=p.download_count or 0,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+        )
+
+
+class PluginPage(BaseModel):
+    items: list[PluginRead]
+    next_cursor: str | None = None
+
+
+class PublisherKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    public_key: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=4096,
+            description="ed25519 public key: base64 of the raw 32 bytes, or PEM "
+            "(SubjectPublicKeyInfo)",
+        ),
+    ]
+
+
+class PublisherKeyRead(BaseModel):
+    key_id: uuid.UUID
+    algorithm: str
+    fingerprint: str
+    public_key: str = Field(description="base64 of the raw 32-byte ed25519 key")
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @classmethod
+    def of(cls, k: PublisherKey) -> PublisherKeyRead:
+        return cls(
+            key_id=k.id,
+            algorithm=k.algorithm,
+            fingerprint=k.fingerprint,
+            public_key=base64.b64encode(k.public_key).decode(),
+            created_at=k.created_at,
+            revoked_at=k.revoked_at,
+        )
+
+
+class PublisherKeyList(BaseModel):
+    items: list[PublisherKeyRead]
+
+
+class VersionPublished(BaseModel):
+    """The answer to an upload: the immutable version just published."""
+
+    plugin_id: uuid.UUID
+    slug: str
+    version: str
+    digest: str
+    size: int
+    signed: bool
+    signing_key_id: uuid.UUID | None
+    artifact_path: str
+    published_at: datetime
+    manifest: dict[str, Any]
