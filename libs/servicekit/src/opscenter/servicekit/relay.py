@@ -126,8 +126,10 @@ class OutboxRelay:
 
     async def _rebalance(self, conn: asyncpg.Connection) -> None:
         live = await conn.fetchval(
+            # pg_locks shows every database's locks; relays of other databases are not peers.
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid "
-            "AND objsubid = 2 AND granted",
+            "AND objsubid = 2 AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             self._member_ns,
         )
         share = math.ceil(OUTBOX_BUCKETS / max(1, live))

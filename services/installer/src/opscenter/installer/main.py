@@ -8,6 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from opscenter.installer import models
+from opscenter.installer.config import ConfigCipher
+from opscenter.installer.entitlements.endpoints import router as entitlements_router
+from opscenter.installer.installations.endpoints import router as installations_router
 from opscenter.installer.settings import InstallerSettings
 from opscenter.servicekit.app import create_service_app
 from opscenter.servicekit.health import database_check
@@ -28,8 +31,14 @@ def create_app(settings: InstallerSettings | None = None) -> FastAPI:
         yield
         await runtime.dispose()
 
-    app = create_service_app(settings, title="Ops Center installer", routers=[], lifespan=lifespan)
+    app = create_service_app(
+        settings,
+        title="Ops Center installer",
+        routers=[installations_router, entitlements_router],
+        lifespan=lifespan,
+    )
     app.state.runtime = runtime
+    app.state.cipher = ConfigCipher(settings.secret_key.get_secret_value())
     app.state.readiness_checks["database"] = database_check(runtime.engine)
     return app
 

@@ -1,21 +1,78 @@
-"""The installer's consumers: see ARCHITECTURE.md for what this service consumes."""
+"""The installer's consumers.
+
+- ``installer.catalog-projection`` on ``catalog.plugin``: the projection of installable versions,
+  and the reactions to bans (every installation disabled) and yanks.
+- ``installer.publisher-keys`` on ``catalog.publisher``: signing keys.
+- ``installer.install-executor`` on ``installer.installation``: fetches, verifies and unpacks
+  packages of requested plans, upgrades and uninstalls, and moves their states on.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 
 from faststream.kafka import KafkaBroker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from opscenter.contracts import ALL_TOPICS
+from opscenter.contracts import (
+    ALL_TOPICS,
+    CATALOG_PLUGIN,
+    CATALOG_PUBLISHER,
+    INSTALLER_INSTALLATION,
+    CloudEvent,
+)
 from opscenter.installer import models
+from opscenter.installer.artifacts import ArtifactSource, HttpArtifactSource, InstallStore
+from opscenter.installer.catalog.handlers import on_catalog_event, on_publisher_event
+from opscenter.installer.config import ConfigCipher
+from opscenter.installer.events import session_emitter
+from opscenter.installer.installations.handlers import on_installation_event
+from opscenter.installer.installations.service import Executor
 from opscenter.installer.settings import InstallerSettings
 from opscenter.servicekit.consumer import EventConsumer
 from opscenter.servicekit.runtime import ServiceRuntime, run_worker
 
 
+def build_executor(settings: InstallerSettings, source: ArtifactSource | None = None) -> Executor:
+    return Executor(
+        source=source
+        or HttpArtifactSource(
+            settings.catalog_url,
+            timeout_s=settings.fetch_timeout_s,
+            max_bytes=settings.artifact_max_bytes,
+        ),
+        store=InstallStore(Path(settings.install_root), settings.unpacked_max_bytes),
+        cipher=ConfigCipher(settings.secret_key.get_secret_value()),
+        allow_unsigned=settings.allow_unsigned,
+    )
+
+
+def make_consumers(
+    runtime: ServiceRuntime, broker: KafkaBroker, executor: Executor
+) -> list[EventConsumer]:
+    outbox = runtime.outbox
+
+    async def catalog_handler(session: AsyncSession, event: CloudEvent) -> None:
+        await on_catalog_event(session, event, session_emitter(outbox, session))
+
+    async def executor_handler(session: AsyncSession, event: CloudEvent) -> None:
+        await on_installation_event(session, event, session_emitter(outbox, session), executor)
+
+    return [
+        runtime.consumer(broker, "catalog-projection", [CATALOG_PLUGIN.name], catalog_handler),
+        runtime.consumer(broker, "publisher-keys", [CATALOG_PUBLISHER.name], on_publisher_event),
+        runtime.consumer(
+            broker, "install-executor", [INSTALLER_INSTALLATION.name], executor_handler
+        ),
+    ]
+
+
 def consumers(runtime: ServiceRuntime, broker: KafkaBroker) -> Sequence[EventConsumer]:
-    return []
+    settings = runtime.settings
+    assert isinstance(settings, InstallerSettings)
+    return make_consumers(runtime, broker, build_executor(settings))
 
 
 def run() -> None:

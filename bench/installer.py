@@ -1,0 +1,399 @@
+"""Installer benchmarks, each printed beside a baseline measured in the same run.
+
+    eval "$(deploy/local/stack.sh env dev)"; uv run python bench/installer.py
+
+1. Resolving a 20-plugin dependency closure (5 versions each, ranges that force backtracking
+   away from the newest versions), cold (semver caches cleared) and warm. Aim: p99 <= 50 ms.
+   Baseline: checking the same chosen plan's constraints once (what any plan costs at least).
+2. 200 tenants installing a plugin with one dependency at once, through the real API, outbox,
+   relay, Kafka, worker, artifact fetch over HTTP, signature check and unpack: p99 from request
+   to Enabled. Aim: p99 <= 1 s. Baseline: the bare database writes the same flow needs (per
+   tenant: the request transaction's rows and the executor's rows, as plain SQL, 200 at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import io
+import os
+import statistics
+import tarfile
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import select, text
+
+from opscenter.contracts import (
+    ALL_TOPICS,
+    PluginVersionPublishedV1,
+    PublisherKeyRegisteredV1,
+    new_event,
+    record_for_event,
+    validate_manifest,
+)
+from opscenter.installer import models, resolver
+from opscenter.installer.main import create_app
+from opscenter.installer.models import CatalogVersion, Installation, PublisherKey
+from opscenter.installer.settings import InstallerSettings
+from opscenter.installer.worker import build_executor, make_consumers
+from opscenter.servicekit.auth import mint_dev_token
+from opscenter.servicekit.consumer import subscribe
+from opscenter.servicekit.kafka import create_broker, ensure_topics
+from opscenter.servicekit.runtime import ServiceRuntime
+from opscenter.servicekit.testing import (
+    LocalStack,
+    drop_database,
+    migrated_database,
+    running_relay,
+)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def fmt(values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return (
+        f"p50 {statistics.median(ms):7.2f} ms  p99 {pct(ms, 0.99):7.2f} ms  max {max(ms):7.2f} ms"
+    )
+
+
+# --- 1. resolver ------------------------------------------------------------------------------
+
+
+def closure_index(n: int = 20, versions: int = 5) -> dict[str, list[resolver.Candidate]]:
+    """Plugin i depends on i+1 and i+2; the newest versions of each ask for ranges that the
+    next plugin's newest cannot meet, so the resolver backtracks."""
+    index: dict[str, list[resolver.Candidate]] = {}
+    for i in range(n):
+        slug = f"plugin-{i:02d}"
+        for v in range(versions):
+            deps = {}
+            for j in (i + 1, i + 2):
+                if j < n:
+                    deps[f"plugin-{j:02d}"] = (
+                        f"^{v}.0.0" if v < versions - 1 else "^0.0.0 || ^1.0.0"
+                    )
+            index.setdefault(slug, []).append(resolver.Candidate(slug, f"{v}.0.0", deps))
+    return index
+
+
+def bench_resolver(rounds: int) -> None:
+    index = closure_index()
+    roots = [resolver.Requirement("plugin-00", "*")]
+    cold, warm, check = [], [], []
+    for _ in range(rounds):
+        for fn in (resolver._satisfies, resolver.is_exact_pin, resolver._version_key):
+            fn.cache_clear()
+        t0 = time.perf_counter()
+        result = resolver.resolve(index, roots)
+        cold.append(time.perf_counter() - t0)
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        result = resolver.resolve(index, roots)
+        warm.append(time.perf_counter() - t0)
+    from opscenter.contracts.semver import satisfies
+
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for c in result.order:
+            for dep, rng in c.dependencies.items():
+                assert satisfies(result.chosen[dep].version, rng)
+        check.append(time.perf_counter() - t0)
+    assert len(result.order) == 20
+    print("resolve a 20-plugin closure (target p99 <= 50 ms)")
+    print(f"  resolver, cold caches   {fmt(cold)}")
+    print(f"  resolver, warm caches   {fmt(warm)}")
+    print(f"  baseline: check plan    {fmt(check)}")
+
+
+# --- 2. 200 tenants installing at once --------------------------------------------------------
+
+
+class Artifacts:
+    def __init__(self) -> None:
+        blobs: dict[str, bytes] = {}
+        self.blobs = blobs
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = blobs.get(self.path.rsplit("/", 1)[-1])
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def package(slug: str, version: str) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        data = f"id: {slug}\nversion: {version}\n".encode()
+        info = tarfile.TarInfo("plugin.yaml")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+async def wait_for(runtime: ServiceRuntime, stmt: Any) -> None:
+    for _ in range(600):
+        async with runtime.sessions() as session:
+            if (await session.execute(stmt)).first() is not None:
+                return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"never saw {stmt}")
+
+
+async def bench_installs(stack: LocalStack, tenants: int) -> None:
+    url = await migrated_database(stack, "installer")
+    artifacts = Artifacts()
+    settings = InstallerSettings(
+        database_url=url,
+        kafka_bootstrap=stack.kafka_bootstrap,
+        catalog_url=artifacts.url,
+        install_root=tempfile.mkdtemp(prefix="installs-"),
+        service_name=f"installer-bench{uuid.uuid4().hex[:6]}",
+        log_level="WARNING",
+        db_pool_size=20,
+    )
+    await ensure_topics(settings.kafka_bootstrap, ALL_TOPICS)
+    runtime = ServiceRuntime.create(
+        settings,
+        outbox_table=models.outbox,
+        inbox_table=models.inbox,
+        idempotency_table=models.idempotency_keys,
+    )
+    broker = create_broker(settings)
+    for consumer in make_consumers(runtime, broker, build_executor(settings)):
+        subscribe(broker, consumer, max_records=50)
+    await broker.start()
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    app = create_app(settings)
+    try:
+        async with running_relay(url, settings.kafka_bootstrap):
+            key = Ed25519PrivateKey.generate()
+            key_id = uuid.uuid4()
+            raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+            async def send(payload: Any) -> None:
+                record = record_for_event(new_event(payload, source="/opscenter/catalog"))
+                await producer.send_and_wait(
+                    record.topic, record.value, key=record.key, headers=record.headers
+                )
+
+            await send(
+                PublisherKeyRegisteredV1(
+                    publisher_id="pub-bench",
+                    key_id=key_id,
+                    public_key=base64.b64encode(raw).decode(),
+                    fingerprint=hashlib.sha256(raw).hexdigest(),
+                    registered_at=datetime.now(UTC),
+                )
+            )
+            suffix = uuid.uuid4().hex[:6]
+            lib, app_slug = f"bench-lib-{suffix}", f"bench-app-{suffix}"
+            for slug, deps in ((lib, {}), (app_slug, {lib: "^1.0.0"})):
+                blob = package(slug, "1.0.0")
+                digest = hashlib.sha256(blob).hexdigest()
+                artifacts.blobs[digest] = blob
+                manifest = validate_manifest(
+                    {
+                        "id": slug,
+                        "name": slug,
+                        "version": "1.0.0",
+                        "author": "bench",
+                        "type": "backend",
+                        "category": "other",
+                        "entry_points": {"backend": "main.py:App"},
+                        "dependencies": {"plugins": deps},
+                        "permissions": ["storage:read"],
+                    }
+                )
+                await send(
+                    PluginVersionPublishedV1(
+                        plugin_id=uuid.uuid4(),
+                        slug=slug,
+                        publisher_id="pub-bench",
+                        version="1.0.0",
+                        manifest=manifest,
+                        digest=digest,
+                        size=len(blob),
+                        signature=base64.b64encode(key.sign(bytes.fromhex(digest))).decode(),
+                        signing_key_id=str(key_id),
+                        artifact_path=f"/api/v1/plugins/marketplace/{slug}/versions/1.0.0/package",
+                        published_at=datetime.now(UTC),
+                    )
+                )
+            await wait_for(runtime, select(PublisherKey.key_id))
+            await wait_for(runtime, select(CatalogVersion).where(CatalogVersion.slug == app_slug))
+
+            ids = [f"bench-{suffix}-{i}" for i in range(tenants)]
+            tokens = {
+                t: mint_dev_token(settings, sub=f"a-{t}", tenant_id=t, roles=["tenant_admin"])
+                for t in ids
+            }
+            started: dict[str, float] = {}
+            enabled: dict[str, float] = {}
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60
+            ) as client:
+
+                async def install(tenant: str) -> None:
+                    started[tenant] = time.perf_counter()
+                    r = await client.post(
+                        "/api/v1/plugins/install",
+                        json={"plugin": app_slug, "accept_permissions": ["storage:read"]},
+                        headers={"Authorization": f"Bearer {tokens[tenant]}"},
+                    )
+                    assert r.status_code == 202, r.text
+
+                async def watch() -> None:
+                    while len(enabled) < tenants:
+                        async with runtime.sessions() as session:
+                            rows = await session.execute(
+                                select(Installation.tenant_id).where(
+                                    Installation.slug == app_slug, Installation.state == "enabled"
+                                )
+                            )
+                            now = time.perf_counter()
+                            for (tenant,) in rows:
+                                enabled.setdefault(tenant, now)
+                        await asyncio.sleep(0.01)
+
+                watcher = asyncio.create_task(watch())
+                t0 = time.perf_counter()
+                await asyncio.gather(*(install(t) for t in ids))
+                try:
+                    await asyncio.wait_for(watcher, 120)
+                except TimeoutError:
+                    async with runtime.sessions() as session:
+                        states = await session.execute(
+                            text(
+                                "SELECT count(*) FILTER (WHERE published_at IS NULL), count(*)"
+                                " FROM outbox"
+                            )
+                        )
+                        raise RuntimeError(f"installs did not finish: {states.all()[:5]}") from None
+                wall = time.perf_counter() - t0
+            flow = [enabled[t] - started[t] for t in ids]
+        baseline = await bare_writes(runtime, tenants)
+        print(f"{tenants} tenants install {app_slug} (+1 dependency) at once (target p99 <= 1 s)")
+        print(f"  request -> Enabled      {fmt(flow)}  (wall {wall:.2f} s)")
+        print(f"  baseline: bare writes   {fmt(baseline)}")
+    finally:
+        await producer.stop()
+        await broker.stop()
+        await app.state.runtime.dispose()
+        await runtime.dispose()
+        await drop_database(stack, url)
+        artifacts.server.shutdown()
+
+
+async def bare_writes(runtime: ServiceRuntime, tenants: int) -> list[float]:
+    """The rows the flow writes for one tenant (2 installations), as plain SQL in the same two
+    transactions (request, executor), for every tenant at once."""
+    times: list[float] = []
+
+    async def one(i: int) -> None:
+        t0 = time.perf_counter()
+        tenant = f"bare-{uuid.uuid4().hex[:8]}-{i}"
+        inst_ids = [uuid.uuid4(), uuid.uuid4()]
+        async with runtime.engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO tenant_plans (tenant_id) VALUES (:t)"), {"t": tenant}
+            )
+            for n, iid in enumerate(inst_ids):
+                await conn.execute(
+                    text(
+                        "INSERT INTO installations (id, tenant_id, plugin_id, slug, version, state,"
+                        " sequence, attempt, plan_position, enable_requested, config,"
+                        " granted_permissions) VALUES (:id, :t, :p, :s, '1.0.0', 'installing', 1,"
+                        " 1, :n, true, '{}', '[]')"
+                    ),
+                    {"id": iid, "t": tenant, "p": uuid.uuid4(), "s": f"s{n}-{tenant}", "n": n},
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO installation_history (installation_id, sequence, action,"
+                        " from_state, to_state, version) VALUES (:i, 1, 'a', 'a', 'b', '1')"
+                    ),
+                    {"i": iid},
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO consents (tenant_id, installation_id, plugin_id, version,"
+                        " permissions, granted_by) VALUES (:t, :i, :p, '1', '[]', 'u')"
+                    ),
+                    {"t": tenant, "i": iid, "p": uuid.uuid4()},
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO outbox (event_id, topic, key, bucket, value)"
+                        " VALUES (:e, 'bench.bare', :k, 0, :v)"
+                    ),
+                    {"k": tenant, "e": str(uuid.uuid4()), "v": b"x" * 600},
+                )
+        async with runtime.engine.begin() as conn:
+            for seq, iid in enumerate(inst_ids):
+                await conn.execute(
+                    text("UPDATE installations SET state = 'enabled', sequence = 3 WHERE id = :i"),
+                    {"i": iid},
+                )
+                for s in (2, 3):
+                    await conn.execute(
+                        text(
+                            "INSERT INTO installation_history (installation_id, sequence, action,"
+                            " from_state, to_state, version) VALUES (:i, :s, 'a', 'a', 'b', '1')"
+                        ),
+                        {"i": iid, "s": s},
+                    )
+                    await conn.execute(
+                        text(
+                            "INSERT INTO outbox (event_id, topic, key, bucket, value)"
+                            " VALUES (:e, 'bench.bare', :k, 0, :v)"
+                        ),
+                        {"k": f"{tenant}{seq}", "e": str(uuid.uuid4()), "v": b"x" * 600},
+                    )
+        times.append(time.perf_counter() - t0)
+
+    await asyncio.gather(*(one(i) for i in range(tenants)))
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--tenants", type=int, default=200)
+    args = parser.parse_args()
+    bench_resolver(args.rounds)
+    stack = LocalStack(
+        os.environ["OPSCENTER_KAFKA_BOOTSTRAP"],
+        os.environ["OPSCENTER_DATABASE_URL"],
+        os.environ["OPSCENTER_PG_ADMIN_DSN"],
+    )
+    asyncio.run(bench_installs(stack, args.tenants))
+
+
+if __name__ == "__main__":
+    main()

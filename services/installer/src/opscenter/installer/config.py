@@ -1,0 +1,178 @@
+"""Tenant configuration of an installation: JSON Schema validation and secrets at rest.
+
+Invariants: a config is valid against its version's ``config_schema`` (Draft 2020-12) before it
+is stored; fields the schema marks secret are stored only encrypted (Fernet, key derived from
+``INSTALLER_SECRET_KEY``), are answered as ``********`` and never appear in events or logs; a
+write that omits a secret (or sends the mask back) keeps the stored one.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from jsonschema import Draft202012Validator
+
+from opscenter.contracts.manifest import SECRET_MASK, mask_config, secret_fields
+
+__all__ = [
+    "ConfigCipher",
+    "merge_for_update",
+    "public_view",
+    "split_secrets",
+    "validate_config",
+]
+
+
+def validate_config(
+    schema: Mapping[str, Any] | None, config: Mapping[str, Any], prefix: str = "config"
+) -> list[dict[str, str]]:
+    """Every violation as ``{field, message}``; ``field`` is a dotted path under ``prefix``.
+    Messages never quote the offending value (it may be a secret)."""
+    if not schema:
+        return []
+    validator = Draft202012Validator(dict(schema))
+    errors = []
+    for err in sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.absolute_path)):
+        path = [prefix, *(str(p) for p in err.absolute_path)]
+        if err.validator == "required" and isinstance(err.validator_value, list):
+            missing = [
+                n
+                for n in err.validator_value
+                if isinstance(err.instance, dict) and n not in err.instance
+            ]
+            for name in missing:
+                errors.append({"field": ".".join([*path, name]), "message": "is required"})
+            continue
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = set(
+                (err.schema.get("properties") or {}) if isinstance(err.schema, dict) else {}
+            )
+            for name in err.instance:
+                if name not in allowed:
+                    errors.append(
+                        {"field": ".".join([*path, str(name)]), "message": "is not allowed"}
+                    )
+            continue
+        errors.append(
+            {"field": ".".join(path), "message": _message(err.validator, err.validator_value)}
+        )
+    return errors
+
+
+def _message(keyword: Any, value: Any) -> str:
+    if keyword == "type":
+        return f"must be of type {value}"
+    if keyword in (
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "pattern",
+        "format",
+        "enum",
+        "minItems",
+        "maxItems",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "const",
+    ):
+        return f"violates {keyword} {json.dumps(value)[:200]}"
+    return f"violates {keyword}"
+
+
+def _get(config: Mapping[str, Any], path: str) -> tuple[bool, Any]:
+    node: Any = config
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _pop(config: dict[str, Any], path: str) -> None:
+    *parents, leaf = path.split(".")
+    node: Any = config
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(leaf, None)
+
+
+def _set(config: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    node = config
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def split_secrets(
+    schema: Mapping[str, Any] | None, config: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(public, secrets)``: the config without its secret fields, and ``{path: value}``."""
+    public = copy.deepcopy(dict(config))
+    secrets: dict[str, Any] = {}
+    for path in secret_fields(schema or {}):
+        found, value = _get(config, path)
+        if found:
+            secrets[path] = value
+            _pop(public, path)
+    return public, secrets
+
+
+def join(public: Mapping[str, Any], secrets: Mapping[str, Any]) -> dict[str, Any]:
+    full = copy.deepcopy(dict(public))
+    for path, value in secrets.items():
+        _set(full, path, value)
+    return full
+
+
+def merge_for_update(
+    schema: Mapping[str, Any] | None,
+    stored_public: Mapping[str, Any],
+    stored_secrets: Mapping[str, Any],
+    new: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The full config a PUT means: ``new`` as given, plus every stored secret it omitted or
+    sent back masked (secrets are write-only, so clients cannot echo them)."""
+    full = copy.deepcopy(dict(new))
+    for path in secret_fields(schema or {}):
+        found, value = _get(full, path)
+        if (not found or value == SECRET_MASK) and path in stored_secrets:
+            _set(full, path, stored_secrets[path])
+    return full
+
+
+def public_view(
+    schema: Mapping[str, Any] | None, public: Mapping[str, Any], secrets: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What the API answers: the config with every secret that is set shown as the mask."""
+    return mask_config(join(public, dict.fromkeys(secrets, SECRET_MASK)), schema or {})
+
+
+class ConfigCipher:
+    """Fernet (AES-128-CBC + HMAC) over the JSON of the secret fields."""
+
+    def __init__(self, secret: str) -> None:
+        key = base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest())
+        self._fernet = Fernet(key)
+
+    def encrypt(self, secrets: Mapping[str, Any]) -> str | None:
+        if not secrets:
+            return None
+        return self._fernet.encrypt(json.dumps(dict(secrets), sort_keys=True).encode()).decode()
+
+    def decrypt(self, token: str | None) -> dict[str, Any]:
+        if not token:
+            return {}
+        try:
+            data: dict[str, Any] = json.loads(self._fernet.decrypt(token.encode()))
+        except InvalidToken as exc:
+            raise ValueError("stored secrets do not decrypt with INSTALLER_SECRET_KEY") from exc
+        return data

@@ -1,0 +1,115 @@
+"""HTTP bodies of the installer's endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from opscenter.contracts.semver import is_valid_range, is_valid_version
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlanPin(_Body):
+    plugin: str = Field(min_length=1, max_length=64)
+    version: str = Field(min_length=1, max_length=256)
+
+
+class InstallCreate(_Body):
+    """``plugin`` is a slug or UUID; ``version`` an npm range (default: the newest installable).
+    ``plan``, when sent (e.g. from a dry run), must equal the plan the server resolves."""
+
+    plugin: str = Field(min_length=1, max_length=64)
+    version: str | None = Field(default=None, max_length=256)
+    config: dict[str, Any] = Field(default_factory=dict)
+    dependency_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    accept_permissions: list[str] = Field(default_factory=list, max_length=50)
+    enable: bool = True
+    dry_run: bool = False
+    plan: list[PlanPin] | None = None
+
+    @field_validator("version")
+    @classmethod
+    def _range(cls, value: str | None) -> str | None:
+        if value is not None and not is_valid_range(value):
+            raise ValueError(f"{value!r} is not a version range (npm syntax, e.g. '^1.2.0')")
+        return value
+
+
+Cascade = Literal["none", "disable", "uninstall"]
+
+
+class UninstallCreate(_Body):
+    cascade: Cascade = "none"
+
+
+class DisableCreate(_Body):
+    cascade: Literal["none", "disable"] = "none"
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ConfigUpdate(_Body):
+    config: dict[str, Any]
+
+
+class UpgradeCreate(_Body):
+    version: str = Field(min_length=1, max_length=256)
+    accept_permissions: list[str] = Field(default_factory=list, max_length=50)
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not is_valid_version(value):
+            raise ValueError(f"{value!r} is not a version such as '1.2.3'")
+        return value
+
+
+class EntitlementCreate(_Body):
+    """What an operator's billing system sends when a tenant paid for a plugin."""
+
+    tenant_id: str = Field(min_length=1, max_length=128)
+    plugin: str = Field(min_length=1, max_length=64)
+    kind: Literal["monthly", "yearly", "lifetime"]
+    period_end: datetime | None = None
+    gross: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+
+
+class HistoryRead(BaseModel):
+    sequence: int
+    action: str
+    from_state: str
+    to_state: str
+    version: str
+    actor_id: str | None
+    reason: str | None
+    at: datetime
+
+
+class InstallationRead(BaseModel):
+    id: str
+    plugin: str
+    plugin_id: str
+    version: str
+    state: str
+    granted_permissions: list[str]
+    config: dict[str, Any]
+    entitlement: dict[str, Any] | None = None
+    dependencies: dict[str, str] = Field(default_factory=dict)
+    reason: str | None = None
+    retryable: bool | None = None
+    target_version: str | None = None
+    plan_id: str | None = None
+    updated_at: datetime
+    history: list[HistoryRead] | None = None
+    consents: list[dict[str, Any]] | None = None
+
+
+class InstallationPage(BaseModel):
+    items: list[InstallationRead]
+    next_cursor: str | None = None

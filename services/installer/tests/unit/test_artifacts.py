@@ -1,0 +1,77 @@
+"""Unpacking refuses traversal, links and bombs; the store appears whole or not at all."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import tarfile
+import zipfile
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from opscenter.installer.artifacts import ArtifactError, InstallStore, verify_signature
+
+
+def tar_gz(members: list[tarfile.TarInfo], data: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for info in members:
+            payload = data.get(info.name)
+            if payload is not None:
+                info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload) if payload is not None else None)
+    return buf.getvalue()
+
+
+def test_unpacks_tar_gz_and_zip(tmp_path):
+    store = InstallStore(tmp_path)
+    good = tar_gz(
+        [tarfile.TarInfo("plugin.yaml"), tarfile.TarInfo("src/a.py")],
+        {"plugin.yaml": b"id: x", "src/a.py": b"print()"},
+    )
+    assert store.unpack("d1", good) is True
+    assert (tmp_path / "d1" / "src" / "a.py").read_bytes() == b"print()"
+    assert store.unpack("d1", good) is False
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("plugin.yaml", "id: y")
+    assert store.unpack("d2", buf.getvalue()) is True
+
+
+@pytest.mark.parametrize("member", ["../evil.py", "/etc/passwd", "a/../../b"])
+def test_refuses_traversal(tmp_path, member):
+    store = InstallStore(tmp_path)
+    bad = tar_gz([tarfile.TarInfo(member)], {member: b"x"})
+    with pytest.raises(ArtifactError, match="escapes"):
+        store.unpack("bad", bad)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_links_and_bombs(tmp_path):
+    link = tarfile.TarInfo("link")
+    link.type = tarfile.SYMTYPE
+    link.linkname = "/etc/passwd"
+    with pytest.raises(ArtifactError, match="link"):
+        InstallStore(tmp_path).unpack("l", tar_gz([link], {}))
+    big = tar_gz([tarfile.TarInfo("big")], {"big": b"0" * 10_000})
+    with pytest.raises(ArtifactError, match="more than"):
+        InstallStore(tmp_path, max_unpacked_bytes=1000).unpack("b", big)
+    with pytest.raises(ArtifactError, match="neither"):
+        InstallStore(tmp_path).unpack("n", b"plain text")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_signature_is_over_the_raw_digest():
+    key = Ed25519PrivateKey.generate()
+    public = base64.b64encode(
+        key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    ).decode()
+    digest = hashlib.sha256(b"package").hexdigest()
+    signature = base64.b64encode(key.sign(bytes.fromhex(digest))).decode()
+    assert verify_signature(digest, signature, public)
+    assert not verify_signature(hashlib.sha256(b"other").hexdigest(), signature, public)
+    hex_signed = base64.b64encode(key.sign(digest.encode())).decode()
+    assert not verify_signature(digest, hex_signed, public)
