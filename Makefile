@@ -29,10 +29,14 @@ lint: bootstrap
 contracts-check: bootstrap
 	$(UV) run python -m opscenter.contracts.schemas check
 
+# The end-to-end tests start the suite's services on the test instance; they are stopped
+# afterwards so the next run tests the code as it is then, not as it was.
 test: bootstrap lint contracts-check
 	@$(STACK) up test
 	@eval "$$($(STACK) env test)" && $(UV) run python -m opscenter.servicekit.topics \
-		&& $(UV) run pytest $(PYTEST_ARGS)
+		&& { $(UV) run pytest $(PYTEST_ARGS); status=$$?; \
+		     $(UV) run python deploy/local/suite.py down --services-only --instance test; \
+		     exit $$status; }
 
 bench: bootstrap
 	@$(STACK) up dev

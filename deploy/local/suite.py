@@ -1,7 +1,7 @@
 """Runs the whole suite locally without Docker: each service's API, worker and outbox relay,
 and the nginx gateway in front of them, on top of `stack.sh` (Postgres and Kafka).
 
-    uv run python deploy/local/suite.py up|down|status [--instance dev|test]
+    uv run python deploy/local/suite.py up|down|status|url [--instance dev|test]
 
 `up` creates each service's database when missing, applies its Alembic history, creates the
 Kafka topics, starts whatever is not running yet and waits until every API answers /readyz
@@ -51,7 +51,7 @@ class Instance:
 
     @property
     def gateway_port(self) -> int:
-        return HTTP_BASE[self.name] + 80 + _offset()
+        return HTTP_BASE[self.name] + 80 + _offset()  # `url` prints the same
 
     def port(self, service: str) -> int:
         return HTTP_BASE[self.name] + 1 + SERVICES.index(service) + _offset()
@@ -233,7 +233,7 @@ def up(name: str) -> None:
     status(name)
 
 
-def down(name: str) -> None:
+def down(name: str, *, services_only: bool = False) -> None:
     inst = load_instance(name)
     nginx_pid = running_pid(inst.root / "nginx" / "nginx.pid")
     if nginx_pid:
@@ -253,7 +253,8 @@ def down(name: str) -> None:
             if pid:
                 os.killpg(pid, signal.SIGKILL)
             pidf.unlink(missing_ok=True)
-    stack("down", name)
+    if not services_only:
+        stack("down", name)
 
 
 def status(name: str) -> None:
@@ -279,12 +280,23 @@ def status(name: str) -> None:
     )
 
 
+def url(name: str) -> None:
+    """Prints the gateway's base URL (for scripts and end-to-end tests)."""
+    print(f"http://127.0.0.1:{HTTP_BASE[name] + 80 + _offset()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "url"])
     parser.add_argument("--instance", default="dev", choices=sorted(HTTP_BASE))
+    parser.add_argument(
+        "--services-only", action="store_true", help="down: leave Postgres and Kafka running"
+    )
     args = parser.parse_args()
-    {"up": up, "down": down, "status": status}[args.command](args.instance)
+    if args.command == "down":
+        down(args.instance, services_only=args.services_only)
+    else:
+        {"up": up, "status": status, "url": url}[args.command](args.instance)
 
 
 if __name__ == "__main__":
