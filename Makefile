@@ -34,7 +34,7 @@ contracts-check: bootstrap
 test: bootstrap lint contracts-check
 	@$(STACK) up test
 	@eval "$$($(STACK) env test)" && $(UV) run python -m opscenter.servicekit.topics \
-		&& { $(UV) run pytest $(PYTEST_ARGS); status=$$?; \
+		&& { status=0; $(UV) run pytest $(PYTEST_ARGS) || status=$$?; \
 		     $(UV) run python deploy/local/suite.py down --services-only --instance test; \
 		     exit $$status; }
 

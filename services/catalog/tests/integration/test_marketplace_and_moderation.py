@@ -271,3 +271,40 @@ async def test_relevance_halves_unverified_and_deprecated(client, publish, publi
 
 
 _ = unique_slug
+
+
+async def test_relevance_pages_cross_from_candidates_to_static_order(
+    client, publish, publisher, tokens, monkeypatch
+):
+    """With tiny candidate caps, relevance pages run through tier 1 (ranked candidates) into
+    tier 2 (the other matches by static score): every match exactly once, in a stable order."""
+    from opscenter.catalog.marketplace import search
+
+    monkeypatch.setattr(search, "N_ALL", 2)
+    monkeypatch.setattr(search, "N_HEAD", 1)
+    monkeypatch.setattr(search, "WINDOW", 3)
+    monkeypatch.setattr(search, "TYPO_BELOW", 1)
+    word = f"tr{uuid.uuid4().hex[:6]}"
+    made = [await publish(publisher, name=f"{word} {c}") for c in "abcdef"]
+    await client.put(
+        f"/api/v1/admin/plugins/{made[4]['slug']}/verify",
+        json={"verified": True},
+        headers=tokens.admin(),
+    )
+    for limit in (1, 2, 4):
+        seen, cursor = [], None
+        while True:
+            params = {"q": word, "limit": limit}
+            if cursor:
+                params["cursor"] = cursor
+            r = await client.get(M, params=params)
+            assert r.status_code == 200, r.text
+            seen += [i["slug"] for i in r.json()["items"]]
+            cursor = r.json()["next_cursor"]
+            if not cursor:
+                break
+        assert sorted(seen) == sorted(m["slug"] for m in made), limit
+        assert len(seen) == 6
+        assert seen[0] == made[4]["slug"]  # verified: the best static score, a candidate
+    full = (await client.get(M, params={"q": word, "limit": 100})).json()
+    assert full["facets"]["verified"] == {"true": 1, "false": 5}

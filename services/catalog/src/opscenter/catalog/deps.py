@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from opscenter.catalog.artifacts import ArtifactStore
+from opscenter.catalog.marketplace.facet_cache import FacetCache
 from opscenter.catalog.settings import CatalogSettings
 from opscenter.servicekit.auth import Principal
 from opscenter.servicekit.idempotency import fingerprint
@@ -27,6 +28,12 @@ def get_store(request: Request) -> ArtifactStore:
     return store
 
 
+def get_facet_cache(request: Request) -> FacetCache[Any]:
+    cache: FacetCache[Any] = request.app.state.facet_cache
+    return cache
+
+
+FacetCacheDep = Annotated[FacetCache[Any], Depends(get_facet_cache)]
 SettingsDep = Annotated[CatalogSettings, Depends(get_settings)]
 StoreDep = Annotated[ArtifactStore, Depends(get_store)]
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from opscenter.catalog import models
 from opscenter.catalog.artifacts import ArtifactStore, FilesystemArtifactStore
 from opscenter.catalog.marketplace.endpoints import router as marketplace_router
+from opscenter.catalog.marketplace.facet_cache import FacetCache
 from opscenter.catalog.moderation.endpoints import router as moderation_router
 from opscenter.catalog.plugins.endpoints import router as publishing_router
 from opscenter.catalog.settings import CatalogSettings
@@ -42,6 +43,7 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.artifact_store = artifact_store or FilesystemArtifactStore(settings.artifact_root)
+    app.state.facet_cache = FacetCache(settings.facet_cache_seconds)
     app.state.readiness_checks["database"] = database_check(runtime.engine)
     return app
 

@@ -24,3 +24,5 @@ class CatalogSettings(ServiceSettings):
     max_unpacked_bytes: int = Field(default=200 * MIB, ge=1)
     #: Uncompressed / compressed size above which an archive (or zip member) is a bomb.
     max_compression_ratio: float = Field(default=100.0, gt=1)
+    #: Marketplace facet counts may lag writes by at most this long (per process; 0 = no cache).
+    facet_cache_seconds: float = Field(default=30.0, ge=0)

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 
-from opscenter.catalog.deps import SlugPath, StoreDep, VersionPath, problem_responses
+from opscenter.catalog.deps import FacetCacheDep, SlugPath, StoreDep, VersionPath, problem_responses
 from opscenter.catalog.marketplace import service
 from opscenter.catalog.marketplace.schemas import (
     CategoryCount,
@@ -45,11 +45,13 @@ _TAG_RE = r"^[a-z0-9][a-z0-9-]{0,31}$"
         "matching, plus trigram similarity on the name so a typo still matches. Relevance "
         "blends text rank with a Bayesian rating, installs and recency, and halves unverified "
         "and deprecated plugins. Keyset pagination through `next_cursor`; `facets` (on the "
-        "first page) count every match by category, type, pricing and verified."
+        "first page) count every match by category, type, pricing and verified; they are "
+        "cached briefly (CATALOG_FACET_CACHE_SECONDS, default 30 s) and may lag by that much."
     ),
 )
 async def browse(
     runtime: RuntimeDep,
+    facet_cache: FacetCacheDep,
     q: Annotated[str | None, Query(max_length=200, description="Search words")] = None,
     category: Category | None = None,
     type: PluginType | None = None,
@@ -77,7 +79,7 @@ async def browse(
         cursor=cursor,
     )
     async with runtime.uow() as uow:
-        return await service.search(uow, params, with_facets=facets)
+        return await service.search(uow, params, with_facets=facets, facet_cache=facet_cache)
 
 
 @router.get(

@@ -18,6 +18,7 @@ from opscenter.catalog.marketplace.search import (
     SearchParams,
     facets_sql,
     search_sql,
+    typo_probe_sql,
 )
 from opscenter.catalog.models import (
     Download,
@@ -34,8 +35,14 @@ async def search(session: AsyncSession, params: SearchParams) -> Sequence[Row[An
     return (await session.execute(text(sql), binds)).all()
 
 
-async def facets(session: AsyncSession, params: SearchParams) -> Sequence[Row[Any]]:
-    sql, binds = facets_sql(params)
+async def typo_probe(session: AsyncSession, params: SearchParams) -> bool:
+    """Whether the words match so few plugins that the trigram typo fallback joins the match."""
+    sql, binds = typo_probe_sql(params)
+    return bool((await session.execute(text(sql), binds)).scalar_one())
+
+
+async def facets(session: AsyncSession, params: SearchParams, typo: bool) -> Sequence[Row[Any]]:
+    sql, binds = facets_sql(params, typo)
     return (await session.execute(text(sql), binds)).all()
 
 

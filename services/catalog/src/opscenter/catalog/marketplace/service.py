@@ -12,6 +12,7 @@ from typing import Any
 
 from opscenter.catalog import compat
 from opscenter.catalog.marketplace import repository as repo
+from opscenter.catalog.marketplace.facet_cache import FacetCache
 from opscenter.catalog.marketplace.schemas import (
     CategoryCount,
     Deprecation,
@@ -85,12 +86,19 @@ def params_from_query(
                 errors=[field_error("query.compatible_with", str(exc))],
             ) from exc
     after = None
+    after_tier = None
+    typo = None
     ref = time.time()
     if cursor:
-        key, last_id, ref = decode_cursor(cursor, 3)
+        key, last_id, ref, tier, mode = decode_cursor(cursor, 5)
         try:
             after = [key, str(uuid.UUID(str(last_id)))]
             ref = float(ref)
+            after_tier = int(tier)
+            tiers = (1, 2) if sort == "relevance" else (0,)
+            if not isinstance(mode, bool) or after_tier not in tiers:
+                raise ValueError(mode)
+            typo = mode
         except (ValueError, TypeError) as exc:
             raise Problem(
                 422,
@@ -110,29 +118,57 @@ def params_from_query(
         limit=limit,
         after=after,
         ref_epoch=ref,
+        after_tier=after_tier,
+        typo=typo,
     )
 
 
-async def search(uow: UnitOfWork, params: SearchParams, *, with_facets: bool) -> MarketplacePage:
+def _facets(rows: Sequence[Any]) -> Facets:
+    facets = Facets()
+    for r in rows:
+        if r.category is not None:
+            facets.category[r.category] = r.n
+        elif r.type is not None:
+            facets.type[r.type] = r.n
+        elif r.is_free is not None:
+            facets.pricing["free" if r.is_free else "paid"] = r.n
+        elif r.verified is not None:
+            facets.verified["true" if r.verified else "false"] = r.n
+    return facets
+
+
+async def search(
+    uow: UnitOfWork,
+    params: SearchParams,
+    *,
+    with_facets: bool,
+    facet_cache: FacetCache[Facets] | None = None,
+) -> MarketplacePage:
+    """One page; the cursor carries the row's tier and the typo mode (see ``search``).
+    Facets (first page only) come from ``facet_cache`` when given: they may lag its TTL."""
+    if params.q and params.sort != "relevance" and params.typo is None:
+        params.typo = await repo.typo_probe(uow.session, params)
     rows = await repo.search(uow.session, params)
+    typo = bool(rows[0].typo) if rows else bool(params.typo)
     page = rows[: params.limit]
     next_cursor = None
     if len(rows) > params.limit:
         last = page[-1]
         key = last.sort_key.isoformat() if isinstance(last.sort_key, datetime) else last.sort_key
-        next_cursor = encode_cursor([key, str(last.id), params.ref_epoch])
+        next_cursor = encode_cursor([key, str(last.id), params.ref_epoch, last.tier, typo])
     facets = None
     if with_facets and params.after is None:
-        facets = Facets()
-        for r in await repo.facets(uow.session, params):
-            if r.category is not None:
-                facets.category[r.category] = r.n
-            elif r.type is not None:
-                facets.type[r.type] = r.n
-            elif r.is_free is not None:
-                facets.pricing["free" if r.is_free else "paid"] = r.n
-            elif r.verified is not None:
-                facets.verified["true" if r.verified else "false"] = r.n
+        if not rows:
+            facets = Facets()  # a first page without rows: nothing matches
+        else:
+
+            async def compute() -> Facets:
+                return _facets(await repo.facets(uow.session, params, typo))
+
+            if facet_cache is None:
+                facets = await compute()
+            else:
+                facets = await facet_cache.get(params.facet_key(typo), compute)
     return MarketplacePage(
         items=[PluginSummary(**_summary(r)) for r in page], facets=facets, next_cursor=next_cursor
     )
