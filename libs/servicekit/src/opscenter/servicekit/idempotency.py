@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Header
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,10 +58,11 @@ class Replay:
     status_code: int
     body: Any
 
-    def response(self) -> JSONResponse:
-        return JSONResponse(
-            self.body, status_code=self.status_code, headers={"Idempotent-Replay": "true"}
-        )
+    def response(self) -> Response:
+        headers = {"Idempotent-Replay": "true"}
+        if self.body is None:
+            return Response(status_code=self.status_code, headers=headers)
+        return JSONResponse(self.body, status_code=self.status_code, headers=headers)
 
 
 class IdempotencyStore:

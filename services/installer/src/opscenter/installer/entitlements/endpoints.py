@@ -10,17 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from opscenter.installer.catalog import repository as catalog
-from opscenter.installer.deps import PlatformAdmin, idempotent_write
+from opscenter.installer.deps import PlatformAdmin
 from opscenter.installer.entitlements import service
-from opscenter.installer.events import Emit
+from opscenter.installer.events import uow_emitter
 from opscenter.installer.installations.schemas import EntitlementCreate
 from opscenter.servicekit.errors import Problem, field_error
 from opscenter.servicekit.idempotency import IdempotencyKey
 from opscenter.servicekit.runtime import RuntimeDep
 from opscenter.servicekit.uow import UnitOfWork
+from opscenter.servicekit.writes import idempotent_write
 
 router = APIRouter(prefix="/admin/entitlements", tags=["entitlements"])
 
@@ -31,10 +32,10 @@ async def grant_entitlement(
     runtime: RuntimeDep,
     principal: PlatformAdmin,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Activates a paid plan for a tenant: 201 with the ledger row (gross and the split)."""
 
-    async def work(uow: UnitOfWork, emit: Emit) -> tuple[int, Any]:
+    async def work(uow: UnitOfWork) -> tuple[int, Any]:
         plugin = await catalog.get_plugin(uow.session, body.plugin)
         if plugin is None:
             raise Problem(
@@ -59,7 +60,7 @@ async def grant_entitlement(
             )
         row = await service.grant(
             uow.session,
-            emit,
+            uow_emitter(uow),
             tenant_id=body.tenant_id,
             plugin_id=plugin.plugin_id,
             slug=plugin.slug,

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from opscenter.installer.deps import (
     CipherDep,
     Member,
     PluginRef,
     TenantAdmin,
-    idempotent_write,
 )
-from opscenter.installer.events import Emit
+from opscenter.installer.events import uow_emitter
 from opscenter.installer.installations import service
 from opscenter.installer.installations.schemas import (
     ConfigUpdate,
@@ -28,6 +27,7 @@ from opscenter.installer.installations.schemas import (
 from opscenter.servicekit.idempotency import IdempotencyKey
 from opscenter.servicekit.runtime import RuntimeDep
 from opscenter.servicekit.uow import UnitOfWork
+from opscenter.servicekit.writes import idempotent_write
 
 router = APIRouter(prefix="/plugins", tags=["installations"])
 
@@ -68,12 +68,13 @@ async def install(
     principal: TenantAdmin,
     cipher: CipherDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Resolves the dependency plan; ``dry_run`` answers 200 with it and changes nothing,
     otherwise 202 with the installation and the plan (the worker installs it)."""
     tenant = principal.require_tenant()
 
-    async def work(uow: UnitOfWork, emit: Emit) -> tuple[int, Any]:
+    async def work(uow: UnitOfWork) -> tuple[int, Any]:
+        emit = uow_emitter(uow)
         return await service.install(uow.session, emit, cipher, tenant, principal.subject, body)
 
     if body.dry_run:
@@ -98,7 +99,7 @@ async def enable(
     principal: TenantAdmin,
     cipher: CipherDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Enables the plugin (its dependencies must be enabled): 200 with the new state."""
     return await _run(runtime, principal, cipher, "enable", plugin, idempotency_key, None)
 
@@ -111,7 +112,7 @@ async def disable(
     cipher: CipherDep,
     body: Annotated[DisableCreate | None, Body()] = None,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Disables the plugin; 409 naming enabled dependents unless ``cascade=disable``."""
     return await _run(
         runtime, principal, cipher, "disable", plugin, idempotency_key, body or DisableCreate()
@@ -127,7 +128,7 @@ async def uninstall(
     body: Annotated[UninstallCreate | None, Body()] = None,
     cascade: Annotated[str | None, Query(pattern="^(none|disable|uninstall)$")] = None,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Uninstalls (202; the worker finishes it); 409 listing dependents unless ``cascade``
     (body or query) is ``disable`` or ``uninstall``."""
     chosen = body or UninstallCreate()
@@ -144,7 +145,7 @@ async def update_config(
     principal: TenantAdmin,
     cipher: CipherDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Replaces the config (secrets omitted or masked are kept): 200; 422 with field errors."""
     return await _run(runtime, principal, cipher, "config", plugin, idempotency_key, body)
 
@@ -157,7 +158,7 @@ async def upgrade(
     principal: TenantAdmin,
     cipher: CipherDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Starts an upgrade (202); new permissions need consent; on failure the old version stays
     in the state it had."""
     return await _run(runtime, principal, cipher, "upgrade", plugin, idempotency_key, body)
@@ -180,12 +181,12 @@ async def _run(
     plugin: str,
     key: str | None,
     body: Any,
-) -> JSONResponse:
+) -> Response:
     fn, status = _ACTIONS[action]
     tenant = principal.require_tenant()
 
-    async def work(uow: UnitOfWork, emit: Emit) -> tuple[int, Any]:
-        args = (uow.session, emit, cipher, tenant, principal.subject, plugin)
+    async def work(uow: UnitOfWork) -> tuple[int, Any]:
+        args = (uow.session, uow_emitter(uow), cipher, tenant, principal.subject, plugin)
         result = await (fn(*args, body) if body is not None else fn(*args))
         return status, result
 
