@@ -123,17 +123,27 @@ def params_from_query(
     )
 
 
-def _facets(rows: Sequence[Any]) -> Facets:
+FacetCounts = tuple[tuple[str, str, bool, bool, int], ...]
+
+
+def _facets(counts: FacetCounts, params: SearchParams) -> Facets:
+    """Facets from the joint counts, under the category/type/pricing/verified filters."""
     facets = Facets()
-    for r in rows:
-        if r.category is not None:
-            facets.category[r.category] = r.n
-        elif r.type is not None:
-            facets.type[r.type] = r.n
-        elif r.is_free is not None:
-            facets.pricing["free" if r.is_free else "paid"] = r.n
-        elif r.verified is not None:
-            facets.verified["true" if r.verified else "false"] = r.n
+    for category, type_, is_free, verified, n in counts:
+        if params.category is not None and category != params.category:
+            continue
+        if params.type is not None and type_ != params.type:
+            continue
+        if params.pricing is not None and is_free != (params.pricing == "free"):
+            continue
+        if params.verified is not None and verified != params.verified:
+            continue
+        facets.category[category] = facets.category.get(category, 0) + n
+        facets.type[type_] = facets.type.get(type_, 0) + n
+        pricing = "free" if is_free else "paid"
+        facets.pricing[pricing] = facets.pricing.get(pricing, 0) + n
+        flag = "true" if verified else "false"
+        facets.verified[flag] = facets.verified.get(flag, 0) + n
     return facets
 
 
@@ -142,7 +152,7 @@ async def search(
     params: SearchParams,
     *,
     with_facets: bool,
-    facet_cache: FacetCache[Facets] | None = None,
+    facet_cache: FacetCache[FacetCounts] | None = None,
 ) -> MarketplacePage:
     """One page; the cursor carries the row's tier and the typo mode (see ``search``).
     Facets (first page only) come from ``facet_cache`` when given: they may lag its TTL."""
@@ -162,13 +172,15 @@ async def search(
             facets = Facets()  # a first page without rows: nothing matches
         else:
 
-            async def compute() -> Facets:
-                return _facets(await repo.facets(uow.session, params, typo))
+            async def compute() -> FacetCounts:
+                rows = await repo.facets(uow.session, params, typo)
+                return tuple((r.category, r.type, r.is_free, r.verified, r.n) for r in rows)
 
             if facet_cache is None:
-                facets = await compute()
+                counts = await compute()
             else:
-                facets = await facet_cache.get(params.facet_key(typo), compute)
+                counts = await facet_cache.get(params.facet_key(typo), compute)
+            facets = _facets(counts, params)
     return MarketplacePage(
         items=[PluginSummary(**_summary(r)) for r in page], facets=facets, next_cursor=next_cursor
     )
