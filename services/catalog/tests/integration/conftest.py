@@ -12,9 +12,8 @@ import pytest
 
 from opscenter.catalog.main import create_app
 from opscenter.catalog.settings import CatalogSettings
+from opscenter.catalog.testing import Tokens, manifest, package, unique_slug
 from opscenter.servicekit.testing import LocalStack, drop_database, migrated_database
-
-from ..helpers import Tokens, manifest, package, unique_slug
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from opscenter.catalog import worker
 from opscenter.catalog.main import create_app
 from opscenter.catalog.projections.handlers import on_installation_event, on_review_event
+from opscenter.catalog.testing import Signer, manifest, package
 from opscenter.contracts import (
     CATALOG_PLUGIN,
     CATALOG_PUBLISHER,
@@ -31,8 +32,6 @@ from opscenter.contracts.reviews import RatingSummaryChangedV1
 from opscenter.servicekit.consumer import subscribe
 from opscenter.servicekit.kafka import create_broker, ensure_topics
 from opscenter.servicekit.testing import collect_events, running_relay
-
-from ..helpers import Signer, manifest, package
 
 
 async def test_every_event_is_published_to_kafka(

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import uuid
 
-from ..helpers import manifest, package, unique_slug
+from opscenter.catalog.testing import manifest, package, unique_slug
 
 M = "/api/v1/plugins/marketplace"
 

@@ -13,7 +13,7 @@ import yaml
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from ..helpers import (
+from opscenter.catalog.testing import (
     Signer,
     gzip_bomb_tar,
     manifest,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
@@ -19,6 +20,12 @@ from opscenter.servicekit.runtime import ServiceRuntime
 from opscenter.servicekit.uow import UnitOfWork
 
 Work = Callable[[UnitOfWork], Awaitable[tuple[int, Any]]]
+
+
+def operation(request: Request) -> str:
+    """The method and concrete path of a request ("PUT /api/v1/admin/plugins/grafana/verify"):
+    the usual `operation` of an idempotent write."""
+    return f"{request.method} {request.url.path}"
 
 
 async def idempotent_write(

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response
 
-from opscenter.catalog.deps import PluginRef, VersionPath, idempotent_write, problem_responses
+from opscenter.catalog.deps import PluginRef, VersionPath, problem_responses
 from opscenter.catalog.models import ModerationEntry
 from opscenter.catalog.moderation import service
 from opscenter.catalog.moderation.schemas import (
@@ -30,6 +30,7 @@ from opscenter.servicekit.errors import Problem, field_error
 from opscenter.servicekit.idempotency import IdempotencyKey
 from opscenter.servicekit.runtime import RuntimeDep
 from opscenter.servicekit.uow import UnitOfWork
+from opscenter.servicekit.writes import idempotent_write, operation
 
 router = APIRouter(prefix="/admin/plugins", tags=["moderation"])
 
@@ -61,11 +62,11 @@ async def verify(
     principal: Admin,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    async def work(uow: UnitOfWork) -> PluginRead:
-        return PluginRead.of(await service.verify(uow, id, _actor(principal), body))
+    async def work(uow: UnitOfWork) -> tuple[int, PluginRead]:
+        return 200, PluginRead.of(await service.verify(uow, id, _actor(principal), body))
 
     return await idempotent_write(
-        runtime, request, principal, idempotency_key, body.model_dump(mode="json"), work
+        runtime, principal, operation(request), idempotency_key, body.model_dump(mode="json"), work
     )
 
 
@@ -78,12 +79,12 @@ async def feature(
     principal: Admin,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    async def work(uow: UnitOfWork) -> PluginRead:
+    async def work(uow: UnitOfWork) -> tuple[int, PluginRead]:
         plugin = await service.feature(uow, id, _actor(principal), body)
-        return PluginRead.of(plugin, now=datetime.now(plugin.updated_at.tzinfo))
+        return 200, PluginRead.of(plugin, now=datetime.now(plugin.updated_at.tzinfo))
 
     return await idempotent_write(
-        runtime, request, principal, idempotency_key, body.model_dump(mode="json"), work
+        runtime, principal, operation(request), idempotency_key, body.model_dump(mode="json"), work
     )
 
 
@@ -112,10 +113,12 @@ async def ban(
             errors=[field_error("body.reason", "is required")],
         )
 
-    async def work(uow: UnitOfWork) -> PluginRead:
-        return PluginRead.of(await service.ban(uow, id, _actor(principal), text))
+    async def work(uow: UnitOfWork) -> tuple[int, PluginRead]:
+        return 200, PluginRead.of(await service.ban(uow, id, _actor(principal), text))
 
-    return await idempotent_write(runtime, request, principal, idempotency_key, text, work)
+    return await idempotent_write(
+        runtime, principal, operation(request), idempotency_key, text, work
+    )
 
 
 @router.put(
@@ -133,11 +136,11 @@ async def yank(
     principal: AdminOrDeveloper,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    async def work(uow: UnitOfWork) -> YankedVersion:
-        return await service.yank(uow, id, version, _actor(principal), body.reason)
+    async def work(uow: UnitOfWork) -> tuple[int, YankedVersion]:
+        return 200, await service.yank(uow, id, version, _actor(principal), body.reason)
 
     return await idempotent_write(
-        runtime, request, principal, idempotency_key, body.model_dump(), work
+        runtime, principal, operation(request), idempotency_key, body.model_dump(), work
     )
 
 
@@ -155,11 +158,11 @@ async def deprecate(
     principal: AdminOrDeveloper,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    async def work(uow: UnitOfWork) -> PluginRead:
-        return PluginRead.of(await service.deprecate(uow, id, _actor(principal), body))
+    async def work(uow: UnitOfWork) -> tuple[int, PluginRead]:
+        return 200, PluginRead.of(await service.deprecate(uow, id, _actor(principal), body))
 
     return await idempotent_write(
-        runtime, request, principal, idempotency_key, body.model_dump(), work
+        runtime, principal, operation(request), idempotency_key, body.model_dump(), work
     )
 
 

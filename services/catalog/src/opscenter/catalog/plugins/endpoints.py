@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from opscenter.catalog.deps import SettingsDep, StoreDep, idempotent_write, problem_responses
+from opscenter.catalog.deps import SettingsDep, StoreDep, problem_responses
 from opscenter.catalog.packages import PackageLimits
 from opscenter.catalog.pagination import decode_cursor, encode_cursor
 from opscenter.catalog.plugins import service
@@ -28,6 +28,7 @@ from opscenter.servicekit.auth import Principal, Role, require_roles
 from opscenter.servicekit.idempotency import IdempotencyKey
 from opscenter.servicekit.runtime import RuntimeDep
 from opscenter.servicekit.uow import UnitOfWork
+from opscenter.servicekit.writes import idempotent_write, operation
 
 router = APIRouter(prefix="/plugins", tags=["publishing"])
 
@@ -62,17 +63,16 @@ async def register_plugin(
 ) -> Response:
     publisher_id = principal.require_publisher()
 
-    async def work(uow: UnitOfWork) -> PluginRead:
-        return PluginRead.of(await service.register_plugin(uow, publisher_id, body))
+    async def work(uow: UnitOfWork) -> tuple[int, PluginRead]:
+        return 201, PluginRead.of(await service.register_plugin(uow, publisher_id, body))
 
     return await idempotent_write(
         runtime,
-        request,
         principal,
+        operation(request),
         idempotency_key,
         body.model_dump(mode="json"),
         work,
-        status_code=201,
     )
 
 
@@ -159,7 +159,7 @@ async def upload_package(
         manifest = await service.read_manifest(pkg, limits)
         plugin_ref = fields.get("plugin") or manifest.id
 
-        async def work(uow: UnitOfWork) -> VersionPublished:
+        async def work(uow: UnitOfWork) -> tuple[int, VersionPublished]:
             p = await service.publish_version(
                 uow,
                 store,
@@ -168,7 +168,7 @@ async def upload_package(
                 upload=pkg,
                 manifest=manifest,
             )
-            return VersionPublished(
+            return 201, VersionPublished(
                 plugin_id=p.plugin.id,
                 slug=p.plugin.slug,
                 version=p.version,
@@ -183,12 +183,11 @@ async def upload_package(
 
         return await idempotent_write(
             runtime,
-            request,
             principal,
+            operation(request),
             idempotency_key,
             [upload.digest, sorted(fields.items())],
             work,
-            status_code=201,
         )
     finally:
         upload.discard()
@@ -210,11 +209,13 @@ async def register_key(
 ) -> Response:
     publisher_id = principal.require_publisher()
 
-    async def work(uow: UnitOfWork) -> PublisherKeyRead:
-        return PublisherKeyRead.of(await service.register_key(uow, publisher_id, body.public_key))
+    async def work(uow: UnitOfWork) -> tuple[int, PublisherKeyRead]:
+        return 201, PublisherKeyRead.of(
+            await service.register_key(uow, publisher_id, body.public_key)
+        )
 
     return await idempotent_write(
-        runtime, request, principal, idempotency_key, body.model_dump(), work, status_code=201
+        runtime, principal, operation(request), idempotency_key, body.model_dump(), work
     )
 
 
@@ -246,10 +247,12 @@ async def revoke_key(
 ) -> Response:
     publisher_id = principal.require_publisher()
 
-    async def work(uow: UnitOfWork) -> PublisherKeyRead:
-        return PublisherKeyRead.of(await service.revoke_key(uow, publisher_id, key_id))
+    async def work(uow: UnitOfWork) -> tuple[int, PublisherKeyRead]:
+        return 200, PublisherKeyRead.of(await service.revoke_key(uow, publisher_id, key_id))
 
-    return await idempotent_write(runtime, request, principal, idempotency_key, str(key_id), work)
+    return await idempotent_write(
+        runtime, principal, operation(request), idempotency_key, str(key_id), work
+    )
 
 
 @router.get(

@@ -1,4 +1,5 @@
-"""Builders for test packages, manifests, keys and tokens."""
+"""Builders for packages, manifests, signing keys and tokens, shared by the catalog's tests, the
+end-to-end tests and the benchmarks."""
 
 from __future__ import annotations
 
