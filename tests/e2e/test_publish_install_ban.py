@@ -5,19 +5,14 @@ gateway, with the catalog and the installer talking only through Kafka."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import io
-import tarfile
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-import yaml
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from opscenter.catalog.testing import Signer, manifest, package
 from opscenter.servicekit.auth import mint_dev_token
 from opscenter.servicekit.settings import ServiceSettings
 
@@ -28,41 +23,18 @@ def bearer(**claims: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_dev_token(SETTINGS, **claims)}"}
 
 
-def package(manifest: dict[str, Any]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in {
-            "plugin.yaml": yaml.safe_dump(manifest).encode(),
-            "backend/main.py": b"class PluginApp:\n    pass\n",
-        }.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def manifest(slug: str, deps: dict[str, str]) -> dict[str, Any]:
-    return {
-        "id": slug,
-        "name": slug.replace("-", " ").title(),
-        "version": "1.0.0",
-        "description": "End-to-end test plugin",
-        "author": "E2E",
-        "license": "MIT",
-        "type": "backend",
-        "category": "monitoring",
-        "tags": ["e2e"],
-        "entry_points": {"backend": "backend/main.py:PluginApp"},
-        "dependencies": {"plugins": deps},
-        "permissions": ["api:devices:read"],
-        "hooks": [{"name": "device.created", "url": "https://hooks.example.com/in"}],
-        "config_schema": {
+def e2e_manifest(slug: str, deps: dict[str, str]) -> dict[str, Any]:
+    """A webhook plugin (no code runs in the suite) with a secret in its config."""
+    return manifest(
+        slug,
+        dependencies={"plugins": deps},
+        hooks=[{"name": "device.created", "url": "https://hooks.example.com/in"}],
+        config_schema={
             "type": "object",
             "properties": {"api_key": {"type": "string", "secret": True}},
             "required": ["api_key"],
         },
-        "pricing": {"free": True},
-    }
+    )
 
 
 async def eventually(
@@ -91,11 +63,10 @@ async def test_publish_install_isolate_and_ban(gateway: httpx.AsyncClient):
     lib, app = f"e2e-lib-{run}", f"e2e-app-{run}"
 
     # The developer registers a signing key and two plugins, then uploads signed packages.
-    key = Ed25519PrivateKey.generate()
-    raw_public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    signer = Signer()
     r = await gateway.post(
         "/api/v1/plugins/publishers/me/keys",
-        json={"public_key": base64.b64encode(raw_public).decode()},
+        json={"public_key": signer.public_b64},
         headers=publisher,
     )
     assert r.status_code == 201, r.text
@@ -107,12 +78,11 @@ async def test_publish_install_isolate_and_ban(gateway: httpx.AsyncClient):
             headers=publisher,
         )
         assert r.status_code == 201, r.text
-        blob = package(manifest(slug, deps))
-        digest = hashlib.sha256(blob).digest()
+        blob = package(e2e_manifest(slug, deps))
         r = await gateway.post(
             "/api/v1/plugins/upload",
             files={"package": (f"{slug}.tar.gz", blob, "application/gzip")},
-            data={"signature": base64.b64encode(key.sign(digest)).decode(), "key_id": key_id},
+            data={"signature": signer.sign(blob), "key_id": key_id},
             headers=publisher,
         )
         assert r.status_code == 201, r.text
