@@ -143,3 +143,12 @@ async def test_health_endpoints(client):
     assert (await client.get("/readyz")).status_code == 200
     metrics = await client.get("/metrics")
     assert metrics.status_code == 200
+
+
+def test_production_refuses_the_dev_secret():
+    with pytest.raises(ValueError, match="jwt_secret"):
+        ServiceSettings(environment="production")
+    with pytest.raises(ValueError, match="jwks"):
+        ServiceSettings(environment="production", jwt_algorithm="RS256")
+    ok = ServiceSettings(environment="production", jwt_secret="x" * 40)
+    assert ok.environment == "production"

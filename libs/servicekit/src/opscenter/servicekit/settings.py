@@ -6,21 +6,28 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Local and test runs only; `environment="production"` refuses it.
+DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPSCENTER_", extra="ignore")
 
     service_name: str = "opscenter"
+    # "production" refuses the local defaults that would be unsafe there (the dev JWT secret).
+    environment: Literal["dev", "test", "production"] = "dev"
     database_url: str = "postgresql+asyncpg://opscenter:opscenter@127.0.0.1:55432/opscenter"
     db_pool_size: int = 10
     kafka_bootstrap: str = "127.0.0.1:59092"
 
     # JWT: HS256 with a shared secret locally; RS256 with a public key (PEM) or JWKS in production.
     jwt_algorithm: str = "HS256"
-    jwt_secret: SecretStr = SecretStr("dev-only-secret-change-me-0123456789abcdef")
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_public_key: str | None = None
     jwt_jwks_url: str | None = None
     jwt_audience: str | None = None
@@ -38,3 +45,18 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_batch_size: int = Field(default=500, ge=1)
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> Self:
+        if self.environment != "production":
+            return self
+        if self.jwt_algorithm.startswith("HS"):
+            secret = self.jwt_secret.get_secret_value()
+            if secret == DEV_JWT_SECRET or len(secret) < 32:
+                raise ValueError(
+                    "jwt_secret: production needs its own secret of at least 32 characters "
+                    "(or an RS256 public key / JWKS URL)"
+                )
+        elif not (self.jwt_public_key or self.jwt_jwks_url):
+            raise ValueError("jwt_public_key or jwt_jwks_url is required for " + self.jwt_algorithm)
+        return self
