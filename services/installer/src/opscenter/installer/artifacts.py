@@ -14,6 +14,7 @@ Invariants:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import os
@@ -102,8 +103,12 @@ class HttpArtifactSource:
                 await client.aclose()
 
 
+@functools.lru_cache(maxsize=4096)
 def verify_signature(digest: str, signature_b64: str, public_key_b64: str) -> bool:
-    """Whether ``signature_b64`` is an ed25519 signature over the raw 32-byte ``digest``."""
+    """Whether ``signature_b64`` is an ed25519 signature over the raw 32-byte ``digest``.
+
+    Cached: the answer depends on the three strings only, and every tenant installing one
+    version checks the same signature."""
     try:
         key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64, validate=True))
         key.verify(base64.b64decode(signature_b64, validate=True), bytes.fromhex(digest))

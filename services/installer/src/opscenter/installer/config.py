@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -36,7 +37,7 @@ def validate_config(
     Messages never quote the offending value (it may be a secret)."""
     if not schema:
         return []
-    validator = Draft202012Validator(dict(schema))
+    validator = _validator(json.dumps(schema, sort_keys=True, separators=(",", ":")))
     errors = []
     for err in sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.absolute_path)):
         path = [prefix, *(str(p) for p in err.absolute_path)]
@@ -63,6 +64,13 @@ def validate_config(
             {"field": ".".join(path), "message": _message(err.validator, err.validator_value)}
         )
     return errors
+
+
+@functools.lru_cache(maxsize=512)
+def _validator(schema_json: str) -> Draft202012Validator:
+    """One compiled validator per distinct schema (keyed by its canonical JSON, so an edited
+    schema is a new key); validators are stateless between ``iter_errors`` calls."""
+    return Draft202012Validator(json.loads(schema_json))
 
 
 def _message(keyword: Any, value: Any) -> str:

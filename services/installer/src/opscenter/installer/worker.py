@@ -28,7 +28,7 @@ from opscenter.installer.artifacts import ArtifactSource, HttpArtifactSource, In
 from opscenter.installer.catalog.handlers import on_catalog_event, on_publisher_event
 from opscenter.installer.config import ConfigCipher
 from opscenter.installer.events import session_emitter
-from opscenter.installer.installations.handlers import on_installation_event
+from opscenter.installer.installations.handlers import on_installation_events
 from opscenter.installer.installations.service import Executor
 from opscenter.installer.settings import InstallerSettings
 from opscenter.servicekit.consumer import EventConsumer
@@ -57,14 +57,18 @@ def make_consumers(
     async def catalog_handler(session: AsyncSession, event: CloudEvent) -> None:
         await on_catalog_event(session, event, session_emitter(outbox, session))
 
-    async def executor_handler(session: AsyncSession, event: CloudEvent) -> None:
-        await on_installation_event(session, event, session_emitter(outbox, session), executor)
+    async def executor_handler(session: AsyncSession, events: Sequence[CloudEvent]) -> None:
+        await on_installation_events(session, events, session_emitter(outbox, session), executor)
 
     return [
         runtime.consumer(broker, "catalog-projection", [CATALOG_PLUGIN.name], catalog_handler),
         runtime.consumer(broker, "publisher-keys", [CATALOG_PUBLISHER.name], on_publisher_event),
+        # A batch handler: the install requests of a batch are executed together.
         runtime.consumer(
-            broker, "install-executor", [INSTALLER_INSTALLATION.name], executor_handler
+            broker,
+            "install-executor",
+            [INSTALLER_INSTALLATION.name],
+            batch_handler=executor_handler,
         ),
     ]
 

@@ -28,6 +28,39 @@ async def active(
     return (await session.execute(stmt)).scalars().all()
 
 
+async def active_many(
+    session: AsyncSession, tenant_id: str, plugin_ids: Sequence[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, list[Entitlement]]:
+    """``active`` for several plugins in one query (each list newest first)."""
+    out: dict[uuid.UUID, list[Entitlement]] = {p: [] for p in plugin_ids}
+    if not plugin_ids:
+        return out
+    stmt = (
+        select(Entitlement)
+        .where(
+            Entitlement.tenant_id == tenant_id,
+            Entitlement.plugin_id.in_(list(set(plugin_ids))),
+            Entitlement.status == "active",
+            or_(Entitlement.period_end.is_(None), Entitlement.period_end > now),
+        )
+        .order_by(Entitlement.created_at.desc())
+    )
+    for e in (await session.execute(stmt)).scalars():
+        out.setdefault(e.plugin_id, []).append(e)
+    return out
+
+
+async def trials_used(
+    session: AsyncSession, tenant_id: str, plugin_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    if not plugin_ids:
+        return set()
+    stmt = select(Trial.plugin_id).where(
+        Trial.tenant_id == tenant_id, Trial.plugin_id.in_(list(set(plugin_ids)))
+    )
+    return set((await session.execute(stmt)).scalars())
+
+
 async def trial(session: AsyncSession, tenant_id: str, plugin_id: uuid.UUID) -> Trial | None:
     return await session.get(Trial, (tenant_id, plugin_id))
 

@@ -12,6 +12,7 @@ Rules:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -52,68 +53,87 @@ def now() -> datetime:
 async def charge_for(
     session: AsyncSession, tenant_id: str, plugin_id: uuid.UUID, pricing: dict[str, Any]
 ) -> Charge:
-    at = now()
     if pricing.get("free"):
         return Charge("free", "free plugin")
-    current = [e for e in await repo.active(session, tenant_id, plugin_id, at) if e.kind != "free"]
+    active = await repo.active(session, tenant_id, plugin_id, now())
+    used = await repo.trial(session, tenant_id, plugin_id)
+    return _decide(pricing, active, used is not None)
+
+
+@dataclass
+class Charges:
+    """What a plan costs: a charge per plugin, and the active ledger rows it was decided on."""
+
+    charges: dict[uuid.UUID, Charge]
+    active: dict[uuid.UUID, list[Entitlement]]
+
+
+async def charges_for(
+    session: AsyncSession, tenant_id: str, pricings: dict[uuid.UUID, dict[str, Any]]
+) -> Charges:
+    """``charge_for`` for every plugin of a plan: one ledger query, plus one trial query only
+    when a paid plugin has no entitlement."""
+    ids = list(pricings)
+    active = await repo.active_many(session, tenant_id, ids, now())
+    unpaid = [
+        p
+        for p, pricing in pricings.items()
+        if not pricing.get("free") and not [e for e in active[p] if e.kind != "free"]
+    ]
+    used = await repo.trials_used(session, tenant_id, unpaid) if unpaid else set()
+    return Charges(
+        {p: _decide(pricing, active[p], p in used) for p, pricing in pricings.items()}, active
+    )
+
+
+def _decide(pricing: dict[str, Any], active: Sequence[Entitlement], trial_used: bool) -> Charge:
+    if pricing.get("free"):
+        return Charge("free", "free plugin")
+    current = [e for e in active if e.kind != "free"]
     if current:
         e = current[0]
         until = f" until {e.period_end.isoformat()}" if e.period_end else ""
         return Charge("entitled", f"{e.kind} entitlement{until}", entitlement=e.kind)
     days = pricing.get("trial_days") or 0
-    used = await repo.trial(session, tenant_id, plugin_id)
-    if used is None and days > 0:
+    if not trial_used and days > 0:
         return Charge("trial", f"starts a {days}-day trial", trial_days=days)
     prices = ", ".join(
         f"{k} {pricing[k]} {pricing.get('currency', 'USD')}"
         for k in ("monthly", "yearly", "lifetime")
         if pricing.get(k)
     )
-    why = "the trial was already used" if used is not None else "no trial is offered"
+    why = "the trial was already used" if trial_used else "no trial is offered"
     return Charge("payment_required", f"needs a paid entitlement ({prices}); {why}")
 
 
-async def apply_charge(
-    session: AsyncSession,
-    emit: Emit,
+def prepare_charge(
     tenant_id: str,
     plugin_id: uuid.UUID,
     slug: str,
     charge: Charge,
+    active: Sequence[Entitlement],
     currency: str = "USD",
-) -> None:
-    """Records what ``charge_for`` decided: a free row once, or the start of a trial."""
+) -> tuple[list[Trial | Entitlement], list[EntitlementChangedV1]]:
+    """Records what ``charges_for`` decided: a free row once, or the start of a trial. Returns
+    the rows to add (the caller adds and flushes them, with the rest of its plan) and the events
+    to emit after that flush. ``active`` is the plugin's active ledger rows
+    as ``charges_for`` read them in this transaction."""
     at = now()
     if charge.kind == "free":
-        if await repo.active(session, tenant_id, plugin_id, at):
-            return
-        await _record(
-            session,
-            emit,
-            tenant_id,
-            plugin_id,
-            slug,
-            "free",
-            None,
-            Decimal("0"),
-            currency,
-            "install",
+        if active:
+            return [], []
+        row, event = _ledger_row(
+            tenant_id, plugin_id, slug, "free", None, Decimal("0"), currency, "install"
         )
-    elif charge.kind == "trial" and charge.trial_days:
+        return [row], [event]
+    if charge.kind == "trial" and charge.trial_days:
         ends = at + timedelta(days=charge.trial_days)
-        session.add(Trial(tenant_id=tenant_id, plugin_id=plugin_id, started_at=at, ends_at=ends))
-        await _record(
-            session,
-            emit,
-            tenant_id,
-            plugin_id,
-            slug,
-            "trial",
-            ends,
-            Decimal("0"),
-            currency,
-            "install",
+        trial = Trial(tenant_id=tenant_id, plugin_id=plugin_id, started_at=at, ends_at=ends)
+        row, event = _ledger_row(
+            tenant_id, plugin_id, slug, "trial", ends, Decimal("0"), currency, "install"
         )
+        return [trial, row], [event]
+    return [], []
 
 
 async def grant(
@@ -147,6 +167,23 @@ async def _record(
     currency: str,
     source: str,
 ) -> Entitlement:
+    row, event = _ledger_row(tenant_id, plugin_id, slug, kind, period_end, gross, currency, source)
+    session.add(row)
+    await session.flush()
+    await emit(event, tenant_id)
+    return row
+
+
+def _ledger_row(
+    tenant_id: str,
+    plugin_id: uuid.UUID,
+    slug: str,
+    kind: str,
+    period_end: datetime | None,
+    gross: Decimal,
+    currency: str,
+    source: str,
+) -> tuple[Entitlement, EntitlementChangedV1]:
     developer, platform = split_revenue(gross)
     row = Entitlement(
         id=uuid.uuid4(),
@@ -162,27 +199,23 @@ async def _record(
         period_start=now(),
         period_end=period_end,
         source=source,
+        created_at=now(),
     )
-    session.add(row)
-    await session.flush()
-    await emit(
-        EntitlementChangedV1(
-            entitlement_id=row.id,
-            tenant_id=tenant_id,
-            plugin_id=plugin_id,
-            slug=slug,
-            kind=kind,
-            status="active",
-            currency=currency,
-            gross_amount=gross,
-            developer_amount=developer,
-            platform_amount=platform,
-            period_start=row.period_start,
-            period_end=period_end,
-        ),
-        tenant_id,
+    event = EntitlementChangedV1(
+        entitlement_id=row.id,
+        tenant_id=tenant_id,
+        plugin_id=plugin_id,
+        slug=slug,
+        kind=kind,
+        status="active",
+        currency=currency,
+        gross_amount=gross,
+        developer_amount=developer,
+        platform_amount=platform,
+        period_start=row.period_start,
+        period_end=period_end,
     )
-    return row
+    return row, event
 
 
 def describe(e: Entitlement | None) -> dict[str, Any] | None:
@@ -203,6 +236,10 @@ def describe(e: Entitlement | None) -> dict[str, Any] | None:
 async def current(
     session: AsyncSession, tenant_id: str, plugin_id: uuid.UUID
 ) -> Entitlement | None:
-    rows = await repo.active(session, tenant_id, plugin_id, now())
+    return pick_current(await repo.active(session, tenant_id, plugin_id, now()))
+
+
+def pick_current(rows: Sequence[Entitlement]) -> Entitlement | None:
+    """The entitlement to show: a paid one first, else the newest (``rows`` newest first)."""
     paid = [e for e in rows if e.kind not in ("free", "trial")]
     return (paid or list(rows) or [None])[0]

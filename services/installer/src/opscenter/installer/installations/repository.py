@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,10 +24,16 @@ LIVE_STATES = (S.INSTALLING, S.INSTALLED, S.ENABLED, S.DISABLED, S.UPDATING, S.U
 
 
 async def lock_tenant(session: AsyncSession, tenant_id: str) -> None:
-    """Serialises plan changes of one tenant until the transaction ends."""
-    await session.execute(insert(TenantPlan).values(tenant_id=tenant_id).on_conflict_do_nothing())
+    """Serialises plan changes of one tenant until the transaction ends.
+
+    One statement: an upsert that touches the row takes its row lock whether it inserted it or
+    not (a concurrent first insert of the same tenant waits on the unique index, then updates)."""
     await session.execute(
-        select(TenantPlan.tenant_id).where(TenantPlan.tenant_id == tenant_id).with_for_update()
+        insert(TenantPlan)
+        .values(tenant_id=tenant_id)
+        .on_conflict_do_update(
+            index_elements=[TenantPlan.tenant_id], set_={"updated_at": func.now()}
+        )
     )
 
 
@@ -52,6 +58,23 @@ async def find(
     if lock:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def by_ids(
+    session: AsyncSession, installation_ids: Sequence[uuid.UUID]
+) -> Sequence[Installation]:
+    if not installation_ids:
+        return []
+    stmt = select(Installation).where(Installation.id.in_(list(set(installation_ids))))
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def of_tenants(session: AsyncSession, tenant_ids: Sequence[str]) -> Sequence[Installation]:
+    """Every installation of ``tenant_ids`` (one query for a whole executor batch)."""
+    if not tenant_ids:
+        return []
+    stmt = select(Installation).where(Installation.tenant_id.in_(list(set(tenant_ids))))
+    return (await session.execute(stmt)).scalars().all()
 
 
 async def of_tenant(
@@ -83,6 +106,21 @@ async def of_plan(session: AsyncSession, plan_id: uuid.UUID) -> Sequence[Install
         select(Installation)
         .where(Installation.plan_id == plan_id)
         .order_by(Installation.plan_position, Installation.id)
+        .with_for_update()
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def of_plans(session: AsyncSession, plan_ids: Sequence[uuid.UUID]) -> Sequence[Installation]:
+    """The installations of several plans, locked in one statement, ordered by plan and then
+    plan order (every executor locks in this order, so two never wait on each other in a
+    cycle)."""
+    if not plan_ids:
+        return []
+    stmt = (
+        select(Installation)
+        .where(Installation.plan_id.in_(list(set(plan_ids))))
+        .order_by(Installation.plan_id, Installation.plan_position, Installation.id)
         .with_for_update()
     )
     return (await session.execute(stmt)).scalars().all()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opscenter.contracts import (
+    EventPayload,
     HookSpec,
     IllegalTransition,
     InstallationAction,
@@ -61,10 +62,13 @@ from opscenter.installer.installations.schemas import (
     UpgradeCreate,
 )
 from opscenter.installer.models import (
+    CatalogPlugin,
     CatalogVersion,
     Consent,
+    Entitlement,
     Installation,
     InstallationHistory,
+    PublisherKey,
 )
 from opscenter.installer.resolver import (
     Candidate,
@@ -105,8 +109,27 @@ async def transition(
     actor: str | None,
     reason: str | None = None,
     previous: InstallationState | None = None,
+    flush: bool = True,
 ) -> InstallationState:
-    """Moves ``inst`` by ``action`` and writes its history row (the one way states change)."""
+    """Moves ``inst`` by ``action`` and writes its history row (the one way states change).
+
+    ``flush=False`` is for callers that already hold the row's lock and flush once for many rows
+    before they emit."""
+    session.add(_move(inst, action, actor=actor, reason=reason, previous=previous))
+    if flush:
+        await session.flush()
+    return S(inst.state)
+
+
+def _move(
+    inst: Installation,
+    action: InstallationAction,
+    *,
+    actor: str | None,
+    reason: str | None = None,
+    previous: InstallationState | None = None,
+) -> InstallationHistory:
+    """The in-memory part of ``transition``: the new state and its (unsaved) history row."""
     current = S(inst.state)
     try:
         target = apply_transition(current, action, previous=previous)
@@ -120,21 +143,17 @@ async def transition(
     inst.state = target.value
     inst.sequence += 1
     inst.updated_at = _now()
-    session.add(
-        InstallationHistory(
-            installation_id=inst.id,
-            sequence=inst.sequence,
-            action=action.value,
-            from_state=current.value,
-            to_state=target.value,
-            version=inst.version,
-            actor_id=actor,
-            reason=reason,
-            created_at=_now(),
-        )
+    return InstallationHistory(
+        installation_id=inst.id,
+        sequence=inst.sequence,
+        action=action.value,
+        from_state=current.value,
+        to_state=target.value,
+        version=inst.version,
+        actor_id=actor,
+        reason=reason,
+        created_at=_now(),
     )
-    await session.flush()
-    return target
 
 
 def _base(inst: Installation, actor: str | None) -> dict[str, Any]:
@@ -160,11 +179,18 @@ def _hooks(version: CatalogVersion | None) -> list[HookSpec]:
 
 
 async def _installed_dependencies(
-    session: AsyncSession, inst: Installation, version: CatalogVersion | None
+    session: AsyncSession,
+    inst: Installation,
+    version: CatalogVersion | None,
+    tenant: Mapping[str, Installation] | None = None,
 ) -> dict[str, str]:
     if version is None or not version.dependencies:
         return {}
-    others = {i.slug: i for i in await repo.of_tenant(session, inst.tenant_id)}
+    others = (
+        tenant
+        if tenant is not None
+        else {i.slug: i for i in await repo.of_tenant(session, inst.tenant_id)}
+    )
     return {
         slug: others[slug].version
         for slug in sorted(version.dependencies)
@@ -172,10 +198,24 @@ async def _installed_dependencies(
     }
 
 
+_UNREAD: Any = object()
+
+
 async def read(
-    session: AsyncSession, cipher: cfg.ConfigCipher, inst: Installation, *, history: bool = False
+    session: AsyncSession,
+    cipher: cfg.ConfigCipher,
+    inst: Installation,
+    *,
+    history: bool = False,
+    entitlement: Entitlement | None = _UNREAD,
+    tenant: Mapping[str, Installation] | None = None,
 ) -> dict[str, Any]:
+    """The API view of ``inst``. A caller that already holds the tenant's installations by slug
+    (``tenant``) or the current entitlement (``entitlement``, may be None) passes them so they
+    are not read again."""
     version = await catalog.get_version(session, inst.plugin_id, inst.version)
+    if entitlement is _UNREAD:
+        entitlement = await entitlements.current(session, inst.tenant_id, inst.plugin_id)
     schema = version.config_schema if version else None
     secrets = cipher.decrypt(inst.secret_config)
     body: dict[str, Any] = {
@@ -186,10 +226,8 @@ async def read(
         "state": inst.state,
         "granted_permissions": list(inst.granted_permissions or []),
         "config": cfg.public_view(schema, inst.config or {}, secrets),
-        "entitlement": entitlements.describe(
-            await entitlements.current(session, inst.tenant_id, inst.plugin_id)
-        ),
-        "dependencies": await _installed_dependencies(session, inst, version),
+        "entitlement": entitlements.describe(entitlement),
+        "dependencies": await _installed_dependencies(session, inst, version, tenant),
         "reason": inst.status_reason,
         "retryable": inst.retryable,
         "target_version": inst.target_version,
@@ -250,25 +288,21 @@ async def list_page(
 
 async def _load_index(
     session: AsyncSession, slugs: Sequence[str]
-) -> tuple[dict[str, list[Candidate]], dict[tuple[str, str], CatalogVersion]]:
+) -> tuple[
+    dict[str, list[Candidate]], dict[tuple[str, str], CatalogVersion], dict[str, CatalogPlugin]
+]:
     """Every published version of the plugins reachable from ``slugs`` through any version's
-    dependencies (breadth-first, one query per level)."""
+    dependencies, and their plugins by slug (one query)."""
     index: dict[str, list[Candidate]] = {}
     rows: dict[tuple[str, str], CatalogVersion] = {}
-    frontier = set(slugs)
-    seen: set[str] = set()
-    while frontier:
-        seen |= frontier
-        found = await catalog.versions_of(session, frontier)
-        nxt: set[str] = set()
-        for v in found:
-            rows[(v.slug, v.version)] = v
-            index.setdefault(v.slug, []).append(
-                Candidate(v.slug, v.version, dict(v.dependencies or {}), v.yanked)
-            )
-            nxt |= set(v.dependencies or {})
-        frontier = nxt - seen
-    return index, rows
+    plugins: dict[str, CatalogPlugin] = {}
+    for v, p in await catalog.closure(session, slugs):
+        rows[(v.slug, v.version)] = v
+        plugins[p.slug] = p
+        index.setdefault(v.slug, []).append(
+            Candidate(v.slug, v.version, dict(v.dependencies or {}), v.yanked)
+        )
+    return index, rows, plugins
 
 
 def _consent_problem(missing: set[str]) -> Problem:
@@ -322,14 +356,13 @@ async def install(
         for i in tenant_rows.values()
         if i.state not in (S.UNINSTALLED, S.FAILED, S.AVAILABLE)
     }
-    index, rows = await _load_index(session, [plugin.slug, *live])
+    index, rows, plugins = await _load_index(session, [plugin.slug, *live])
     try:
         resolution = resolve(index, [Requirement(plugin.slug, req.version or "*")], locked=live)
     except ResolverError as exc:
         raise Problem(409, "unresolvable", f"Cannot install {plugin.slug}: {exc}") from None
 
     new = [c for c in resolution.order if c.slug not in live]
-    plugins = await catalog.plugins_by_slug(session, [c.slug for c in new])
     banned = [plugins[c.slug] for c in new if plugins[c.slug].banned]
     if banned:
         raise Problem(
@@ -343,6 +376,11 @@ async def install(
     config_errors: list[dict[str, str]] = []
     charges: dict[str, entitlements.Charge] = {}
     configs: dict[str, dict[str, Any]] = {}
+    ledger = await entitlements.charges_for(
+        session,
+        tenant_id,
+        {rows[(c.slug, c.version)].plugin_id: rows[(c.slug, c.version)].pricing for c in new},
+    )
     for c in new:
         v = rows[(c.slug, c.version)]
         is_root = c.slug == plugin.slug
@@ -351,7 +389,7 @@ async def install(
         errors = cfg.validate_config(v.config_schema, given, prefix)
         config_errors += errors
         configs[c.slug] = given
-        charge = await entitlements.charge_for(session, tenant_id, v.plugin_id, v.pricing)
+        charge = ledger.charges[v.plugin_id]
         charges[c.slug] = charge
         needed |= set(v.permissions)
         items.append(
@@ -413,6 +451,13 @@ async def install(
     plan_id = uuid.uuid4()
     root_id: uuid.UUID | None = None
     created: list[Installation] = []
+    dependent_rows: list[object] = []
+    events: list[EventPayload] = []
+    current: dict[uuid.UUID, Entitlement | None] = {}
+    # The rows are written with two flushes (installations, then the rows referencing them:
+    # history, consents, ledger), not a few statements per plugin; the tenant's plan lock is
+    # held throughout. The events follow the flushes, so each is emitted after the row it
+    # describes is written (ADR 0001).
     # The root is created first so its id can be named by the dependencies it pulled in.
     for position, c in sorted(enumerate(new), key=lambda pc: pc[1].slug != plugin.slug):
         v = rows[(c.slug, c.version)]
@@ -431,7 +476,6 @@ async def install(
                 config={},
                 granted_permissions=[],
             )
-            session.add(inst)
         elif inst.state == S.FAILED:
             action = A.RETRY
             inst.attempt += 1
@@ -451,11 +495,10 @@ async def install(
         inst.retryable = None
         inst.previous_state = None
         inst.target_version = None
-        await session.flush()
-        await transition(session, inst, action, actor=actor)
+        dependent_rows.append(_move(inst, action, actor=actor))
         if c.slug == plugin.slug:
             root_id = inst.id
-        session.add(
+        dependent_rows.append(
             Consent(
                 tenant_id=tenant_id,
                 installation_id=inst.id,
@@ -466,16 +509,22 @@ async def install(
                 granted_at=_now(),
             )
         )
-        await entitlements.apply_charge(
-            session,
-            emit,
+        active = ledger.active[v.plugin_id]
+        rows_charged, charged = entitlements.prepare_charge(
             tenant_id,
             v.plugin_id,
             c.slug,
             charges[c.slug],
+            active,
             str(v.pricing.get("currency", "USD")),
         )
-        await emit(
+        dependent_rows += rows_charged
+        ledger_row = next((r for r in rows_charged if isinstance(r, Entitlement)), None)
+        current[v.plugin_id] = entitlements.pick_current(
+            [ledger_row, *active] if ledger_row else active
+        )
+        events += charged
+        events.append(
             InstallationRequestedV1.model_validate(
                 {
                     **_base(inst, actor),
@@ -484,26 +533,62 @@ async def install(
                     "dependency_of": inst.dependency_of,
                     "attempt": inst.attempt,
                 }
-            ),
-            tenant_id,
+            )
         )
         created.append(inst)
+    session.add_all(created)
+    await session.flush()
+    session.add_all(dependent_rows)
+    await session.flush()
+    for payload in events:
+        await emit(payload, tenant_id)
     root = next(i for i in created if i.id == root_id)
     plan["plan_id"] = str(plan_id)
-    return 202, {"installation": await read(session, cipher, root), "plan": plan}
+    by_slug = {i.slug: i for i in (*tenant_rows.values(), *created)}
+    body = await read(session, cipher, root, entitlement=current[root.plugin_id], tenant=by_slug)
+    return 202, {"installation": body, "plan": plan}
 
 
 # --- execution (worker) -----------------------------------------------------------------------
 
 
+@dataclass
+class _Catalog:
+    """The projection rows an executor batch needs, read once for the whole batch."""
+
+    versions: dict[tuple[uuid.UUID, str], CatalogVersion]
+    plugins: dict[uuid.UUID, CatalogPlugin]
+    keys: dict[tuple[str, str], PublisherKey]
+
+    @classmethod
+    async def load(cls, session: AsyncSession, wanted: Sequence[tuple[uuid.UUID, str]]) -> _Catalog:
+        versions = await catalog.versions_by_key(session, wanted)
+        plugins = await catalog.plugins_by_id(session, {p for p, _ in wanted})
+        keys = await catalog.keys_by_id(
+            session,
+            {
+                (v.publisher_id, v.signing_key_id)
+                for v in versions.values()
+                if v.signing_key_id is not None
+            },
+        )
+        return cls(versions, plugins, keys)
+
+
 async def _materialize(
-    session: AsyncSession, ex: Executor, plugin_id: uuid.UUID, version: str
+    session: AsyncSession,
+    ex: Executor,
+    plugin_id: uuid.UUID,
+    version: str,
+    known: _Catalog | None = None,
 ) -> tuple[CatalogVersion, bool]:
     """Checks signature and digest and unpacks the package; True when this call unpacked it."""
-    v = await catalog.get_version(session, plugin_id, version)
+    if known is None:
+        known = await _Catalog.load(session, [(plugin_id, version)])
+    v = known.versions.get((plugin_id, version))
     if v is None:
         raise ArtifactError(f"version {version} is not in the catalog projection", retryable=True)
-    plugin = await catalog.get_plugin(session, plugin_id)
+    plugin = known.plugins.get(plugin_id)
     if plugin is not None and plugin.banned:
         raise ArtifactError("the plugin was banned", retryable=False)
     if v.signature is None or v.signing_key_id is None:
@@ -512,7 +597,7 @@ async def _materialize(
                 "the package is unsigned and unsigned packages are not allowed", retryable=False
             )
     else:
-        key = await catalog.get_key(session, v.publisher_id, v.signing_key_id)
+        key = known.keys.get((v.publisher_id, v.signing_key_id))
         if key is None:
             raise ArtifactError(
                 f"signing key {v.signing_key_id} of publisher {v.publisher_id} is not known",
@@ -537,60 +622,102 @@ async def _materialize(
     return v, fresh
 
 
-async def execute_install(
-    session: AsyncSession, emit: Emit, ex: Executor, installation_id: uuid.UUID
+async def execute_installs(
+    session: AsyncSession, emit: Emit, ex: Executor, installation_ids: Sequence[uuid.UUID]
 ) -> None:
-    """Executes the whole plan of ``installation_id`` (a no-op when it already ran)."""
-    inst = await repo.get(session, installation_id)
-    if inst is None or inst.plan_id is None or inst.state != S.INSTALLING:
+    """Executes the plans of ``installation_ids`` (a consumer batch), each whole or not at all,
+    in plan-id order; plans already executed are skipped.
+
+    The batch reads its rows with a handful of queries (installations, the plans' rows locked in
+    one statement, the catalog rows, the tenants' installations) instead of a few per plan, and
+    state changes are flushed once: every row changed here is locked by ``of_plans`` first, so
+    emitting before the flush keeps each installation's events in order."""
+    asked = await repo.by_ids(session, installation_ids)
+    plan_ids = sorted(
+        {i.plan_id for i in asked if i.plan_id is not None and i.state == S.INSTALLING}
+    )
+    if not plan_ids:
         return
-    members = await repo.of_plan(session, inst.plan_id)
-    pending = [m for m in members if m.state == S.INSTALLING]
-    if not pending:
+    plans: dict[uuid.UUID, list[Installation]] = {}
+    for m in await repo.of_plans(session, plan_ids):
+        assert m.plan_id is not None
+        plans.setdefault(m.plan_id, []).append(m)
+    work = {
+        plan_id: (members, [m for m in members if m.state == S.INSTALLING])
+        for plan_id, members in plans.items()
+    }
+    work = {k: w for k, w in work.items() if w[1]}
+    if not work:
         return
-    unpacked: list[str] = []
-    versions: dict[uuid.UUID, CatalogVersion] = {}
-    for m in pending:
-        try:
-            v, fresh = await _materialize(session, ex, m.plugin_id, m.version)
-        except ArtifactError as exc:
-            await _fail_plan(session, emit, ex, members, pending, unpacked, m, exc)
-            return
-        versions[m.id] = v
-        if fresh:
-            unpacked.append(v.digest)
-    tenant_versions = {m.slug: m.version for m in await repo.of_tenant(session, inst.tenant_id)}
-    for m in pending:
-        v = versions[m.id]
-        await transition(session, m, A.INSTALL_SUCCEEDED, actor=None)
-        await emit(
-            InstallationInstalledV1.model_validate(
-                {
-                    **_base(m, None),
-                    "granted_permissions": m.granted_permissions,
-                    "hooks": _hooks(v),
-                    "dependencies": {
-                        d: tenant_versions[d]
-                        for d in sorted(v.dependencies)
-                        if d in tenant_versions
-                    },
-                }
-            ),
-            m.tenant_id,
-        )
-    for m in pending:  # plan order: dependencies are enabled before their dependents
-        if m.enable_requested:
-            await transition(session, m, A.ENABLE, actor=None)
+    known = await _Catalog.load(
+        session, sorted({(m.plugin_id, m.version) for _, p in work.values() for m in p})
+    )
+    tenants = sorted({p[0].tenant_id for _, p in work.values()})
+    tenant_versions: dict[str, dict[str, str]] = {}
+    succeeded: list[tuple[list[Installation], dict[uuid.UUID, CatalogVersion]]] = []
+    for plan_id in plan_ids:
+        if plan_id in work:
+            members, pending = work[plan_id]
+            versions = await _materialize_plan(session, emit, ex, members, pending, known)
+            if versions is not None:
+                succeeded.append((pending, versions))
+    if succeeded:
+        for row in await repo.of_tenants(session, tenants):
+            tenant_versions.setdefault(row.tenant_id, {})[row.slug] = row.version
+    for pending, versions in succeeded:
+        for m in pending:
+            v = versions[m.id]
+            mine = tenant_versions.get(m.tenant_id, {})
+            await transition(session, m, A.INSTALL_SUCCEEDED, actor=None, flush=False)
             await emit(
-                InstallationEnabledV1.model_validate(
+                InstallationInstalledV1.model_validate(
                     {
                         **_base(m, None),
                         "granted_permissions": m.granted_permissions,
-                        "hooks": _hooks(versions[m.id]),
+                        "hooks": _hooks(v),
+                        "dependencies": {d: mine[d] for d in sorted(v.dependencies) if d in mine},
                     }
                 ),
                 m.tenant_id,
             )
+        for m in pending:  # plan order: dependencies are enabled before their dependents
+            if m.enable_requested:
+                await transition(session, m, A.ENABLE, actor=None, flush=False)
+                await emit(
+                    InstallationEnabledV1.model_validate(
+                        {
+                            **_base(m, None),
+                            "granted_permissions": m.granted_permissions,
+                            "hooks": _hooks(versions[m.id]),
+                        }
+                    ),
+                    m.tenant_id,
+                )
+    await session.flush()
+
+
+async def _materialize_plan(
+    session: AsyncSession,
+    emit: Emit,
+    ex: Executor,
+    members: Sequence[Installation],
+    pending: Sequence[Installation],
+    known: _Catalog,
+) -> dict[uuid.UUID, CatalogVersion] | None:
+    """The plan's versions once every package is in place; None when the plan failed (then
+    every pending member is Failed and what this plan unpacked is removed again)."""
+    unpacked: list[str] = []
+    versions: dict[uuid.UUID, CatalogVersion] = {}
+    for m in pending:
+        try:
+            v, fresh = await _materialize(session, ex, m.plugin_id, m.version, known)
+        except ArtifactError as exc:
+            await _fail_plan(session, emit, ex, members, pending, unpacked, m, exc)
+            return None
+        versions[m.id] = v
+        if fresh:
+            unpacked.append(v.digest)
+    return versions
 
 
 async def _fail_plan(
@@ -982,7 +1109,7 @@ async def upgrade(
         for i in rows
         if i.state not in (S.UNINSTALLED, S.FAILED, S.AVAILABLE) and i.slug != inst.slug
     }
-    index, _ = await _load_index(session, [inst.slug, *live])
+    index, _, _ = await _load_index(session, [inst.slug, *live])
     try:
         resolution = resolve(index, [Requirement(inst.slug, f"={body.version}")], locked=live)
     except ResolverError as exc:
