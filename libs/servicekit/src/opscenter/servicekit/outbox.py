@@ -8,6 +8,10 @@ Invariants:
   of one aggregate then commit in the order they drew ids).
 - Keys hash into `OUTBOX_BUCKETS` buckets; the relay (see `relay.py`) publishes a bucket only while
   it holds that bucket's advisory lock, so two relays never publish one row at the same time.
+- Events added to a session are written when it commits, in one multi-row INSERT per outbox
+  table (a `before_commit` hook), in the order they were added; a rollback discards them. Their
+  ids are therefore drawn after every row lock the transaction took. Savepoints are not
+  supported: an event added inside a rolled-back savepoint would still be written.
 """
 
 from __future__ import annotations
@@ -31,13 +35,16 @@ from sqlalchemy import (
     insert,
     text,
 )
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from opscenter.contracts import CloudEvent, EventPayload, new_event
 
 OUTBOX_BUCKETS = 32
 OUTBOX_TABLE = "outbox"
+_PENDING = "opscenter.outbox.pending"
 
 
 def bucket_of(key: str) -> int:
@@ -144,13 +151,28 @@ class Outbox:
             headers["traceparent"] = event.traceparent
         if extra_headers:
             headers.update(extra_headers)
-        await session.execute(
-            insert(self.table).values(
-                event_id=event.id,
-                topic=topic,
-                key=key,
-                bucket=bucket_of(key),
-                value=event.to_json_bytes(),
-                headers=headers,
-            )
-        )
+        row = {
+            "event_id": event.id,
+            "topic": topic,
+            "key": key,
+            "bucket": bucket_of(key),
+            "value": event.to_json_bytes(),
+            "headers": headers,
+        }
+        session.sync_session.info.setdefault(_PENDING, []).append((self.table, row))
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _write_pending_events(session: Session) -> None:
+    pending: list[tuple[Table, dict[str, object]]] = session.info.pop(_PENDING, [])
+    by_table: dict[Table, list[dict[str, object]]] = {}
+    for table, row in pending:
+        by_table.setdefault(table, []).append(row)
+    for table, rows in by_table.items():
+        # One statement: SQLAlchemy renders an executemany INSERT as multi-row VALUES.
+        session.execute(insert(table), rows)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _discard_pending_events(session: Session) -> None:
+    session.info.pop(_PENDING, None)
