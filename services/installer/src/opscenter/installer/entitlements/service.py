@@ -150,23 +150,6 @@ async def grant(
     source: str,
 ) -> Entitlement:
     """The billing integration point: an operator's billing system activates a paid plan."""
-    return await _record(
-        session, emit, tenant_id, plugin_id, slug, kind, period_end, gross, currency, source
-    )
-
-
-async def _record(
-    session: AsyncSession,
-    emit: Emit,
-    tenant_id: str,
-    plugin_id: uuid.UUID,
-    slug: str,
-    kind: str,
-    period_end: datetime | None,
-    gross: Decimal,
-    currency: str,
-    source: str,
-) -> Entitlement:
     row, event = _ledger_row(tenant_id, plugin_id, slug, kind, period_end, gross, currency, source)
     session.add(row)
     await session.flush()

@@ -101,6 +101,16 @@ def _now() -> datetime:
 # --- transitions and events -------------------------------------------------------------------
 
 
+def _not_now(inst: Installation, doing: str) -> Problem:
+    """409 with the current state: `doing` is not allowed from it."""
+    return Problem(
+        409,
+        "illegal-transition",
+        f"{inst.slug}: cannot {doing} an installation that is {inst.state}",
+        current_state=inst.state,
+    )
+
+
 async def transition(
     session: AsyncSession,
     inst: Installation,
@@ -933,12 +943,7 @@ async def disable(
 ) -> dict[str, Any]:
     inst = await _locked(session, tenant_id, ref)
     if inst.state != S.ENABLED:
-        raise Problem(
-            409,
-            "illegal-transition",
-            f"{inst.slug}: cannot disable an installation that is {inst.state}",
-            current_state=inst.state,
-        )
+        raise _not_now(inst, "disable")
     rows = await repo.of_tenant(session, tenant_id, lock=True)
     dependents = await _dependents(session, rows, inst.slug, [S.ENABLED])
     if dependents and body.cascade == "none":
@@ -984,12 +989,7 @@ async def uninstall(
         )
     # Validate the target's own transition before touching dependents.
     if not _allowed(inst, A.UNINSTALL_REQUESTED):
-        raise Problem(
-            409,
-            "illegal-transition",
-            f"{inst.slug}: cannot uninstall an installation that is {inst.state}",
-            current_state=inst.state,
-        )
+        raise _not_now(inst, "uninstall")
     for d in reversed(dependents):
         if body.cascade == "disable":
             if d.state == S.ENABLED:
@@ -1036,12 +1036,7 @@ async def update_config(
 ) -> dict[str, Any]:
     inst = await _locked(session, tenant_id, ref)
     if not _allowed(inst, A.CONFIG_UPDATE):
-        raise Problem(
-            409,
-            "illegal-transition",
-            f"{inst.slug}: cannot change the config of an installation that is {inst.state}",
-            current_state=inst.state,
-        )
+        raise _not_now(inst, "change the config of")
     v = await catalog.get_version(session, inst.plugin_id, inst.version)
     schema = v.config_schema if v else None
     stored = cipher.decrypt(inst.secret_config)
@@ -1079,12 +1074,7 @@ async def upgrade(
 ) -> dict[str, Any]:
     inst = await _locked(session, tenant_id, ref)
     if not _allowed(inst, A.UPGRADE_REQUESTED):
-        raise Problem(
-            409,
-            "illegal-transition",
-            f"{inst.slug}: cannot upgrade an installation that is {inst.state}",
-            current_state=inst.state,
-        )
+        raise _not_now(inst, "upgrade")
     if body.version == inst.version:
         raise Problem(
             409,
