@@ -5,8 +5,10 @@
 # Usage: deploy/local/stack.sh <command> <instance>
 #   commands:  up | down | status | env
 #              start-kafka | kill-kafka | start-postgres | kill-postgres   (fault tests)
-#   instances: dev  (Postgres 55432, Kafka 59092, controller 59093)
-#              test (Postgres 56432, Kafka 59192, controller 59193)
+#   instances: dev  (Postgres 25432, Kafka 29092, controller 29093)
+#              test (Postgres 26432, Kafka 29192, controller 29193)
+#   Every port sits below Linux's ephemeral range (32768-60999): a port in it can already be
+#   taken by some outgoing connection's local end, and the server then cannot bind it.
 #
 # Everything of an instance lives in <repo>/.local/<instance>/; the Kafka jars are
 # shared in <repo>/.local/kafka/libs. No system service is used or started.
@@ -39,8 +41,8 @@ CMD="$1"
 INSTANCE="$2"
 
 case "$INSTANCE" in
-  dev)  PG_PORT=55432; KAFKA_PORT=59092; CONTROLLER_PORT=59093 ;;
-  test) PG_PORT=56432; KAFKA_PORT=59192; CONTROLLER_PORT=59193 ;;
+  dev)  PG_PORT=25432; KAFKA_PORT=29092; CONTROLLER_PORT=29093 ;;
+  test) PG_PORT=26432; KAFKA_PORT=29192; CONTROLLER_PORT=29193 ;;
   *) usage ;;
 esac
 # STACK_PORT_OFFSET shifts every port, so a second checkout can run its own instance beside

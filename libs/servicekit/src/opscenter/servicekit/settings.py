@@ -21,9 +21,9 @@ class ServiceSettings(BaseSettings):
     service_name: str = "opscenter"
     # "production" refuses the local defaults that would be unsafe there (the dev JWT secret).
     environment: Literal["dev", "test", "production"] = "dev"
-    database_url: str = "postgresql+asyncpg://opscenter:opscenter@127.0.0.1:55432/opscenter"
+    database_url: str = "postgresql+asyncpg://opscenter:opscenter@127.0.0.1:25432/opscenter"
     db_pool_size: int = 10
-    kafka_bootstrap: str = "127.0.0.1:59092"
+    kafka_bootstrap: str = "127.0.0.1:29092"
 
     # JWT: HS256 with a shared secret locally; RS256 with a public key (PEM) or JWKS in production.
     jwt_algorithm: str = "HS256"
