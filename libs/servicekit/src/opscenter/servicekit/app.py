@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
 from opscenter.servicekit.auth import TokenVerifier
-from opscenter.servicekit.errors import install_problem_handlers
+from opscenter.servicekit.errors import document_problems, install_problem_handlers
 from opscenter.servicekit.health import health_router
 from opscenter.servicekit.logs import configure_logging
 from opscenter.servicekit.settings import ServiceSettings
@@ -41,8 +42,20 @@ def create_service_app(
     app.state.token_verifier = TokenVerifier(settings)
     app.state.readiness_checks = {}
     install_problem_handlers(app)
+    _document_problems_in_openapi(app)
     app.include_router(health_router())
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     instrument_app(app)
     return app
+
+
+def _document_problems_in_openapi(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
