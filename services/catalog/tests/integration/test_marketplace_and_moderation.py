@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import uuid
+
+import pytest
 
 from opscenter.catalog.testing import manifest, package, unique_slug
 
@@ -308,3 +311,43 @@ async def test_relevance_pages_cross_from_candidates_to_static_order(
         assert seen[0] == made[4]["slug"]  # verified: the best static score, a candidate
     full = (await client.get(M, params={"q": word, "limit": 100})).json()
     assert full["facets"]["verified"] == {"true": 1, "false": 5}
+
+
+# Per sort, keys of the wrong type or range (a well-typed key is a legitimate position).
+BAD_KEYS = {
+    "relevance": [{"x": 1}, "abc", None],
+    "rating": [{"x": 1}, "abc", None],
+    "popular": ["abc", 1.5, 2**40, True],
+    "newest": ["2026-13-45", 17, None],
+    "name": [{"x": 1}, 17, None],
+}
+
+
+@pytest.mark.parametrize("sort", sorted(BAD_KEYS))
+async def test_tampered_cursors_are_422_not_500(client, sort):
+    def cursor(values: list) -> str:
+        return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+    uid = "00000000-0000-0000-0000-000000000000"
+    tier = 1 if sort == "relevance" else 0
+    good_key = {
+        "relevance": 0.5,
+        "rating": 3.0,
+        "popular": 3,
+        "newest": "2026-01-01T00:00:00+00:00",
+        "name": "x",
+    }[sort]
+    tampered = [[key, uid, 1.0e9, tier, False] for key in BAD_KEYS[sort]] + [
+        [good_key, "not-a-uuid", 1.0e9, tier, False],
+        [good_key, uid, 1.0e308, tier, False],  # the reference time is out of range
+        [good_key, uid, 1.0e9, 7, False],  # no such tier
+        [good_key, uid, 1.0e9, tier, "yes"],
+    ]
+    for values in tampered:
+        r = await client.get(M, params={"sort": sort, "cursor": cursor(values)})
+        assert r.status_code == 422, (values, r.text)
+        assert r.json()["errors"][0]["field"] == "query.cursor"
+    legit = await client.get(
+        M, params={"sort": sort, "cursor": cursor([good_key, uid, 1.0e9, tier, False])}
+    )
+    assert legit.status_code == 200, legit.text

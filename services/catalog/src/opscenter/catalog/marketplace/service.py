@@ -3,6 +3,7 @@ versions, and package downloads counted once per tenant, version and UTC day."""
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Sequence
@@ -35,6 +36,39 @@ from opscenter.contracts.catalog import artifact_path
 from opscenter.contracts.manifest import CATEGORY_LABELS
 from opscenter.servicekit.errors import Problem, field_error, not_found
 from opscenter.servicekit.uow import UnitOfWork
+
+
+def _finite(value: Any) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return number
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**31:
+        raise ValueError(value)
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(value)
+    return value
+
+
+def _timestamp(value: Any) -> str:
+    return datetime.fromisoformat(_text(value)).isoformat()
+
+
+# The type each sort's key has in a cursor (what `search_sql` casts it to).
+_CURSOR_KEY = {
+    "relevance": _finite,
+    "rating": _finite,
+    "popular": _int,
+    "name": _text,
+    "newest": _timestamp,
+}
 
 
 def _summary(row: Any) -> dict[str, Any]:
@@ -92,11 +126,13 @@ def params_from_query(
     if cursor:
         key, last_id, ref, tier, mode = decode_cursor(cursor, 5)
         try:
-            after = [key, str(uuid.UUID(str(last_id)))]
+            # A cursor comes back from the client: every value is checked for its sort's type
+            # and range before it reaches SQL, so a tampered one is a 422, never a 500.
+            after = [_CURSOR_KEY[sort](key), str(uuid.UUID(str(last_id)))]
             ref = float(ref)
             after_tier = int(tier)
             tiers = (1, 2) if sort == "relevance" else (0,)
-            if not isinstance(mode, bool) or after_tier not in tiers:
+            if not isinstance(mode, bool) or after_tier not in tiers or not 0 < ref < 4e9:
                 raise ValueError(mode)
             typo = mode
         except (ValueError, TypeError) as exc:
