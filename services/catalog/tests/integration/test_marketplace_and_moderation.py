@@ -351,3 +351,24 @@ async def test_tampered_cursors_are_422_not_500(client, sort):
         M, params={"sort": sort, "cursor": cursor([good_key, uid, 1.0e9, tier, False])}
     )
     assert legit.status_code == 200, legit.text
+
+
+async def test_time_cursors_refuse_naive_and_malformed_times(client, publish, publisher, tokens):
+    slug = (await publish(publisher))["slug"]
+
+    def cursor(values: list) -> str:
+        return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+    uid = "00000000-0000-0000-0000-000000000000"
+    for values in (
+        ["2026-01-01T00:00:00", uid],
+        ["yesterday", uid],
+        [17, uid],
+        ["2026-01-01T00:00:00+00:00", 5],
+    ):
+        for path, headers in (
+            (f"{M}/{slug}/versions", {}),
+            (f"/api/v1/admin/plugins/{slug}/moderation", tokens.admin()),
+        ):
+            r = await client.get(path, params={"cursor": cursor(values)}, headers=headers)
+            assert r.status_code == 422, (path, values, r.text)

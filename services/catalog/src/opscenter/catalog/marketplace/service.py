@@ -30,7 +30,12 @@ from opscenter.catalog.marketplace.schemas import (
 )
 from opscenter.catalog.marketplace.search import SearchParams
 from opscenter.catalog.models import Plugin, PluginVersion
-from opscenter.catalog.pagination import decode_cursor, encode_cursor
+from opscenter.catalog.pagination import (
+    decode_cursor,
+    decode_time_id_cursor,
+    encode_cursor,
+    invalid_cursor,
+)
 from opscenter.contracts import PluginDownloadedV1, parse_version
 from opscenter.contracts.catalog import artifact_path
 from opscenter.contracts.manifest import CATEGORY_LABELS
@@ -136,12 +141,7 @@ def params_from_query(
                 raise ValueError(mode)
             typo = mode
         except (ValueError, TypeError) as exc:
-            raise Problem(
-                422,
-                "invalid-cursor",
-                "The cursor is not one this list returned",
-                errors=[field_error("query.cursor", "is not a valid cursor")],
-            ) from exc
+            raise invalid_cursor() from exc
     return SearchParams(
         q=q.strip() or None if q else None,
         category=category,
@@ -325,16 +325,7 @@ async def versions(uow: UnitOfWork, slug: str, *, limit: int, cursor: str | None
     plugin = await listed_plugin(uow, slug)
     after = None
     if cursor:
-        published, last_id = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(str(published)), uuid.UUID(str(last_id)))
-        except ValueError as exc:
-            raise Problem(
-                422,
-                "invalid-cursor",
-                "The cursor is not one this list returned",
-                errors=[field_error("query.cursor", "is not a valid cursor")],
-            ) from exc
+        after = decode_time_id_cursor(cursor)
     rows: Sequence[PluginVersion] = await repo.versions(
         uow.session, plugin.id, after=after, limit=limit + 1
     )

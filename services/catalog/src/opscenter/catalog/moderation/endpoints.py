@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
@@ -23,7 +22,7 @@ from opscenter.catalog.moderation.schemas import (
     YankedVersion,
     YankRequest,
 )
-from opscenter.catalog.pagination import decode_cursor, encode_cursor
+from opscenter.catalog.pagination import decode_time_id_cursor, encode_cursor
 from opscenter.catalog.plugins.schemas import PluginRead
 from opscenter.servicekit.auth import Principal, Role, require_roles
 from opscenter.servicekit.errors import Problem, field_error
@@ -181,16 +180,7 @@ async def moderation_log(
 ) -> ModerationLog:
     after = None
     if cursor:
-        created, last = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(str(created)), uuid.UUID(str(last)))
-        except ValueError as exc:
-            raise Problem(
-                422,
-                "invalid-cursor",
-                "The cursor is not one this list returned",
-                errors=[field_error("query.cursor", "is not a valid cursor")],
-            ) from exc
+        after = decode_time_id_cursor(cursor)
     async with runtime.uow() as uow:
         rows = await service.moderation_log(uow, id, after=after, limit=limit + 1)
         page = rows[:limit]
