@@ -207,11 +207,18 @@ async def test_ban_disables_every_installation_and_blocks_installs(catalog, new_
     for t in tenants:
         assert (await t.install(slug)).status_code == 202
         await t.wait_state(slug, "enabled")
+    # In one tenant an enabled plugin depends on the banned one: it is disabled too.
+    dependent = name("needs-banned")
+    await catalog.publish(dependent, "1.0.0", deps={slug: "^1.0.0"})
+    assert (await tenants[0].install(dependent)).status_code == 202
+    await tenants[0].wait_state(dependent, "enabled")
     await catalog.ban(slug)
     for t in tenants:
         state = await t.wait_state(slug, "disabled")
         assert state["reason"] == "banned"
         assert state["history"][-1]["action"] == "ban"
+    follower = await tenants[0].wait_state(dependent, "disabled")
+    assert follower["reason"] == f"{slug} was banned"
     fresh = new_tenant()
     blocked = await fresh.install(slug)
     assert blocked.status_code == 410

@@ -1148,9 +1148,20 @@ async def upgrade(
 
 async def ban(session: AsyncSession, emit: Emit, plugin_id: uuid.UUID) -> int:
     """Disables every installed, enabled or disabled installation of a banned plugin, in every
-    tenant, with reason "banned". Returns how many were changed."""
+    tenant, with reason "banned", and the enabled plugins that depend on it (they cannot run
+    without it: the same rule as a disable with cascade). Returns how many were banned."""
     rows = await repo.of_plugin(session, plugin_id, [s.value for s in SETTLED])
     for inst in rows:
+        tenant_rows = await repo.of_tenant(session, inst.tenant_id, lock=True)
+        for dependent in reversed(await _dependents(session, tenant_rows, inst.slug, [S.ENABLED])):
+            await _disable(
+                session,
+                emit,
+                dependent,
+                None,
+                reason=f"{inst.slug} was banned",
+                cause="dependency_disabled",
+            )
         await ban_one(session, emit, inst)
     return len(rows)
 
