@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 
 def name(prefix: str) -> str:
@@ -189,3 +190,12 @@ async def test_yanked_version_needs_an_exact_pin(catalog, new_tenant):
     assert only_yanked.status_code == 409
     pinned = await tenant.install(slug, version="=1.1.0", dry_run=True)
     assert pinned.json()["plan"]["items"][0]["version"] == "1.1.0"
+
+
+async def test_a_cursor_that_is_not_a_slug_is_422(new_tenant):
+    tenant = new_tenant()
+    for cursor in ("\u311d\x00\x1a", "NOT A SLUG", "a"):
+        response = await tenant.get(f"/plugins/installed?cursor={quote(cursor)}")
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == "query.cursor"
+    assert (await tenant.get("/plugins/installed?cursor=some-plugin")).status_code == 200

@@ -17,6 +17,8 @@ from pydantic import AfterValidator, AwareDatetime, PlainSerializer, WithJsonSch
 from opscenter.contracts.semver import SEMVER_PATTERN, parse_version
 
 __all__ = [
+    "SLUG_MAX_LENGTH",
+    "SLUG_MIN_LENGTH",
     "SLUG_PATTERN",
     "Email",
     "Money",

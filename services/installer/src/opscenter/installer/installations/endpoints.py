@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse, Response
 
+from opscenter.contracts.fields import SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, SLUG_PATTERN
 from opscenter.installer.deps import (
     CipherDep,
     Member,
@@ -45,7 +46,15 @@ async def list_installed(
     principal: Member,
     cipher: CipherDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            min_length=SLUG_MIN_LENGTH,
+            max_length=SLUG_MAX_LENGTH,
+            pattern=SLUG_PATTERN,
+            description="next_cursor of the previous page",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     tenant = principal.require_tenant()
     async with runtime.sessions() as session:
