@@ -152,3 +152,24 @@ def test_production_refuses_the_dev_secret():
         ServiceSettings(environment="production", jwt_algorithm="RS256")
     ok = ServiceSettings(environment="production", jwt_secret="x" * 40)
     assert ok.environment == "production"
+
+
+async def test_nul_characters_are_refused_before_they_reach_sql(client):
+    r = await client.get("/api/v1/gone?q=a%00b")
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "query"
+    r = await client.post(
+        "/api/v1/things",
+        content=b'{"name": "ab\\u0000c", "size": 2}',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 422
+    assert r.json()["type"].endswith("/nul-character")
+    # An escaped backslash followed by the text "u0000" is no NUL: it passes.
+    r = await client.post(
+        "/api/v1/things",
+        content=b'{"name": "ab\\\\u0000c", "size": 2}',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 200
+    assert r.json()["name"] == "ab\\u0000c"

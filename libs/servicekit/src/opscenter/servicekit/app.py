@@ -12,6 +12,7 @@ from opscenter.servicekit.auth import TokenVerifier
 from opscenter.servicekit.errors import document_problems, install_problem_handlers
 from opscenter.servicekit.health import health_router
 from opscenter.servicekit.logs import configure_logging
+from opscenter.servicekit.nul_guard import RejectNulMiddleware
 from opscenter.servicekit.settings import ServiceSettings
 from opscenter.servicekit.telemetry import configure_tracing, instrument_app
 
@@ -43,6 +44,7 @@ def create_service_app(
     app.state.readiness_checks = {}
     install_problem_handlers(app)
     _document_problems_in_openapi(app)
+    app.add_middleware(RejectNulMiddleware)
     app.include_router(health_router())
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
