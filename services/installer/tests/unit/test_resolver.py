@@ -169,7 +169,25 @@ def valid_assignment(
     for slug, rs in ranges.items():
         if slug not in pick or not eligible(pick[slug], rs):
             return False
-    return True
+    return not has_cycle(pick)
+
+
+def has_cycle(pick: dict[str, Candidate]) -> bool:
+    """Plans with a dependency cycle are refused (ARCHITECTURE: cycles refused), so an
+    assignment that needs one is no solution."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(slug: str) -> bool:
+        state[slug] = 1
+        for dep in pick[slug].dependencies:
+            if dep not in pick:
+                continue
+            if state.get(dep) == 1 or (dep not in state and visit(dep)):
+                return True
+        state[slug] = 2
+        return False
+
+    return any(slug not in state and visit(slug) for slug in pick)
 
 
 def brute_force_solvable(index: dict[str, list[Candidate]], roots: list[Requirement]) -> bool:
