@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 pytest_plugins = ["opscenter.servicekit.testing"]
+
+
+# CI explores the same examples on every run, so a landing is never decided by a random draw;
+# local runs keep exploring new ones (and remember failures in .hypothesis/).
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.hookimpl(trylast=True)
