@@ -13,13 +13,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiokafka.structs import ConsumerRecord
 
 from opscenter.contracts import all_payload_classes, example_event
 from opscenter.servicekit.kafka import create_broker
 from opscenter.servicekit.runtime import ServiceRuntime
 from opscenter.servicekit.settings import ServiceSettings
-from opscenter.servicekit.testing import LocalStack, drop_database, migrated_database
+from opscenter.servicekit.testing import (
+    LocalStack,
+    consumer_record,
+    drop_database,
+    migrated_database,
+)
 
 # Services join this list as they gain consumers (hooks, analytics and reviews have none yet).
 SERVICES = ["catalog", "installer"]
@@ -33,22 +37,6 @@ class RecordingSink:
         self, topic: str, value: bytes, key: bytes | None, headers: dict[str, str]
     ) -> None:
         self.dead.append(headers)
-
-
-def record(topic: str, value: bytes, offset: int) -> ConsumerRecord[Any, Any]:
-    return ConsumerRecord(
-        topic=topic,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=None,
-        value=value,
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=len(value),
-        headers=(),
-    )
 
 
 @pytest.fixture(params=SERVICES)
@@ -95,7 +83,7 @@ async def test_every_consumer_accepts_every_example_on_its_topics(service_runtim
         examples = [c for c in all_payload_classes() if c.topic.name in consumer.topics]
         assert examples, f"{consumer.name} consumes topics without contract events"
         records = [
-            record(cls.topic.name, example_event(cls).to_json_bytes(), offset)
+            consumer_record(cls.topic.name, example_event(cls).to_json_bytes(), offset)
             for offset, cls in enumerate(examples)
         ]
         await consumer.process(records)

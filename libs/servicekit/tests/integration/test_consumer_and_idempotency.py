@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.structs import ConsumerRecord
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -22,13 +21,19 @@ from opscenter.servicekit.idempotency import IdempotencyStore, fingerprint, idem
 from opscenter.servicekit.inbox import Inbox, inbox_table
 from opscenter.servicekit.kafka import create_broker, ensure_topics
 from opscenter.servicekit.settings import ServiceSettings
-from opscenter.servicekit.testing import LocalStack, create_database, drop_database
+from opscenter.servicekit.testing import (
+    LocalStack,
+    consumer_record,
+    create_database,
+    drop_database,
+)
 
 pytestmark = pytest.mark.integration
 
 metadata = MetaData()
 inbox_t = inbox_table(metadata)
 idem_t = idempotency_table(metadata)
+TOPIC = "t.events"
 effects = Table("effects", metadata, Column("event_id", String(64)), Column("n", Integer))
 
 
@@ -51,22 +56,6 @@ class Sink:
         self, topic: str, value: bytes, key: bytes | None, headers: dict[str, str]
     ) -> None:
         self.sent.append((topic, value, headers))
-
-
-def record(value: bytes, offset: int = 0) -> ConsumerRecord[Any, Any]:
-    return ConsumerRecord(
-        topic="t.events",
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=b"k",
-        value=value,
-        checksum=None,
-        serialized_key_size=1,
-        serialized_value_size=len(value),
-        headers=(),
-    )
 
 
 def event(n: int) -> CloudEvent:
@@ -104,7 +93,11 @@ async def test_poison_and_failing_events_go_to_dlq_and_the_rest_apply(sessions):
     consumer = make_consumer(sessions, apply, sink)
     good, bad = event(1), event(-1)
     await consumer.process(
-        [record(b"{not json", 0), record(good.to_json_bytes(), 1), record(bad.to_json_bytes(), 2)]
+        [
+            consumer_record(TOPIC, b"{not json", 0),
+            consumer_record(TOPIC, good.to_json_bytes(), 1),
+            consumer_record(TOPIC, bad.to_json_bytes(), 2),
+        ]
     )
     assert await count_effects(sessions, good.id) == 1
     assert await count_effects(sessions, bad.id) == 0
@@ -119,8 +112,13 @@ async def test_poison_and_failing_events_go_to_dlq_and_the_rest_apply(sessions):
 async def test_redelivery_is_applied_once(sessions):
     consumer = make_consumer(sessions, apply, Sink())
     ev = event(7)
-    await consumer.process([record(ev.to_json_bytes(), 0), record(ev.to_json_bytes(), 1)])
-    await consumer.process([record(ev.to_json_bytes(), 2)])
+    await consumer.process(
+        [
+            consumer_record(TOPIC, ev.to_json_bytes(), 0),
+            consumer_record(TOPIC, ev.to_json_bytes(), 1),
+        ]
+    )
+    await consumer.process([consumer_record(TOPIC, ev.to_json_bytes(), 2)])
     assert await count_effects(sessions, ev.id) == 1
 
 
@@ -132,7 +130,7 @@ async def test_transient_errors_are_raised_not_dead_lettered(sessions):
 
     consumer = make_consumer(sessions, db_down, sink)
     with pytest.raises(OperationalError):
-        await consumer.process([record(event(1).to_json_bytes())])
+        await consumer.process([consumer_record(TOPIC, event(1).to_json_bytes())])
     assert sink.sent == []
 
 

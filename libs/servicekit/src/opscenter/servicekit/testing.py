@@ -21,6 +21,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
 
 from opscenter.contracts import CloudEvent
 from opscenter.servicekit.db import asyncpg_dsn
@@ -250,3 +251,22 @@ def start_relay_process(
         "OPSCENTER_LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen([sys.executable, "-m", "opscenter.servicekit.relay"], env=env)
+
+
+def consumer_record(
+    topic: str, value: bytes, offset: int = 0, key: bytes | None = None
+) -> ConsumerRecord[bytes | None, bytes]:
+    """A Kafka record as a consumer receives it, for feeding `EventConsumer.process` directly."""
+    return ConsumerRecord(
+        topic=topic,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=key,
+        value=value,
+        checksum=None,
+        serialized_key_size=len(key or b""),
+        serialized_value_size=len(value),
+        headers=(),
+    )
