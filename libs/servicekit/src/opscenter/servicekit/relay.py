@@ -33,6 +33,7 @@ from opscenter.servicekit.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 PUBLISHED = Counter("outbox_published_total", "Outbox rows published to Kafka", ["table"])
+REFUSED = Counter("outbox_refused_total", "Outbox rows Kafka refused for good", ["table"])
 OWNED_BUCKETS = Gauge("outbox_owned_buckets", "Outbox buckets this relay owns", ["table"])
 
 REBALANCE_EVERY_S = 2.0
@@ -158,11 +159,16 @@ class OutboxRelay:
         futures = []
         for row in rows:
             headers = _headers(row["headers"])
-            futures.append(
-                await producer.send(
-                    row["topic"], value=row["value"], key=row["key"].encode(), headers=headers
+            key = row["key"].encode()
+            try:
+                future = await producer.send(
+                    row["topic"], value=row["value"], key=key, headers=headers
                 )
-            )
+            except KafkaError as exc:
+                if exc.retriable:
+                    raise
+                future = await self._refused(producer, row, headers, exc)
+            futures.append(future)
         await asyncio.gather(*futures)
         await conn.execute(
             f"UPDATE {self.table} SET published_at = now() WHERE id = ANY($1::bigint[])",  # noqa: S608
@@ -170,6 +176,35 @@ class OutboxRelay:
         )
         PUBLISHED.labels(self.table).inc(len(rows))
         return len(rows)
+
+    async def _refused(
+        self,
+        producer: AIOKafkaProducer,
+        row: asyncpg.Record,
+        headers: list[tuple[str, bytes]],
+        error: KafkaError,
+    ) -> Any:
+        """A row Kafka will never take (too large, say) must not hold its bucket back forever:
+        a notice naming the event and the error goes to `<topic>.dlq` instead, and the row
+        counts as handled."""
+        log.error(
+            "outbox row refused by Kafka, dead-lettered",
+            extra={"topic": row["topic"], "outbox_id": row["id"], "error": repr(error)},
+        )
+        REFUSED.labels(self.table).inc()
+        notice = {
+            "outbox_id": row["id"],
+            "topic": row["topic"],
+            "key": row["key"],
+            "size": len(row["value"]),
+            "error": f"{type(error).__name__}: {error}",
+        }
+        return await producer.send(
+            f"{row['topic']}.dlq",
+            value=json.dumps(notice).encode(),
+            key=row["key"].encode(),
+            headers=[*headers, ("dlq-error", notice["error"].encode()[:2000])],
+        )
 
     async def _purge(self, conn: asyncpg.Connection) -> None:
         await conn.execute(
