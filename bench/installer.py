@@ -318,12 +318,7 @@ async def bench_installs(stack: LocalStack, tenants: int, api_workers: int = 1) 
             await asyncio.wait_for(watcher, 180)
             wall = time.perf_counter() - t0
         flow = [enabled[t] - started[t] for t in ids]
-        runtime = ServiceRuntime.create(
-            settings,
-            outbox_table=models.outbox,
-            inbox_table=models.inbox,
-            idempotency_table=models.idempotency_keys,
-        )
+        runtime = ServiceRuntime.create(settings, models)
         try:
             baseline = await bare_writes(runtime, tenants)
         finally:

@@ -60,12 +60,7 @@ async def service_runtime(
     for field in ("install_root", "artifact_root"):
         if field in settings_cls.model_fields:
             overrides[field] = tempfile.mkdtemp(prefix=f"{service}-replay-")
-    runtime = ServiceRuntime.create(
-        settings_cls(**overrides),
-        outbox_table=models.outbox,
-        inbox_table=models.inbox,
-        idempotency_table=models.idempotency_keys,
-    )
+    runtime = ServiceRuntime.create(settings_cls(**overrides), models)
     yield service, runtime
     await runtime.dispose()
     await drop_database(local_stack, url)

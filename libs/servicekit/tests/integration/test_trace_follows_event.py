@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -35,11 +36,11 @@ from opscenter.servicekit.testing import (
 pytestmark = pytest.mark.integration
 
 metadata = MetaData()
-tables = {
-    "outbox_table": outbox_table(metadata),
-    "inbox_table": inbox_table(metadata),
-    "idempotency_table": idempotency_table(metadata),
-}
+tables = SimpleNamespace(
+    outbox=outbox_table(metadata),
+    inbox=inbox_table(metadata),
+    idempotency_keys=idempotency_table(metadata),
+)
 
 
 async def test_trace_id_is_shared_by_request_outbox_and_consumer(local_stack: LocalStack):
@@ -54,7 +55,7 @@ async def test_trace_id_is_shared_by_request_outbox_and_consumer(local_stack: Lo
     settings = settings.model_copy(
         update={"database_url": url, "kafka_bootstrap": local_stack.kafka_bootstrap}
     )
-    runtime = ServiceRuntime.create(settings, **tables)
+    runtime = ServiceRuntime.create(settings, tables)
     async with runtime.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
         for ddl in notify_trigger_ddl():

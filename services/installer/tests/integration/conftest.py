@@ -149,12 +149,7 @@ async def _start_groups_at_end(bootstrap: str, groups: list[tuple[str, list[str]
 async def worker(settings: InstallerSettings) -> AsyncIterator[ServiceRuntime]:
     """The installer's worker (its three consumers) and outbox relay, in-process."""
     await ensure_topics(settings.kafka_bootstrap, ALL_TOPICS)
-    runtime = ServiceRuntime.create(
-        settings,
-        outbox_table=models.outbox,
-        inbox_table=models.inbox,
-        idempotency_table=models.idempotency_keys,
-    )
+    runtime = ServiceRuntime.create(settings, models)
     broker = create_broker(settings)
     consumers = make_consumers(runtime, broker, build_executor(settings))
     await _start_groups_at_end(

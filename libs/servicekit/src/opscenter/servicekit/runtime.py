@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from faststream import FastStream
@@ -35,6 +35,14 @@ from opscenter.servicekit.telemetry import configure_tracing, instrument_engine
 from opscenter.servicekit.uow import UnitOfWork
 
 
+class MessagingTables(Protocol):
+    """The servicekit tables every service's models declare (outbox, inbox, idempotency keys)."""
+
+    outbox: Table
+    inbox: Table
+    idempotency_keys: Table
+
+
 @dataclass
 class ServiceRuntime:
     settings: ServiceSettings
@@ -45,14 +53,8 @@ class ServiceRuntime:
     idempotency: IdempotencyStore
 
     @classmethod
-    def create(
-        cls,
-        settings: ServiceSettings,
-        *,
-        outbox_table: Table,
-        inbox_table: Table,
-        idempotency_table: Table,
-    ) -> ServiceRuntime:
+    def create(cls, settings: ServiceSettings, tables: MessagingTables) -> ServiceRuntime:
+        """`tables` is usually the service's `models` module."""
         engine = create_engine(settings)
         if settings.otel_exporter != "none":
             # Statement spans cost ~0.2 ms each; without an exporter nobody reads them.
@@ -61,9 +63,9 @@ class ServiceRuntime:
             settings=settings,
             engine=engine,
             sessions=create_session_factory(engine),
-            outbox=Outbox(outbox_table, source=f"/opscenter/{settings.service_name}"),
-            inbox=Inbox(inbox_table),
-            idempotency=IdempotencyStore(idempotency_table),
+            outbox=Outbox(tables.outbox, source=f"/opscenter/{settings.service_name}"),
+            inbox=Inbox(tables.inbox),
+            idempotency=IdempotencyStore(tables.idempotency_keys),
         )
 
     def uow(self) -> UnitOfWork:

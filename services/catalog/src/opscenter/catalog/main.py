@@ -23,12 +23,7 @@ def create_app(
     settings: CatalogSettings | None = None, *, artifact_store: ArtifactStore | None = None
 ) -> FastAPI:
     settings = settings or CatalogSettings()
-    runtime = ServiceRuntime.create(
-        settings,
-        outbox_table=models.outbox,
-        inbox_table=models.inbox,
-        idempotency_table=models.idempotency_keys,
-    )
+    runtime = ServiceRuntime.create(settings, models)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

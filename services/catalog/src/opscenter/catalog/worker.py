@@ -25,12 +25,7 @@ def consumers(runtime: ServiceRuntime, broker: KafkaBroker) -> Sequence[EventCon
 
 
 def run() -> None:
-    runtime = ServiceRuntime.create(
-        CatalogSettings(),
-        outbox_table=models.outbox,
-        inbox_table=models.inbox,
-        idempotency_table=models.idempotency_keys,
-    )
+    runtime = ServiceRuntime.create(CatalogSettings(), models)
     asyncio.run(run_worker(runtime, consumers, ALL_TOPICS))
 
 

@@ -19,12 +19,7 @@ def consumers(runtime: ServiceRuntime, broker: KafkaBroker) -> Sequence[EventCon
 
 
 def run() -> None:
-    runtime = ServiceRuntime.create(
-        HooksSettings(),
-        outbox_table=models.outbox,
-        inbox_table=models.inbox,
-        idempotency_table=models.idempotency_keys,
-    )
+    runtime = ServiceRuntime.create(HooksSettings(), models)
     asyncio.run(run_worker(runtime, consumers, ALL_TOPICS))
 
 

@@ -19,12 +19,7 @@ from opscenter.servicekit.runtime import ServiceRuntime, run_api
 
 def create_app(settings: InstallerSettings | None = None) -> FastAPI:
     settings = settings or InstallerSettings()
-    runtime = ServiceRuntime.create(
-        settings,
-        outbox_table=models.outbox,
-        inbox_table=models.inbox,
-        idempotency_table=models.idempotency_keys,
-    )
+    runtime = ServiceRuntime.create(settings, models)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -19,12 +19,7 @@ def consumers(runtime: ServiceRuntime, broker: KafkaBroker) -> Sequence[EventCon
 
 
 def run() -> None:
-    runtime = ServiceRuntime.create(
-        ReviewsSettings(),
-        outbox_table=models.outbox,
-        inbox_table=models.inbox,
-        idempotency_table=models.idempotency_keys,
-    )
+    runtime = ServiceRuntime.create(ReviewsSettings(), models)
     asyncio.run(run_worker(runtime, consumers, ALL_TOPICS))
 
 
