@@ -120,6 +120,12 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+def problem_responses(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for an operation's refusals; `document_problems` gives each
+    its problem+json content."""
+    return {status: {"description": text} for status, text in described.items()}
+
+
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     """Makes the OpenAPI document say what the service answers on errors: every 4xx/5xx is
     problem+json (FastAPI would document 422 as its own JSON shape), and an operation with a

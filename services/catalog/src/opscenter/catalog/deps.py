@@ -40,11 +40,3 @@ PluginRef = Annotated[
 ]
 SlugPath = Annotated[str, Path(min_length=1, max_length=64, description="The plugin's slug")]
 VersionPath = Annotated[str, Path(min_length=1, max_length=256, description="A SemVer version")]
-
-
-def problem_responses(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for problem+json answers."""
-    return {
-        status: {"description": text, "content": {"application/problem+json": {}}}
-        for status, text in described.items()
-    }

@@ -17,7 +17,8 @@ def get_cipher(request: Request) -> ConfigCipher:
 
 CipherDep = Annotated[ConfigCipher, Depends(get_cipher)]
 TenantAdmin = Annotated[Principal, Depends(require_roles(Role.TENANT_ADMIN))]
-Member = Annotated[Principal, Depends(require_roles(Role.MEMBER, Role.TENANT_ADMIN))]
+# A tenant admin holds the member role too (servicekit.auth).
+Member = Annotated[Principal, Depends(require_roles(Role.MEMBER))]
 PlatformAdmin = Annotated[Principal, Depends(require_roles(Role.PLATFORM_ADMIN))]
 PluginRef = Annotated[
     str,

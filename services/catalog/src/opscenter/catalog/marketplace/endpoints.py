@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 
-from opscenter.catalog.deps import FacetCacheDep, SlugPath, StoreDep, VersionPath, problem_responses
+from opscenter.catalog.deps import FacetCacheDep, SlugPath, StoreDep, VersionPath
 from opscenter.catalog.marketplace import service
 from opscenter.catalog.marketplace.schemas import (
     CategoryCount,
@@ -20,7 +20,7 @@ from opscenter.catalog.marketplace.schemas import (
 )
 from opscenter.contracts import Category, PluginType
 from opscenter.servicekit.auth import OptionalPrincipal
-from opscenter.servicekit.errors import not_found
+from opscenter.servicekit.errors import not_found, problem_responses
 from opscenter.servicekit.runtime import RuntimeDep
 
 router = APIRouter(tags=["marketplace"])

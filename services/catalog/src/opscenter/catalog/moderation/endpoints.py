@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response
 
-from opscenter.catalog.deps import PluginRef, VersionPath, problem_responses
+from opscenter.catalog.deps import PluginRef, VersionPath
 from opscenter.catalog.models import ModerationEntry
 from opscenter.catalog.moderation import service
 from opscenter.catalog.moderation.schemas import (
@@ -25,7 +25,7 @@ from opscenter.catalog.moderation.schemas import (
 from opscenter.catalog.pagination import decode_time_id_cursor, encode_cursor
 from opscenter.catalog.plugins.schemas import PluginRead
 from opscenter.servicekit.auth import Principal, Role, require_roles
-from opscenter.servicekit.errors import Problem, field_error
+from opscenter.servicekit.errors import Problem, field_error, problem_responses
 from opscenter.servicekit.idempotency import IdempotencyKey
 from opscenter.servicekit.runtime import RuntimeDep
 from opscenter.servicekit.uow import UnitOfWork

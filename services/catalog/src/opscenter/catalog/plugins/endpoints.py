@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from opscenter.catalog.deps import SettingsDep, StoreDep, problem_responses
+from opscenter.catalog.deps import SettingsDep, StoreDep
 from opscenter.catalog.packages import PackageLimits
 from opscenter.catalog.pagination import decode_cursor, encode_cursor
 from opscenter.catalog.plugins import service
@@ -25,6 +25,7 @@ from opscenter.catalog.plugins.schemas import (
 from opscenter.catalog.plugins.upload_form import read_upload
 from opscenter.contracts.catalog import artifact_path
 from opscenter.servicekit.auth import Principal, Role, require_roles
+from opscenter.servicekit.errors import problem_responses
 from opscenter.servicekit.idempotency import IdempotencyKey
 from opscenter.servicekit.runtime import RuntimeDep
 from opscenter.servicekit.uow import UnitOfWork

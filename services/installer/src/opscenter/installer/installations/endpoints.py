@@ -25,6 +25,7 @@ from opscenter.installer.installations.schemas import (
     UninstallCreate,
     UpgradeCreate,
 )
+from opscenter.servicekit.errors import problem_responses
 from opscenter.servicekit.idempotency import IdempotencyKey
 from opscenter.servicekit.runtime import RuntimeDep
 from opscenter.servicekit.uow import UnitOfWork
@@ -32,12 +33,14 @@ from opscenter.servicekit.writes import idempotent_write
 
 router = APIRouter(prefix="/plugins", tags=["installations"])
 
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such plugin or installation in your tenant"},
-    409: {"description": "Not allowed in the current state / conflicting constraints"},
-    410: {"description": "The plugin was banned"},
-    422: {"description": "Missing consent, invalid config or invalid request"},
-}
+_PROBLEMS = problem_responses(
+    {
+        404: "No such plugin or installation in your tenant",
+        409: "Not allowed in the current state / conflicting constraints",
+        410: "The plugin was banned",
+        422: "Missing consent, invalid config or invalid request",
+    }
+)
 
 
 @router.get("/installed", response_model=InstallationPage)

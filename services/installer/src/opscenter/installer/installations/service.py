@@ -101,6 +101,21 @@ def _now() -> datetime:
 # --- transitions and events -------------------------------------------------------------------
 
 
+def _banned(plugin: CatalogPlugin) -> Problem:
+    return Problem(410, "plugin-banned", f"{plugin.slug} was banned: {plugin.ban_reason}")
+
+
+def _config_invalid(errors: list[dict[str, str]]) -> Problem:
+    """422 naming each field the version's config schema refuses."""
+    detail = "; ".join(f"{e['field']} {e['message']}" for e in errors)
+    return Problem(
+        422,
+        "config-invalid",
+        f"The configuration does not match the plugin's config schema: {detail}",
+        errors=errors,
+    )
+
+
 def _not_now(inst: Installation, doing: str) -> Problem:
     """409 with the current state: `doing` is not allowed from it."""
     return Problem(
@@ -351,7 +366,7 @@ async def install(
     if plugin is None:
         raise not_found("plugin")
     if plugin.banned:
-        raise Problem(410, "plugin-banned", f"{plugin.slug} was banned: {plugin.ban_reason}")
+        raise _banned(plugin)
     tenant_rows = {i.plugin_id: i for i in await repo.of_tenant(session, tenant_id)}
     existing = tenant_rows.get(plugin.plugin_id)
     if existing is not None and existing.state not in (S.UNINSTALLED, S.FAILED):
@@ -442,13 +457,7 @@ async def install(
     if missing:
         raise _consent_problem(missing)
     if config_errors:
-        raise Problem(
-            422,
-            "config-invalid",
-            "The configuration does not match the plugin's config schema: "
-            + "; ".join(f"{e['field']} {e['message']}" for e in config_errors),
-            errors=config_errors,
-        )
+        raise _config_invalid(config_errors)
     if plan["payment_required"]:
         details = "; ".join(f"{s}: {charges[s].detail}" for s in plan["payment_required"])
         raise Problem(
@@ -904,7 +913,7 @@ async def enable(
     inst = await _locked(session, tenant_id, ref)
     plugin = await catalog.get_plugin(session, inst.plugin_id)
     if plugin is not None and plugin.banned:
-        raise Problem(410, "plugin-banned", f"{inst.slug} was banned: {plugin.ban_reason}")
+        raise _banned(plugin)
     deps = await _deps_of(session, inst)
     rows = {i.slug: i for i in await repo.of_tenant(session, tenant_id)}
     not_enabled = sorted(d for d in deps if d not in rows or rows[d].state != S.ENABLED)
@@ -1043,13 +1052,7 @@ async def update_config(
     full = cfg.merge_for_update(schema, inst.config or {}, stored, body.config)
     errors = cfg.validate_config(schema, full, "config")
     if errors:
-        raise Problem(
-            422,
-            "config-invalid",
-            "The configuration does not match the plugin's config schema: "
-            + "; ".join(f"{e['field']} {e['message']}" for e in errors),
-            errors=errors,
-        )
+        raise _config_invalid(errors)
     before = cfg.join(inst.config or {}, stored)
     public, secrets = cfg.split_secrets(schema, full)
     changed = sorted(k for k in set(before) | set(full) if before.get(k) != full.get(k))
@@ -1084,7 +1087,7 @@ async def upgrade(
         )
     plugin = await catalog.get_plugin(session, inst.plugin_id)
     if plugin is not None and plugin.banned:
-        raise Problem(410, "plugin-banned", f"{inst.slug} was banned: {plugin.ban_reason}")
+        raise _banned(plugin)
     target = await catalog.get_version(session, inst.plugin_id, body.version)
     if target is None:
         raise Problem(
