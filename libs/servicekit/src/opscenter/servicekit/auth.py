@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from opscenter.servicekit.errors import Problem
 from opscenter.servicekit.settings import ServiceSettings
@@ -78,6 +79,13 @@ class TokenVerifier:
         else:
             self._key = settings.jwt_public_key
 
+    async def verify_async(self, token: str) -> Principal:
+        """`verify` without blocking the event loop: a JWKS lookup may fetch keys over HTTP, so
+        it runs in a thread; a configured key verifies in microseconds, inline."""
+        if self._jwks is not None:
+            return await run_in_threadpool(self.verify, token)
+        return self.verify(token)
+
     def verify(self, token: str) -> Principal:
         try:
             key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
@@ -127,12 +135,14 @@ def _verifier(request: Request) -> TokenVerifier:
     return verifier
 
 
-def optional_principal(request: Request) -> Principal | None:
+# The dependencies are coroutines so FastAPI runs them on the event loop: a plain `def` costs a
+# worker-thread hop per request (and waits for one of anyio's 40 threads under load).
+async def optional_principal(request: Request) -> Principal | None:
     token = _bearer(request)
-    return _verifier(request).verify(token) if token else None
+    return await _verifier(request).verify_async(token) if token else None
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     token = _bearer(request)
     if token is None:
         raise Problem(
@@ -141,18 +151,18 @@ def current_principal(request: Request) -> Principal:
             "This action needs a bearer token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return _verifier(request).verify(token)
+    return await _verifier(request).verify_async(token)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits a principal holding any of `roles`."""
     wanted = set(roles)
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if not wanted & principal.roles:
             names = ", ".join(sorted(r.value for r in wanted))
             raise Problem(403, "forbidden", f"This action needs one of the roles: {names}")

@@ -70,6 +70,10 @@ class EventConsumer:
     # Optional: receives every fresh event of a batch at once, in order, after `handler` would
     # have; for consumers whose effect is a bulk write (counters, projections).
     batch_handler: BatchEventHandler | None = None
+    # Optional: the event types this consumer acts on. A record of another type is passed over
+    # before its body is parsed (its `ce_type` header says what it is): it has no effect, so it
+    # needs no inbox claim either. None: every type.
+    types: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if (self.handler is None) == (self.batch_handler is None):
@@ -78,10 +82,15 @@ class EventConsumer:
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         events: list[tuple[ConsumerRecord[Any, Any], CloudEvent]] = []
         for record in records:
+            if self.types is not None and _header(record, "ce_type") not in (None, *self.types):
+                continue
             try:
-                events.append((record, CloudEvent.from_json_bytes(record.value)))
+                event = CloudEvent.from_json_bytes(record.value)
             except (ContractError, ValueError) as exc:
                 await self._dead_letter(record, exc)
+                continue
+            if self.types is None or event.type in self.types:
+                events.append((record, event))
         if not events:
             return
         try:
@@ -166,6 +175,13 @@ class EventConsumer:
         DEAD_LETTERED.labels(self.name).inc()
 
 
+def _header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return value.decode(errors="replace")
+    return None
+
+
 def _header_dict(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
     return {name: value.decode(errors="replace") for name, value in (record.headers or ())}
 
@@ -175,6 +191,12 @@ def broker_dead_letter(broker: KafkaBroker) -> DeadLetterSink:
         await broker.publish(value, topic, key=key, headers=headers)
 
     return send
+
+
+async def _undecoded(message: Any) -> None:
+    """The handler reads the raw records and parses each envelope itself; FastStream's own
+    decoding (a message object and a JSON parse per record) would be thrown away."""
+    return None
 
 
 def subscribe(broker: KafkaBroker, consumer: EventConsumer, *, max_records: int = 500) -> None:
@@ -187,6 +209,7 @@ def subscribe(broker: KafkaBroker, consumer: EventConsumer, *, max_records: int 
         max_records=max_records,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=_undecoded,
     )
     async def handle(message: KafkaMessage) -> None:
         raw = message.raw_message

@@ -28,6 +28,7 @@ from prometheus_client import Counter, Gauge
 from opscenter.servicekit.db import asyncpg_dsn
 from opscenter.servicekit.kafka import create_producer
 from opscenter.servicekit.outbox import OUTBOX_BUCKETS, OUTBOX_TABLE, notify_channel
+from opscenter.servicekit.process import run_main
 from opscenter.servicekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -236,7 +237,7 @@ async def run_relay(settings: ServiceSettings, stop: asyncio.Event | None = None
 
 
 def main() -> None:
-    asyncio.run(run_relay(ServiceSettings()))
+    run_main(run_relay(ServiceSettings()))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ and the relay entry points of a service.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
@@ -79,8 +79,10 @@ class ServiceRuntime:
         handler: EventHandler | None = None,
         *,
         batch_handler: BatchEventHandler | None = None,
+        types: Iterable[str] | None = None,
     ) -> EventConsumer:
-        """A consumer named `<service>.<purpose>` that dead-letters through `broker`."""
+        """A consumer named `<service>.<purpose>` that dead-letters through `broker`; `types`
+        limits it to those event types (see `EventConsumer.types`)."""
         return EventConsumer(
             name=f"{self.settings.service_name}.{purpose}",
             topics=list(topics),
@@ -90,13 +92,14 @@ class ServiceRuntime:
             inbox=self.inbox,
             dead_letter=broker_dead_letter(broker),
             max_attempts=self.settings.consumer_max_attempts,
+            types=frozenset(types) if types is not None else None,
         )
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+async def get_runtime(request: Request) -> ServiceRuntime:
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from opscenter.analytics.settings import AnalyticsSettings
+from opscenter.servicekit.process import run_main
 from opscenter.servicekit.relay import run_relay
 
 
 def run() -> None:
-    asyncio.run(run_relay(AnalyticsSettings()))
+    run_main(run_relay(AnalyticsSettings()))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker
@@ -11,6 +10,7 @@ from opscenter.analytics import models
 from opscenter.analytics.settings import AnalyticsSettings
 from opscenter.contracts import ALL_TOPICS
 from opscenter.servicekit.consumer import EventConsumer
+from opscenter.servicekit.process import run_main
 from opscenter.servicekit.runtime import ServiceRuntime, run_worker
 
 
@@ -20,7 +20,7 @@ def consumers(runtime: ServiceRuntime, broker: KafkaBroker) -> Sequence[EventCon
 
 def run() -> None:
     runtime = ServiceRuntime.create(AnalyticsSettings(), models)
-    asyncio.run(run_worker(runtime, consumers, ALL_TOPICS))
+    run_main(run_worker(runtime, consumers, ALL_TOPICS))
 
 
 if __name__ == "__main__":

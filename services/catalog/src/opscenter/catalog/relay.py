@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from opscenter.catalog.settings import CatalogSettings
+from opscenter.servicekit.process import run_main
 from opscenter.servicekit.relay import run_relay
 
 
 def run() -> None:
-    asyncio.run(run_relay(CatalogSettings()))
+    run_main(run_relay(CatalogSettings()))
 
 
 if __name__ == "__main__":

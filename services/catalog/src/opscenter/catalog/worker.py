@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker
@@ -12,6 +11,7 @@ from opscenter.catalog.projections.handlers import on_installation_event, on_rev
 from opscenter.catalog.settings import CatalogSettings
 from opscenter.contracts import ALL_TOPICS, INSTALLER_INSTALLATION, REVIEWS_REVIEW
 from opscenter.servicekit.consumer import EventConsumer
+from opscenter.servicekit.process import run_main
 from opscenter.servicekit.runtime import ServiceRuntime, run_worker
 
 
@@ -26,7 +26,7 @@ def consumers(runtime: ServiceRuntime, broker: KafkaBroker) -> Sequence[EventCon
 
 def run() -> None:
     runtime = ServiceRuntime.create(CatalogSettings(), models)
-    asyncio.run(run_worker(runtime, consumers, ALL_TOPICS))
+    run_main(run_worker(runtime, consumers, ALL_TOPICS))
 
 
 if __name__ == "__main__":

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from opscenter.hooks.settings import HooksSettings
+from opscenter.servicekit.process import run_main
 from opscenter.servicekit.relay import run_relay
 
 
 def run() -> None:
-    asyncio.run(run_relay(HooksSettings()))
+    run_main(run_relay(HooksSettings()))
 
 
 if __name__ == "__main__":

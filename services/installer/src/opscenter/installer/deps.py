@@ -10,7 +10,7 @@ from opscenter.installer.config import ConfigCipher
 from opscenter.servicekit.auth import Principal, Role, require_roles
 
 
-def get_cipher(request: Request) -> ConfigCipher:
+async def get_cipher(request: Request) -> ConfigCipher:
     cipher: ConfigCipher = request.app.state.cipher
     return cipher
 

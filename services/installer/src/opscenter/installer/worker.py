@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,10 +27,11 @@ from opscenter.installer.artifacts import ArtifactSource, HttpArtifactSource, In
 from opscenter.installer.catalog.handlers import on_catalog_event, on_publisher_event
 from opscenter.installer.config import ConfigCipher
 from opscenter.installer.events import session_emitter
-from opscenter.installer.installations.handlers import on_installation_events
+from opscenter.installer.installations.handlers import WORK_TYPES, on_installation_events
 from opscenter.installer.installations.service import Executor
 from opscenter.installer.settings import InstallerSettings
 from opscenter.servicekit.consumer import EventConsumer
+from opscenter.servicekit.process import run_main
 from opscenter.servicekit.runtime import ServiceRuntime, run_worker
 
 
@@ -63,12 +63,14 @@ def make_consumers(
     return [
         runtime.consumer(broker, "catalog-projection", [CATALOG_PLUGIN.name], catalog_handler),
         runtime.consumer(broker, "publisher-keys", [CATALOG_PUBLISHER.name], on_publisher_event),
-        # A batch handler: the install requests of a batch are executed together.
+        # A batch handler: the install requests of a batch are executed together. Most events
+        # on the topic are the executor's own follow-ups; they are passed over unparsed.
         runtime.consumer(
             broker,
             "install-executor",
             [INSTALLER_INSTALLATION.name],
             batch_handler=executor_handler,
+            types=WORK_TYPES,
         ),
     ]
 
@@ -81,7 +83,7 @@ def consumers(runtime: ServiceRuntime, broker: KafkaBroker) -> Sequence[EventCon
 
 def run() -> None:
     runtime = ServiceRuntime.create(InstallerSettings(), models)
-    asyncio.run(run_worker(runtime, consumers, ALL_TOPICS))
+    run_main(run_worker(runtime, consumers, ALL_TOPICS))
 
 
 if __name__ == "__main__":

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from opscenter.reviews.settings import ReviewsSettings
+from opscenter.servicekit.process import run_main
 from opscenter.servicekit.relay import run_relay
 
 
 def run() -> None:
-    asyncio.run(run_relay(ReviewsSettings()))
+    run_main(run_relay(ReviewsSettings()))
 
 
 if __name__ == "__main__":
