@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+import gc
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -34,7 +35,7 @@ def create_service_app(
     app = FastAPI(
         title=title,
         version=version,
-        lifespan=lifespan,
+        lifespan=_with_start_up(lifespan),
         openapi_url=f"{API_PREFIX}/{settings.service_name}/openapi.json",
         docs_url=f"{API_PREFIX}/{settings.service_name}/docs",
         redoc_url=None,
@@ -50,6 +51,27 @@ def create_service_app(
         app.include_router(router, prefix=API_PREFIX)
     instrument_app(app)
     return app
+
+
+def _with_start_up(lifespan: Lifespan | None) -> Lifespan:
+    """The service's lifespan, after the start-up every API shares: its connection pool opened
+    (`app.state.runtime`, set by the service) and the garbage collector told to leave alone
+    what exists by then (modules, routes, models: never garbage, yet each full collection
+    would walk all of them again)."""
+
+    @asynccontextmanager
+    async def start_up(app: FastAPI) -> AsyncIterator[None]:
+        runtime = getattr(app.state, "runtime", None)
+        if runtime is not None:
+            await runtime.warm_up()
+        gc.freeze()
+        if lifespan is None:
+            yield
+            return
+        async with lifespan(app):
+            yield
+
+    return start_up
 
 
 def _document_problems_in_openapi(app: FastAPI) -> None:

@@ -6,7 +6,9 @@ and the relay entry points of a service.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
@@ -14,6 +16,7 @@ from fastapi import Depends, Request
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Table
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from opscenter.contracts import Topic
@@ -33,6 +36,8 @@ from opscenter.servicekit.outbox import Outbox
 from opscenter.servicekit.settings import ServiceSettings
 from opscenter.servicekit.telemetry import configure_tracing, instrument_engine
 from opscenter.servicekit.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 class MessagingTables(Protocol):
@@ -94,6 +99,19 @@ class ServiceRuntime:
             max_attempts=self.settings.consumer_max_attempts,
             types=frozenset(types) if types is not None else None,
         )
+
+    async def warm_up(self) -> None:
+        """Opens the pool's connections before the first request, so a burst of requests does
+        not pay for connection set-up (authentication, type introspection) on top of its
+        queries. A database that is down now is not fatal: readiness reports it."""
+        try:
+            async with AsyncExitStack() as held:
+                for _ in range(self.settings.db_pool_size):
+                    await held.enter_async_context(self.engine.connect())
+        except (OSError, SQLAlchemyError) as exc:
+            log.warning(
+                "could not open the connection pool at start-up", extra={"error": repr(exc)}
+            )
 
     async def dispose(self) -> None:
         await self.engine.dispose()
