@@ -7,12 +7,12 @@ import asyncio
 import pytest
 
 from opscenter.catalog.marketplace import search
-from opscenter.catalog.marketplace.facet_cache import FacetCache
+from opscenter.catalog.marketplace.result_cache import ResultCache
 from opscenter.catalog.marketplace.search import SearchParams
 
 
 async def test_concurrent_misses_share_one_computation_and_hits_skip_it():
-    cache: FacetCache[int] = FacetCache(ttl=60)
+    cache: ResultCache[int] = ResultCache(ttl=60)
     calls = 0
 
     async def compute() -> int:
@@ -29,14 +29,14 @@ async def test_concurrent_misses_share_one_computation_and_hits_skip_it():
 
 
 async def test_expired_entries_and_failures_recompute():
-    cache: FacetCache[int] = FacetCache(ttl=60)
+    cache: ResultCache[int] = ResultCache(ttl=60)
     results = iter([1, 2])
 
     async def compute() -> int:
         return next(results)
 
     assert await cache.get("k", compute) == 1
-    cache._entries["k"] = (0.0, 1)  # expired
+    cache._entries["k"] = (0.0, 1, 0)  # expired
     assert await cache.get("k", compute) == 2
 
     async def boom() -> int:
@@ -49,7 +49,7 @@ async def test_expired_entries_and_failures_recompute():
 
 
 async def test_zero_ttl_disables_the_cache():
-    cache: FacetCache[int] = FacetCache(ttl=0)
+    cache: ResultCache[int] = ResultCache(ttl=0)
     n = 0
 
     async def compute() -> int:
