@@ -84,11 +84,28 @@ async def test_a_cached_search_stops_listing_a_plugin_the_moment_it_is_banned_he
     p = await publish(publisher, name=f"{w} plugin")
     assert (await cached.search(q=w))[:2] == ("miss", [p["slug"]])
     assert (await cached.search(q=w))[:2] == ("hit", [p["slug"]])
+    before = await monitoring_count(cached)
+    assert await monitoring_count(cached) == before
+    assert len(cached.caches.categories) == 1
+
+    # A refused write (no token) changes nothing and leaves the caches alone.
+    generation = cached.caches.search.generation
+    r = await cached.client.delete(f"/api/v1/admin/plugins/{p['slug']}/ban?reason=x")
+    assert r.status_code == 401
+    assert cached.caches.search.generation == generation
+    assert (await cached.search(q=w))[:2] == ("hit", [p["slug"]])
 
     await ban(cached.client, tokens, p["slug"])  # through this replica's API
 
     assert (await cached.search(q=w))[:2] == ("miss", [])
     assert (await cached.search(q=w))[:2] == ("hit", [])
+    assert await monitoring_count(cached) == before - 1
+
+
+async def monitoring_count(replica: Replica) -> int:
+    r = await replica.client.get(f"{M}/categories")
+    assert r.status_code == 200, r.text
+    return next(c["count"] for c in r.json() if c["category"] == "monitoring")
 
 
 async def test_a_ban_through_another_replica_reaches_this_one_by_notify(

@@ -8,9 +8,10 @@
   takes no principal), so the key has no tenant or role in it.
 - ``SearchFastPath`` answers hits before routing: no validation, SQL, pydantic or tracing (a hit
   has no downstream work to trace). Misses, and everything else, go through the app unchanged.
-- ``InvalidateOnWrite`` empties this process's caches when a write it handled answers, before the
-  answer leaves, so the writer reads its own write; other processes learn of it by ``NOTIFY``
-  (``invalidation.py``).
+- ``InvalidateOnWrite`` empties this process's caches when a write it handled succeeds, before
+  the answer leaves, so the writer reads its own write; other processes learn of it by ``NOTIFY``
+  (``invalidation.py``). Refused writes (4xx, 5xx) rolled back and leave the caches alone, so
+  anonymous junk POSTs cannot keep flushing them.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def search_key(query_string: bytes) -> tuple[tuple[str, str], ...]:
 @dataclass
 class MarketplaceCaches:
     search: ResultCache[SearchEntry]
+    #: ``/marketplace/categories`` counts listed plugins only: a listing change notifies.
+    categories: ResultCache[Any]
     facets: ResultCache[Any]
     listener: ListingListener
 
@@ -86,14 +89,17 @@ class MarketplaceCaches:
             size_of=SearchEntry.size,
             enabled=False,  # until the listener is in place
         )
+        categories: ResultCache[Any] = ResultCache(
+            settings.search_cache_seconds, max_entries=1, enabled=False
+        )
         facets: ResultCache[Any] = ResultCache(settings.facet_cache_seconds)
         listener = ListingListener(
             asyncpg_dsn(settings.database_url),
-            gated=[search],
+            gated=[search, categories],
             always=[facets],
             ping_interval=settings.listing_listener_ping_seconds,
         )
-        return cls(search=search, facets=facets, listener=listener)
+        return cls(search=search, categories=categories, facets=facets, listener=listener)
 
 
 def _hit_messages(body: bytes) -> tuple[Message, Message]:
@@ -147,11 +153,8 @@ class InvalidateOnWrite:
             return
 
         async def send_after_invalidating(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                self.listener.invalidate()  # the write has committed (or failed) by now
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                self.listener.invalidate()  # the write has committed by now
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_after_invalidating)
-        finally:
-            self.listener.invalidate()
+        await self.app(scope, receive, send_after_invalidating)

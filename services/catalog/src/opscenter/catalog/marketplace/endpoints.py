@@ -121,9 +121,14 @@ async def featured(
     response_model=list[CategoryCount],
     summary="Every category with the number of listed plugins in it",
 )
-async def categories(runtime: RuntimeDep) -> list[CategoryCount]:
-    async with runtime.uow() as uow:
-        return await service.categories(uow)
+async def categories(runtime: RuntimeDep, caches: CachesDep) -> list[CategoryCount]:
+    async def compute() -> list[CategoryCount]:
+        async with runtime.uow() as uow:
+            return await service.categories(uow)
+
+    # Counts of listed plugins change only with a listing change, which empties this cache.
+    cached: list[CategoryCount] = await caches.categories.get("all", compute)
+    return cached
 
 
 @router.get(
