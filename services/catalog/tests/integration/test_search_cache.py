@@ -67,6 +67,17 @@ def word() -> str:
     return f"sc{uuid.uuid4().hex[:8]}"
 
 
+async def listed_and_cached(
+    replica: Replica, publish, publisher: str
+) -> tuple[str, dict[str, Any]]:
+    """A published plugin with a word of its own, whose search answer ``replica`` has cached."""
+    w = word()
+    p = await publish(publisher, name=f"{w} plugin")
+    assert (await replica.search(q=w))[:2] == ("miss", [p["slug"]])
+    assert (await replica.search(q=w))[:2] == ("hit", [p["slug"]])
+    return w, p
+
+
 async def ban(client: httpx.AsyncClient, tokens, slug: str) -> None:
     r = await client.request(
         "DELETE",
@@ -80,10 +91,7 @@ async def ban(client: httpx.AsyncClient, tokens, slug: str) -> None:
 async def test_a_cached_search_stops_listing_a_plugin_the_moment_it_is_banned_here(
     cached, publish, publisher, tokens
 ):
-    w = word()
-    p = await publish(publisher, name=f"{w} plugin")
-    assert (await cached.search(q=w))[:2] == ("miss", [p["slug"]])
-    assert (await cached.search(q=w))[:2] == ("hit", [p["slug"]])
+    w, p = await listed_and_cached(cached, publish, publisher)
     before = await monitoring_count(cached)
     assert await monitoring_count(cached) == before
     assert len(cached.caches.categories) == 1
@@ -111,10 +119,7 @@ async def monitoring_count(replica: Replica) -> int:
 async def test_a_ban_through_another_replica_reaches_this_one_by_notify(
     cached, client, publish, publisher, tokens
 ):
-    w = word()
-    p = await publish(publisher, name=f"{w} plugin")
-    await cached.search(q=w)
-    assert (await cached.search(q=w))[:2] == ("hit", [p["slug"]])
+    w, p = await listed_and_cached(cached, publish, publisher)
     generation = cached.caches.search.generation
 
     await ban(client, tokens, p["slug"])  # another app: only NOTIFY tells ``cached``
@@ -152,10 +157,7 @@ async def test_a_newly_published_plugin_appears_in_a_cached_search(
 async def test_a_lost_listener_disables_the_cache_until_it_listens_again(
     cached, client, publish, publisher, tokens
 ):
-    w = word()
-    p = await publish(publisher, name=f"{w} plugin")
-    await cached.search(q=w)
-    assert (await cached.search(q=w))[:2] == ("hit", [p["slug"]])
+    w, p = await listed_and_cached(cached, publish, publisher)
     listener = cached.caches.listener
 
     # The connection drops as on a network failure: the cache is emptied and bypassed.
