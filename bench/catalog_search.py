@@ -1,15 +1,24 @@
 """Marketplace search through the catalog service beside the same SQL straight through asyncpg.
 
-    eval "$(deploy/local/stack.sh env test)"; uv run python bench/catalog_search.py
+    eval "$(deploy/local/stack.sh env dev)"; uv run python bench/catalog_search.py
 
 Seeds a fresh database (migrated with the catalog's Alembic history) with 50,000 plugins and
 200,000 versions using COPY, then measures search requests/s with p50/p99 latency at 32
-concurrent clients: first the baseline, the very same statements the service runs for a first
-page (the page query, then the facet query in the typo mode the page settled on, both built by
-``marketplace.search``) through an asyncpg pool of 32 connections, without the service's facet
-cache; then the catalog API under uvicorn in a subprocess (real HTTP on 127.0.0.1), once per
-``--workers`` count (default ``1,2``). Closed loop: with 32 clients, p50 is about 32 / throughput.
-Aim: p99 <= 30 ms and at least half the raw-SQL throughput. Prints numbers; asserts nothing.
+concurrent closed-loop clients (p50 is about 32 / throughput), on one uvloop for every line:
+
+- **raw SQL**: the very same statements the service runs for a first page (the page query, then
+  the facet query in the typo mode the page settled on, both built by ``marketplace.search``)
+  through an asyncpg pool of 32 connections, without any cache;
+- **service, cache on**: the catalog API under uvicorn in a subprocess (real HTTP on 127.0.0.1),
+  once per ``--workers`` count. Each process's search cache starts empty: a first pass over the
+  2,000 queries (652 distinct) fills it and is printed as it is ("cold"), then the measured run;
+- **service, cache off** (``CATALOG_SEARCH_CACHE_SECONDS=0``), once per ``--uncached-workers``
+  count: every answer computed (the facet cache of ADR 0007 stays on, as in production).
+
+The client is a minimal keep-alive HTTP/1.1 connection per simulated user (httpx cost about as
+much CPU per request as the server's cache hit). Each service line prints the cache outcomes the
+server reported (``x-catalog-cache``) and the hit ratio. Aim: p99 <= 30 ms and at least half the
+raw-SQL throughput. Prints numbers; asserts nothing.
 """
 
 from __future__ import annotations
@@ -24,11 +33,12 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import httpx
+import uvloop
 
 from opscenter.catalog.marketplace.search import SearchParams, facets_sql, search_sql, to_asyncpg
 from opscenter.servicekit.db import asyncpg_dsn
@@ -266,31 +276,84 @@ def to_params(q: dict[str, str]) -> SearchParams:
     return SearchParams(q=q["q"], category=q.get("category"), limit=20, ref_epoch=time.time())
 
 
+class HttpConnection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, one request at a time: the lightest client we can
+    have (httpx costs ~1 ms of CPU a request, which the server on these 2 cores needs). Reads
+    ``Content-Length`` bodies only, which is all uvicorn sends for these answers."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes, bytes]] | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+
+    def eof_received(self) -> None:
+        self.connection_lost(None)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0 or self.waiter is None:
+            return
+        head = bytes(self.buf[:end]).lower() + b"\r\n"
+        length = int(header(head, b"content-length") or 0)
+        if len(self.buf) < end + 4 + length:
+            return
+        body = bytes(self.buf[end + 4 : end + 4 + length])
+        del self.buf[: end + 4 + length]
+        status = int(head[9:12])
+        self.waiter.set_result((status, head, body))
+        self.waiter = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc or ConnectionError("closed"))
+
+    async def get(self, target: bytes) -> tuple[int, bytes, bytes]:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(b"GET " + target + b" HTTP/1.1\r\nhost: bench\r\n\r\n")
+        return await self.waiter
+
+
 async def run_load(
-    label: str, call, work: list, concurrency: int, duration_s: float
+    label: str, call, work: list, concurrency: int, duration_s: float | None
 ) -> tuple[float, float, float]:
+    """Closed loop: ``concurrency`` workers, each issuing its next request when the previous one
+    answered, for ``duration_s`` (None: one pass over ``work``). ``call(worker, item)`` may
+    return the cache outcome of the answer ("hit", "miss", "bypass"), which is tallied."""
     latencies: list[float] = []
-    stop_at = time.perf_counter() + duration_s
+    outcomes: dict[str, int] = {}
+    stop_at = time.perf_counter() + (duration_s if duration_s is not None else 1e9)
     idx = 0
 
-    async def worker() -> None:
+    async def worker(n: int) -> None:
         nonlocal idx
-        while time.perf_counter() < stop_at:
+        while time.perf_counter() < stop_at and (duration_s is not None or idx < len(work)):
             item = work[idx % len(work)]
             idx += 1
             t0 = time.perf_counter()
-            await call(item)
+            outcome = await call(n, item)
             latencies.append(time.perf_counter() - t0)
+            if outcome:
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(n) for n in range(concurrency)))
     elapsed = time.perf_counter() - t0
     lat = sorted(latencies)
     p50 = statistics.median(lat) * 1000
     p99 = lat[int(len(lat) * 0.99) - 1] * 1000
+    tally = ""
+    if outcomes:
+        hits = outcomes.get("hit", 0)
+        tally = f"   hit ratio {hits / len(lat):.3f} " + str(dict(sorted(outcomes.items())))
     print(
-        f"{label:<34} {len(lat) / elapsed:9.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
-        f"   ({len(lat)} requests)"
+        f"{label:<44} {len(lat) / elapsed:7.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:7.1f} ms"
+        f"   ({len(lat)} requests){tally}",
+        flush=True,
     )
     return len(lat) / elapsed, p50, p99
 
@@ -301,13 +364,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_service(url: str, kafka: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_service(
+    url: str, kafka: str, port: int, workers: int, cache: bool
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "CATALOG_DATABASE_URL": url,
         "CATALOG_KAFKA_BOOTSTRAP": kafka,
         "CATALOG_LOG_LEVEL": "WARNING",
         "CATALOG_DB_POOL_SIZE": "20",
+        "CATALOG_SEARCH_CACHE_SECONDS": "30" if cache else "0",
     }
     return subprocess.Popen(
         [
@@ -330,33 +396,71 @@ def start_service(url: str, kafka: str, port: int, workers: int) -> subprocess.P
     )
 
 
+async def connect(port: int) -> HttpConnection:
+    transport, conn = await asyncio.get_running_loop().create_connection(
+        HttpConnection, "127.0.0.1", port
+    )
+    conn.transport = transport  # uvloop may call connection_made after this returns
+    return conn
+
+
+async def wait_ready(port: int) -> None:
+    for _ in range(150):
+        try:
+            conn = await connect(port)
+            try:
+                if (await conn.get(b"/readyz"))[0] == 200:
+                    return
+            finally:
+                assert conn.transport is not None
+                conn.transport.close()
+        except OSError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the service did not become ready")
+
+
+def header(head: bytes, name: bytes) -> bytes | None:
+    """A header's value in a lowercased response head whose every line ends with CRLF."""
+    at = head.find(b"\r\n" + name + b":")
+    if at < 0:
+        return None
+    start = at + len(name) + 3
+    return head[start : head.index(b"\r\n", start)].strip()
+
+
 async def bench_service(
-    url: str, kafka: str, workers: int, work: list, args: argparse.Namespace
+    url: str, kafka: str, workers: int, cache: bool, work: list, args: argparse.Namespace
 ) -> tuple[float, float, float]:
     port = free_port()
-    proc = start_service(url, kafka, port, workers)
+    proc = start_service(url, kafka, port, workers, cache)
+    conns: list[HttpConnection] = []
     try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}",
-            limits=httpx.Limits(max_connections=args.concurrency),
-            timeout=30,
-        ) as client:
-            for _ in range(100):
-                try:
-                    if (await client.get("/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
+        await wait_ready(port)
+        for _ in range(args.concurrency):
+            conns.append(await connect(port))
+        targets = [
+            b"/api/v1/plugins/marketplace?" + urllib.parse.urlencode(q).encode() for q in work
+        ]
 
-            async def via_http(q: dict[str, str]) -> None:
-                r = await client.get("/api/v1/plugins/marketplace", params=q)
-                r.raise_for_status()
+        async def via_http(n: int, target: bytes) -> str:
+            status, head, _ = await conns[n].get(target)
+            if status != 200:
+                raise RuntimeError(f"{target!r} answered {status}")
+            return (header(head, b"x-catalog-cache") or b"?").decode()
 
-            label = f"service (HTTP, uvicorn x{workers})"
-            await run_load(f"warm-up {label}", via_http, work[:300], args.concurrency, 3)
-            return await run_load(label, via_http, work, args.concurrency, args.duration)
+        label = f"service x{workers}, cache {'on' if cache else 'off'}"
+        if cache:
+            # The cache starts empty: one pass over every query fills it (each distinct query
+            # misses once). That pass is printed as it is; the measured run follows.
+            await run_load(f"  cold: 1st pass, {label}", via_http, targets, args.concurrency, None)
+        else:
+            await run_load(f"  warm-up {label}", via_http, targets[:300], args.concurrency, 3)
+        return await run_load(label, via_http, targets, args.concurrency, args.duration)
     finally:
+        for c in conns:
+            if c.transport is not None:
+                c.transport.close()
         proc.terminate()
         proc.wait(timeout=10)
 
@@ -368,7 +472,12 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--duration", type=float, default=15.0)
     ap.add_argument(
-        "--workers", default="1,2", help="uvicorn worker counts to measure, comma separated"
+        "--workers", default="1,2", help="uvicorn worker counts to measure with the search cache"
+    )
+    ap.add_argument(
+        "--uncached-workers",
+        default="1",
+        help="worker counts to measure with the search cache off (CATALOG_SEARCH_CACHE_SECONDS=0)",
     )
     ap.add_argument("--keep", action="store_true", help="keep the database")
     args = ap.parse_args()
@@ -393,7 +502,7 @@ async def main() -> None:
             facets = {t: to_asyncpg(*facets_sql(p, t)) for t in (False, True)}
             prepared.append((to_asyncpg(*search_sql(p)), facets))
 
-        async def raw(item) -> None:
+        async def raw(_: int, item) -> None:
             # What the service runs for a first page, minus its facet cache: the page
             # statement, then the facet statement in the typo mode the page settled on.
             (s_sql, s_args), facets = item
@@ -409,11 +518,14 @@ async def main() -> None:
             "raw SQL (asyncpg, same statements)", raw, prepared, args.concurrency, args.duration
         )
         await pool.close()
-        for workers in (int(w) for w in args.workers.split(",")):
-            svc = await bench_service(url, st.kafka_bootstrap, workers, work, args)
+        runs = [(int(w), True) for w in args.workers.split(",") if w]
+        runs += [(int(w), False) for w in args.uncached_workers.split(",") if w]
+        for workers, cache in runs:
+            svc = await bench_service(url, st.kafka_bootstrap, workers, cache, work, args)
             print(
-                f"  x{workers}: service / raw throughput {svc[0] / base[0]:.2f} (aim >= 0.5);"
-                f" service p99 {svc[2]:.1f} ms (aim <= 30 ms)"
+                f"  -> service / raw throughput {svc[0] / base[0]:.2f} (aim >= 0.5);"
+                f" service p99 {svc[2]:.1f} ms (aim <= 30 ms)",
+                flush=True,
             )
     finally:
         if not args.keep:
@@ -421,4 +533,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    uvloop.run(main())  # for every line alike: asyncpg and the HTTP client

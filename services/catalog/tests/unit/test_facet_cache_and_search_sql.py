@@ -7,12 +7,12 @@ import asyncio
 import pytest
 
 from opscenter.catalog.marketplace import search
-from opscenter.catalog.marketplace.facet_cache import FacetCache
+from opscenter.catalog.marketplace.result_cache import ResultCache
 from opscenter.catalog.marketplace.search import SearchParams
 
 
 async def test_concurrent_misses_share_one_computation_and_hits_skip_it():
-    cache: FacetCache[int] = FacetCache(ttl=60)
+    cache: ResultCache[int] = ResultCache(ttl=60)
     calls = 0
 
     async def compute() -> int:
@@ -29,14 +29,14 @@ async def test_concurrent_misses_share_one_computation_and_hits_skip_it():
 
 
 async def test_expired_entries_and_failures_recompute():
-    cache: FacetCache[int] = FacetCache(ttl=60)
+    cache: ResultCache[int] = ResultCache(ttl=60)
     results = iter([1, 2])
 
     async def compute() -> int:
         return next(results)
 
     assert await cache.get("k", compute) == 1
-    cache._entries["k"] = (0.0, 1)  # expired
+    cache._entries["k"] = (0.0, 1, 0)  # expired
     assert await cache.get("k", compute) == 2
 
     async def boom() -> int:
@@ -49,7 +49,7 @@ async def test_expired_entries_and_failures_recompute():
 
 
 async def test_zero_ttl_disables_the_cache():
-    cache: FacetCache[int] = FacetCache(ttl=0)
+    cache: ResultCache[int] = ResultCache(ttl=0)
     n = 0
 
     async def compute() -> int:
@@ -100,3 +100,62 @@ def test_relevance_statement_shape_per_tier():
     pop, pb = search.search_sql(SearchParams(q="monitor", sort="popular", typo=True))
     assert "<% p.name" in pop
     assert pb["typo"] is True
+
+
+async def test_an_invalidation_during_a_computation_keeps_its_value_out():
+    cache: ResultCache[int] = ResultCache(ttl=60)
+    started, release = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def slow() -> int:
+        nonlocal calls
+        calls += 1
+        mine = calls
+        started.set()
+        await release.wait()
+        return mine
+
+    first = asyncio.create_task(cache.get("k", slow))
+    await started.wait()
+    cache.invalidate()  # a listing change committed while the page was computed
+    second = asyncio.create_task(cache.get("k", slow))  # must not join the old computation
+    await asyncio.sleep(0)
+    release.set()
+    assert sorted(await asyncio.gather(first, second)) == [1, 2]
+    assert calls == 2
+    assert await cache.get("k", slow) == 2  # only the post-invalidation value was stored
+    assert calls == 2
+
+
+async def test_disabled_bypasses_and_byte_bound_and_lifetime_evict():
+    cache: ResultCache[bytes] = ResultCache(ttl=60, max_bytes=10, size_of=len, enabled=False)
+
+    async def value() -> bytes:
+        return b"abcd"
+
+    assert await cache.get("a", value) == b"abcd"
+    assert len(cache) == 0
+    assert cache.peek("a") is None
+    cache.set_enabled(True)
+    for key in "abc":
+        await cache.get(key, value)
+    assert len(cache) == 2
+    assert cache.bytes == 8
+    assert cache.peek("a") is None
+    assert cache.peek("c") == b"abcd"
+    await cache.get("short", value, lifetime=lambda v: 0.0)  # e.g. a featured flag lapsing now
+    assert cache.peek("short") is None
+    cache.set_enabled(False)
+    assert len(cache) == 0
+    assert cache.peek("c") is None
+
+
+def test_search_key_is_order_free_and_ignores_unknown_parameters():
+    from opscenter.catalog.marketplace.caching import search_key
+
+    assert search_key(b"q=graf&sort=name&limit=5") == search_key(b"limit=5&_=1&sort=name&q=graf")
+    assert search_key(b"q=gra%66") == search_key(b"q=graf")
+    assert search_key(b"q=graf+dash") == (("q", "graf dash"),)
+    # Repeated values keep their order: the endpoint reads the last one.
+    assert search_key(b"q=a&q=b") != search_key(b"q=b&q=a")
+    assert search_key(b"q=a") != search_key(b"q=a&facets=false")

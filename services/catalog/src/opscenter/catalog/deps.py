@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
 from opscenter.catalog.artifacts import ArtifactStore
-from opscenter.catalog.marketplace.facet_cache import FacetCache
+from opscenter.catalog.marketplace.caching import MarketplaceCaches
 from opscenter.catalog.settings import CatalogSettings
 
 
@@ -21,12 +21,12 @@ def get_store(request: Request) -> ArtifactStore:
     return store
 
 
-def get_facet_cache(request: Request) -> FacetCache[Any]:
-    cache: FacetCache[Any] = request.app.state.facet_cache
-    return cache
+def get_caches(request: Request) -> MarketplaceCaches:
+    caches: MarketplaceCaches = request.app.state.marketplace_caches
+    return caches
 
 
-FacetCacheDep = Annotated[FacetCache[Any], Depends(get_facet_cache)]
+CachesDep = Annotated[MarketplaceCaches, Depends(get_caches)]
 SettingsDep = Annotated[CatalogSettings, Depends(get_settings)]
 StoreDep = Annotated[ArtifactStore, Depends(get_store)]
 

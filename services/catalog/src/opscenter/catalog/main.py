@@ -9,8 +9,12 @@ from fastapi import FastAPI
 
 from opscenter.catalog import models
 from opscenter.catalog.artifacts import ArtifactStore, FilesystemArtifactStore
+from opscenter.catalog.marketplace.caching import (
+    InvalidateOnWrite,
+    MarketplaceCaches,
+    SearchFastPath,
+)
 from opscenter.catalog.marketplace.endpoints import router as marketplace_router
-from opscenter.catalog.marketplace.facet_cache import FacetCache
 from opscenter.catalog.moderation.endpoints import router as moderation_router
 from opscenter.catalog.plugins.endpoints import router as publishing_router
 from opscenter.catalog.settings import CatalogSettings
@@ -24,11 +28,16 @@ def create_app(
 ) -> FastAPI:
     settings = settings or CatalogSettings()
     runtime = ServiceRuntime.create(settings, models)
+    caches = MarketplaceCaches.create(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await runtime.dispose()
+        await caches.listener.start()
+        try:
+            yield
+        finally:
+            await caches.listener.stop()
+            await runtime.dispose()
 
     app = create_service_app(
         settings,
@@ -38,8 +47,12 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.artifact_store = artifact_store or FilesystemArtifactStore(settings.artifact_root)
-    app.state.facet_cache = FacetCache(settings.facet_cache_seconds)
+    app.state.marketplace_caches = caches
     app.state.readiness_checks["database"] = database_check(runtime.engine)
+    # Outermost: a search hit is answered before any other middleware or routing runs; a write
+    # empties this process's caches before its answer leaves.
+    app.add_middleware(InvalidateOnWrite, caches=caches)
+    app.add_middleware(SearchFastPath, caches=caches)
     return app
 
 

@@ -185,6 +185,13 @@ class Plugin(Base):
         Index("ix_plugins_latest_published_at", text("latest_published_at DESC"), "id"),
         Index("ix_plugins_name", "name", "id"),
         Index("ix_plugins_head_vector", "head_vector", postgresql_using="gin"),
+        #: The featured list (a handful of rows) without a scan of the catalog.
+        Index(
+            "ix_plugins_featured_rank",
+            "featured_rank",
+            "id",
+            postgresql_where=text("featured_rank IS NOT NULL"),
+        ),
         #: Covering, partial on "listed": the search walks it in boost order index-only.
         Index(
             "ix_plugins_search_rank",

@@ -6,11 +6,17 @@ import base64
 import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
 
-from opscenter.catalog.deps import FacetCacheDep, SlugPath, StoreDep, VersionPath
+from opscenter.catalog.deps import CachesDep, SlugPath, StoreDep, VersionPath
 from opscenter.catalog.marketplace import service
+from opscenter.catalog.marketplace.caching import (
+    CACHE_HEADER,
+    SEARCH_CACHE_REQUESTS,
+    SearchEntry,
+    search_key,
+)
 from opscenter.catalog.marketplace.schemas import (
     CategoryCount,
     FeaturedList,
@@ -45,13 +51,15 @@ _TAG_RE = r"^[a-z0-9][a-z0-9-]{0,31}$"
         "matching, plus trigram similarity on the name so a typo still matches. Relevance "
         "blends text rank with a Bayesian rating, installs and recency, and halves unverified "
         "and deprecated plugins. Keyset pagination through `next_cursor`; `facets` (on the "
-        "first page) count every match by category, type, pricing and verified; they are "
-        "cached briefly (CATALOG_FACET_CACHE_SECONDS, default 30 s) and may lag by that much."
+        "first page) count every match by category, type, pricing and verified. Answers are "
+        "cached per process: a listing change (publish, ban, moderation...) shows at once; "
+        "ratings and install counts may lag by CATALOG_SEARCH_CACHE_SECONDS (default 30 s)."
     ),
 )
 async def browse(
+    request: Request,
     runtime: RuntimeDep,
-    facet_cache: FacetCacheDep,
+    caches: CachesDep,
     q: Annotated[str | None, Query(max_length=200, description="Search words")] = None,
     category: Category | None = None,
     type: PluginType | None = None,
@@ -65,7 +73,7 @@ async def browse(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
     facets: Annotated[bool, Query(description="Compute facet counts (first page)")] = True,
-) -> MarketplacePage:
+) -> Response:
     params = service.params_from_query(
         q=q,
         category=category.value if category else None,
@@ -78,8 +86,22 @@ async def browse(
         limit=limit,
         cursor=cursor,
     )
-    async with runtime.uow() as uow:
-        return await service.search(uow, params, with_facets=facets, facet_cache=facet_cache)
+    cache = caches.search
+    outcome = "miss" if cache.enabled else "bypass"
+
+    async def compute() -> SearchEntry:
+        async with runtime.uow() as uow:
+            found = await service.search(uow, params, with_facets=facets, facet_cache=caches.facets)
+        body = found.page.__pydantic_serializer__.to_json(found.page)
+        return SearchEntry(body, found.featured_lapses_in)
+
+    # Hits were answered by caching.SearchFastPath already; concurrent misses share one
+    # computation here, and an entry never outlives a listed item's featured flag.
+    entry = await cache.get(
+        search_key(request.scope["query_string"]), compute, lifetime=SearchEntry.lifetime
+    )
+    SEARCH_CACHE_REQUESTS.labels(outcome).inc()
+    return Response(entry.body, media_type="application/json", headers={CACHE_HEADER: outcome})
 
 
 @router.get(
@@ -99,9 +121,14 @@ async def featured(
     response_model=list[CategoryCount],
     summary="Every category with the number of listed plugins in it",
 )
-async def categories(runtime: RuntimeDep) -> list[CategoryCount]:
-    async with runtime.uow() as uow:
-        return await service.categories(uow)
+async def categories(runtime: RuntimeDep, caches: CachesDep) -> list[CategoryCount]:
+    async def compute() -> list[CategoryCount]:
+        async with runtime.uow() as uow:
+            return await service.categories(uow)
+
+    # Counts of listed plugins change only with a listing change, which empties this cache.
+    cached: list[CategoryCount] = await caches.categories.get("all", compute)
+    return cached
 
 
 @router.get(

@@ -48,7 +48,7 @@ async def facets(session: AsyncSession, params: SearchParams, typo: bool) -> Seq
 
 async def featured(session: AsyncSession, limit: int) -> Sequence[Row[Any]]:
     sql = (
-        f"SELECT {ITEM_COLUMNS}, p.featured_rank, p.featured_until FROM plugins p "
+        f"SELECT {ITEM_COLUMNS}, p.featured_rank FROM plugins p "
         f"WHERE {LISTED} AND p.featured_rank IS NOT NULL "
         "AND (p.featured_until IS NULL OR p.featured_until > now()) "
         "ORDER BY p.featured_rank, p.id LIMIT :limit"

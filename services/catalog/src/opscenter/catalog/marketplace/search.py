@@ -91,9 +91,9 @@ RELEVANCE_SQL = (
 ITEM_COLUMNS = (
     "p.id, p.slug, p.name, p.description, p.type, p.category, p.tags, p.latest_version, "
     "p.verified, (p.featured_rank IS NOT NULL AND (p.featured_until IS NULL "
-    "OR p.featured_until > now())) AS featured, p.pricing, p.rating_average, p.rating_count, "
-    "p.rating_bayesian, p.install_count, p.publisher_id, p.deprecated, p.replacement_slug, "
-    "p.latest_published_at"
+    "OR p.featured_until > now())) AS featured, p.featured_until, p.pricing, p.rating_average, "
+    "p.rating_count, p.rating_bayesian, p.install_count, p.publisher_id, p.deprecated, "
+    "p.replacement_slug, p.latest_published_at"
 )
 #: Columns of the covering index the window walk reads (filters included).
 _WINDOW_COLUMNS = (

@@ -13,7 +13,7 @@ from typing import Any
 
 from opscenter.catalog import compat
 from opscenter.catalog.marketplace import repository as repo
-from opscenter.catalog.marketplace.facet_cache import FacetCache
+from opscenter.catalog.marketplace.result_cache import ResultCache
 from opscenter.catalog.marketplace.schemas import (
     CategoryCount,
     Deprecation,
@@ -183,13 +183,20 @@ def _facets(counts: FacetCounts, params: SearchParams) -> Facets:
     return facets
 
 
+@dataclass(frozen=True)
+class SearchAnswer:
+    page: MarketplacePage
+    #: Seconds until a listed item's ``featured`` flag lapses by itself (None: none will).
+    featured_lapses_in: float | None
+
+
 async def search(
     uow: UnitOfWork,
     params: SearchParams,
     *,
     with_facets: bool,
-    facet_cache: FacetCache[FacetCounts] | None = None,
-) -> MarketplacePage:
+    facet_cache: ResultCache[FacetCounts] | None = None,
+) -> SearchAnswer:
     """One page; the cursor carries the row's tier and the typo mode (see ``search``).
     Facets (first page only) come from ``facet_cache`` when given: they may lag its TTL."""
     if params.q and params.sort != "relevance" and params.typo is None:
@@ -217,8 +224,19 @@ async def search(
             else:
                 counts = await facet_cache.get(params.facet_key(typo), compute)
             facets = _facets(counts, params)
-    return MarketplacePage(
-        items=[PluginSummary(**_summary(r)) for r in page], facets=facets, next_cursor=next_cursor
+    now = datetime.now(UTC)
+    lapses = [
+        (r.featured_until - now).total_seconds()
+        for r in page
+        if r.featured and r.featured_until is not None
+    ]
+    return SearchAnswer(
+        MarketplacePage(
+            items=[PluginSummary(**_summary(r)) for r in page],
+            facets=facets,
+            next_cursor=next_cursor,
+        ),
+        featured_lapses_in=max(min(lapses), 0.0) if lapses else None,
     )
 
 

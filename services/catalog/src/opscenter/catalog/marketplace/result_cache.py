@@ -1,0 +1,143 @@
+"""An in-process cache of marketplace answers: TTL, LRU with an entry and a byte bound, single
+flight for concurrent misses, failures never cached, and a *generation* that invalidates.
+
+Two instances live in each API process (see ``invalidation.py`` for who drives them):
+
+- the **search cache** holds a whole marketplace page as its serialized response bytes. It may be
+  read and filled only while the process listens for listing changes (``enabled``); each change
+  bumps the generation, which empties it at once. The TTL bounds what no notification announces:
+  rating summaries and install counts (they only reorder), and the ``featured`` flag of an entry
+  whose ``featured_until`` passes.
+- the **facet cache** holds joint facet counts (ADR 0007). It is always enabled (its TTL is the
+  documented lag) and is also emptied by every listing change.
+
+The generation closes the race between a computation and a change: a value is stored only if no
+invalidation happened while it was computed, and a request that arrives after an invalidation
+never joins (single flight) a computation that started before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class ResultCache(Generic[T]):
+    def __init__(
+        self,
+        ttl: float,
+        *,
+        max_entries: int = 4096,
+        max_bytes: int | None = None,
+        size_of: Callable[[T], int] | None = None,
+        enabled: bool = True,
+    ) -> None:
+        """``ttl <= 0`` disables the cache. With ``max_bytes``, ``size_of`` measures an entry."""
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._size_of = size_of
+        self._enabled = enabled
+        self.generation = 0
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[Hashable, tuple[float, T, int]] = OrderedDict()
+        self._inflight: dict[tuple[int, Hashable], asyncio.Future[T]] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled and self.ttl > 0
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Disabling (or re-enabling) also invalidates: nothing computed before survives."""
+        self._enabled = enabled
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+        self.bytes = 0
+
+    def peek(self, key: Hashable) -> T | None:
+        """The fresh value for ``key``, or None; never computes (the HTTP fast path)."""
+        if not self.enabled:
+            return None
+        hit = self._entries.get(key)
+        if hit is None or hit[0] <= time.monotonic():
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return hit[1]
+
+    async def get(
+        self,
+        key: Hashable,
+        compute: Callable[[], Awaitable[T]],
+        *,
+        lifetime: Callable[[T], float | None] | None = None,
+    ) -> T:
+        """The cached value, or ``compute()`` (once for concurrent callers). ``lifetime(value)``
+        may shorten that entry's life (never lengthen it past the TTL)."""
+        hit = self.peek(key)
+        if hit is not None:
+            return hit
+        if not self.enabled:
+            return await compute()
+        self.misses += 1
+        generation = self.generation
+        flight = (generation, key)
+        pending = self._inflight.get(flight)
+        if pending is not None:
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this request was cancelled, not the computation
+            except Exception:  # noqa: S110 - the leader failed: compute here, uncached
+                pass
+            return await compute()
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._inflight[flight] = fut
+        try:
+            value = await compute()
+        except asyncio.CancelledError:
+            fut.cancel()
+            raise
+        except Exception as exc:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            raise
+        else:
+            fut.set_result(value)
+            if self.generation == generation and self.enabled:
+                limit = lifetime(value) if lifetime is not None else None
+                life = self.ttl if limit is None else min(limit, self.ttl)
+                if life > 0:
+                    self._store(key, value, time.monotonic() + life)
+            return value
+        finally:
+            del self._inflight[flight]
+
+    def _store(self, key: Hashable, value: T, expires: float) -> None:
+        size = self._size_of(value) if self._size_of is not None else 0
+        if self.max_bytes is not None and size > self.max_bytes:
+            return
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.bytes -= old[2]
+        self._entries[key] = (expires, value, size)
+        self.bytes += size
+        while len(self._entries) > self.max_entries or (
+            self.max_bytes is not None and self.bytes > self.max_bytes
+        ):
+            _, (_, _, dropped) = self._entries.popitem(last=False)
+            self.bytes -= dropped
+
+    def __len__(self) -> int:
+        return len(self._entries)
