@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Select, String, bindparam, func, select, tuple_
+from sqlalchemy import Select, String, Uuid, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -35,19 +35,44 @@ async def upsert_version(session: AsyncSession, values: dict[str, object]) -> No
     )
 
 
+# Statements of every install request and executor batch, built once (see
+# installations.repository): lists travel as array parameters.
+_PLUGIN_BY_ID = select(CatalogPlugin).where(CatalogPlugin.plugin_id == bindparam("ref"))
+_PLUGIN_BY_SLUG = select(CatalogPlugin).where(CatalogPlugin.slug == bindparam("ref"))
+_PLUGINS_BY_ID = select(CatalogPlugin).where(
+    CatalogPlugin.plugin_id == func.any(bindparam("plugin_ids", type_=ARRAY(Uuid)))
+)
+_VERSIONS_BY_KEY = select(CatalogVersion).where(
+    tuple_(CatalogVersion.plugin_id, CatalogVersion.version).in_(
+        select(
+            func.unnest(bindparam("plugin_ids", type_=ARRAY(Uuid))),
+            func.unnest(bindparam("versions", type_=ARRAY(String))),
+        )
+    )
+)
+_KEYS_BY_ID = select(PublisherKey).where(
+    tuple_(PublisherKey.publisher_id, PublisherKey.key_id).in_(
+        select(
+            func.unnest(bindparam("publisher_ids", type_=ARRAY(String))),
+            func.unnest(bindparam("key_ids", type_=ARRAY(String))),
+        )
+    )
+)
+
+
 async def get_plugin(
     session: AsyncSession, ref: str | uuid.UUID, *, lock: bool = False
 ) -> CatalogPlugin | None:
     """By UUID or slug (a slug never has a UUID's shape)."""
+    value: str | uuid.UUID
     try:
-        plugin_id = ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref))
-        clause = CatalogPlugin.plugin_id == plugin_id
+        value = ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref))
+        stmt = _PLUGIN_BY_ID
     except ValueError:
-        clause = CatalogPlugin.slug == ref
-    stmt = select(CatalogPlugin).where(clause)
+        value, stmt = str(ref), _PLUGIN_BY_SLUG
     if lock:
         stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return (await session.execute(stmt, {"ref": value})).scalar_one_or_none()
 
 
 async def get_version(
@@ -104,10 +129,9 @@ async def versions_by_key(
     wanted = list(set(keys))
     if not wanted:
         return {}
-    stmt = select(CatalogVersion).where(
-        tuple_(CatalogVersion.plugin_id, CatalogVersion.version).in_(wanted)
-    )
-    return {(v.plugin_id, v.version): v for v in (await session.execute(stmt)).scalars()}
+    params = {"plugin_ids": [p for p, _ in wanted], "versions": [v for _, v in wanted]}
+    rows = (await session.execute(_VERSIONS_BY_KEY, params)).scalars()
+    return {(v.plugin_id, v.version): v for v in rows}
 
 
 async def plugins_by_id(
@@ -116,8 +140,8 @@ async def plugins_by_id(
     wanted = list(set(plugin_ids))
     if not wanted:
         return {}
-    stmt = select(CatalogPlugin).where(CatalogPlugin.plugin_id.in_(wanted))
-    return {p.plugin_id: p for p in (await session.execute(stmt)).scalars()}
+    rows = (await session.execute(_PLUGINS_BY_ID, {"plugin_ids": wanted})).scalars()
+    return {p.plugin_id: p for p in rows}
 
 
 async def keys_by_id(
@@ -127,10 +151,9 @@ async def keys_by_id(
     wanted = list(set(keys))
     if not wanted:
         return {}
-    stmt = select(PublisherKey).where(
-        tuple_(PublisherKey.publisher_id, PublisherKey.key_id).in_(wanted)
-    )
-    return {(k.publisher_id, k.key_id): k for k in (await session.execute(stmt)).scalars()}
+    params = {"publisher_ids": [p for p, _ in wanted], "key_ids": [k for _, k in wanted]}
+    rows = (await session.execute(_KEYS_BY_ID, params)).scalars()
+    return {(k.publisher_id, k.key_id): k for k in rows}
 
 
 async def plugins_by_slug(session: AsyncSession, slugs: Iterable[str]) -> dict[str, CatalogPlugin]:

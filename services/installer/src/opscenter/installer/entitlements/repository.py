@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import Uuid, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opscenter.installer.models import Entitlement, Trial
@@ -28,6 +29,19 @@ async def active(
     return (await session.execute(stmt)).scalars().all()
 
 
+# Read by every install request: built once (see installations.repository).
+_ACTIVE_MANY = (
+    select(Entitlement)
+    .where(
+        Entitlement.tenant_id == bindparam("tenant_id"),
+        Entitlement.plugin_id == func.any(bindparam("plugin_ids", type_=ARRAY(Uuid))),
+        Entitlement.status == "active",
+        or_(Entitlement.period_end.is_(None), Entitlement.period_end > bindparam("now")),
+    )
+    .order_by(Entitlement.created_at.desc())
+)
+
+
 async def active_many(
     session: AsyncSession, tenant_id: str, plugin_ids: Sequence[uuid.UUID], now: datetime
 ) -> dict[uuid.UUID, list[Entitlement]]:
@@ -35,17 +49,8 @@ async def active_many(
     out: dict[uuid.UUID, list[Entitlement]] = {p: [] for p in plugin_ids}
     if not plugin_ids:
         return out
-    stmt = (
-        select(Entitlement)
-        .where(
-            Entitlement.tenant_id == tenant_id,
-            Entitlement.plugin_id.in_(list(set(plugin_ids))),
-            Entitlement.status == "active",
-            or_(Entitlement.period_end.is_(None), Entitlement.period_end > now),
-        )
-        .order_by(Entitlement.created_at.desc())
-    )
-    for e in (await session.execute(stmt)).scalars():
+    params = {"tenant_id": tenant_id, "plugin_ids": list(set(plugin_ids)), "now": now}
+    for e in (await session.execute(_ACTIVE_MANY, params)).scalars():
         out.setdefault(e.plugin_id, []).append(e)
     return out
 
