@@ -109,6 +109,33 @@ async def test_poison_and_failing_events_go_to_dlq_and_the_rest_apply(sessions):
     assert failing["dlq-consumer"] == consumer.name
 
 
+async def test_a_consumer_of_some_types_passes_the_others_over_unparsed_and_unclaimed(sessions):
+    sink = Sink()
+    consumer = make_consumer(sessions, apply, sink)
+    consumer.types = frozenset({"test.thing"})
+    wanted, wanted_unlabelled = event(1), event(2)
+    other = CloudEvent(source="/tests", type="test.other", data={"n": 3})
+    await consumer.process(
+        [
+            consumer_record(TOPIC, wanted.to_json_bytes(), 0, headers=[("ce_type", b"test.thing")]),
+            # Labelled as another type: passed over before parsing, so not dead-lettered.
+            consumer_record(TOPIC, b"{not json", 1, headers=[("ce_type", b"test.other")]),
+            # No label: parsed, then passed over by its type.
+            consumer_record(TOPIC, other.to_json_bytes(), 2),
+            consumer_record(TOPIC, wanted_unlabelled.to_json_bytes(), 3),
+        ]
+    )
+    assert sink.sent == []
+    assert await count_effects(sessions, wanted.id) == 1
+    assert await count_effects(sessions, wanted_unlabelled.id) == 1
+    assert await count_effects(sessions, other.id) == 0
+    async with sessions() as session:
+        claimed = await session.execute(
+            select(inbox_t.c.event_id).where(inbox_t.c.consumer == consumer.name)
+        )
+        assert set(claimed.scalars()) == {wanted.id, wanted_unlabelled.id}
+
+
 async def test_redelivery_is_applied_once(sessions):
     consumer = make_consumer(sessions, apply, Sink())
     ev = event(7)

@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,7 +254,11 @@ def start_relay_process(
 
 
 def consumer_record(
-    topic: str, value: bytes, offset: int = 0, key: bytes | None = None
+    topic: str,
+    value: bytes,
+    offset: int = 0,
+    key: bytes | None = None,
+    headers: Sequence[tuple[str, bytes]] = (),
 ) -> ConsumerRecord[bytes | None, bytes]:
     """A Kafka record as a consumer receives it, for feeding `EventConsumer.process` directly."""
     return ConsumerRecord(
@@ -268,5 +272,5 @@ def consumer_record(
         checksum=None,
         serialized_key_size=len(key or b""),
         serialized_value_size=len(value),
-        headers=(),
+        headers=tuple(headers),
     )
