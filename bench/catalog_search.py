@@ -15,8 +15,9 @@ concurrent closed-loop clients (p50 is about 32 / throughput), on one uvloop for
 - **service, cache off** (``CATALOG_SEARCH_CACHE_SECONDS=0``), once per ``--uncached-workers``
   count: every answer computed (the facet cache of ADR 0007 stays on, as in production).
 
-The client is a minimal keep-alive HTTP/1.1 connection per simulated user (httpx cost about as
-much CPU per request as the server's cache hit). Each service line prints the cache outcomes the
+The HTTP client is aiohttp, as in ``bench/installer.py`` (httpx costs about as much CPU per
+request as the server's cache hit): one ``ClientSession`` whose connector keeps at most one
+keep-alive connection per simulated user. Each service line prints the cache outcomes the
 server reported (``x-catalog-cache``) and the hit ratio. Aim: p99 <= 30 ms and at least half the
 raw-SQL throughput. Prints numbers; asserts nothing.
 """
@@ -37,6 +38,7 @@ import urllib.parse
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import asyncpg
 import uvloop
 
@@ -276,48 +278,6 @@ def to_params(q: dict[str, str]) -> SearchParams:
     return SearchParams(q=q["q"], category=q.get("category"), limit=20, ref_epoch=time.time())
 
 
-class HttpConnection(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection, one request at a time: the lightest client we can
-    have (httpx costs ~1 ms of CPU a request, which the server on these 2 cores needs). Reads
-    ``Content-Length`` bodies only, which is all uvicorn sends for these answers."""
-
-    def __init__(self) -> None:
-        self.buf = bytearray()
-        self.waiter: asyncio.Future[tuple[int, bytes, bytes]] | None = None
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
-
-    def eof_received(self) -> None:
-        self.connection_lost(None)
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        end = self.buf.find(b"\r\n\r\n")
-        if end < 0 or self.waiter is None:
-            return
-        head = bytes(self.buf[:end]).lower() + b"\r\n"
-        length = int(header(head, b"content-length") or 0)
-        if len(self.buf) < end + 4 + length:
-            return
-        body = bytes(self.buf[end + 4 : end + 4 + length])
-        del self.buf[: end + 4 + length]
-        status = int(head[9:12])
-        self.waiter.set_result((status, head, body))
-        self.waiter = None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_exception(exc or ConnectionError("closed"))
-
-    async def get(self, target: bytes) -> tuple[int, bytes, bytes]:
-        assert self.transport is not None
-        self.waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(b"GET " + target + b" HTTP/1.1\r\nhost: bench\r\n\r\n")
-        return await self.waiter
-
-
 async def run_load(
     label: str, call, work: list, concurrency: int, duration_s: float | None
 ) -> tuple[float, float, float]:
@@ -396,37 +356,16 @@ def start_service(
     )
 
 
-async def connect(port: int) -> HttpConnection:
-    transport, conn = await asyncio.get_running_loop().create_connection(
-        HttpConnection, "127.0.0.1", port
-    )
-    conn.transport = transport  # uvloop may call connection_made after this returns
-    return conn
-
-
-async def wait_ready(port: int) -> None:
+async def wait_ready(client: aiohttp.ClientSession) -> None:
     for _ in range(150):
         try:
-            conn = await connect(port)
-            try:
-                if (await conn.get(b"/readyz"))[0] == 200:
+            async with client.get("/readyz") as ready:
+                if ready.status == 200:
                     return
-            finally:
-                assert conn.transport is not None
-                conn.transport.close()
-        except OSError:
+        except aiohttp.ClientConnectionError:
             pass
         await asyncio.sleep(0.2)
     raise RuntimeError("the service did not become ready")
-
-
-def header(head: bytes, name: bytes) -> bytes | None:
-    """A header's value in a lowercased response head whose every line ends with CRLF."""
-    at = head.find(b"\r\n" + name + b":")
-    if at < 0:
-        return None
-    start = at + len(name) + 3
-    return head[start : head.index(b"\r\n", start)].strip()
 
 
 async def bench_service(
@@ -434,33 +373,34 @@ async def bench_service(
 ) -> tuple[float, float, float]:
     port = free_port()
     proc = start_service(url, kafka, port, workers, cache)
-    conns: list[HttpConnection] = []
     try:
-        await wait_ready(port)
-        for _ in range(args.concurrency):
-            conns.append(await connect(port))
-        targets = [
-            b"/api/v1/plugins/marketplace?" + urllib.parse.urlencode(q).encode() for q in work
-        ]
+        # One keep-alive connection per simulated user at most, as bench/installer.py does.
+        async with aiohttp.ClientSession(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=aiohttp.ClientTimeout(total=60),
+            connector=aiohttp.TCPConnector(limit=args.concurrency),
+        ) as client:
+            await wait_ready(client)
+            targets = ["/api/v1/plugins/marketplace?" + urllib.parse.urlencode(q) for q in work]
 
-        async def via_http(n: int, target: bytes) -> str:
-            status, head, _ = await conns[n].get(target)
-            if status != 200:
-                raise RuntimeError(f"{target!r} answered {status}")
-            return (header(head, b"x-catalog-cache") or b"?").decode()
+            async def via_http(_: int, target: str) -> str:
+                async with client.get(target) as r:
+                    await r.read()
+                    if r.status != 200:
+                        raise RuntimeError(f"{target!r} answered {r.status}")
+                    return r.headers.get("x-catalog-cache", "?")
 
-        label = f"service x{workers}, cache {'on' if cache else 'off'}"
-        if cache:
-            # The cache starts empty: one pass over every query fills it (each distinct query
-            # misses once). That pass is printed as it is; the measured run follows.
-            await run_load(f"  cold: 1st pass, {label}", via_http, targets, args.concurrency, None)
-        else:
-            await run_load(f"  warm-up {label}", via_http, targets[:300], args.concurrency, 3)
-        return await run_load(label, via_http, targets, args.concurrency, args.duration)
+            label = f"service x{workers}, cache {'on' if cache else 'off'}"
+            if cache:
+                # The cache starts empty: one pass over every query fills it (each distinct
+                # query misses once). That pass is printed as it is; the measured run follows.
+                await run_load(
+                    f"  cold: 1st pass, {label}", via_http, targets, args.concurrency, None
+                )
+            else:
+                await run_load(f"  warm-up {label}", via_http, targets[:300], args.concurrency, 3)
+            return await run_load(label, via_http, targets, args.concurrency, args.duration)
     finally:
-        for c in conns:
-            if c.transport is not None:
-                c.transport.close()
         proc.terminate()
         proc.wait(timeout=10)
 
@@ -533,4 +473,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    uvloop.run(main())  # for every line alike: asyncpg and the HTTP client
+    uvloop.run(main())  # for every line alike: asyncpg and aiohttp

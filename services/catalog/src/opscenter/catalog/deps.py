@@ -1,4 +1,7 @@
-"""FastAPI dependencies shared by the catalog's endpoints (HTTP layer only)."""
+"""FastAPI dependencies shared by the catalog's endpoints (HTTP layer only).
+
+Coroutines, like servicekit's: they only read ``app.state``, and FastAPI would run a plain
+``def`` dependency in a worker thread on every request."""
 
 from __future__ import annotations
 
@@ -11,17 +14,17 @@ from opscenter.catalog.marketplace.caching import MarketplaceCaches
 from opscenter.catalog.settings import CatalogSettings
 
 
-def get_settings(request: Request) -> CatalogSettings:
+async def get_settings(request: Request) -> CatalogSettings:
     settings: CatalogSettings = request.app.state.settings
     return settings
 
 
-def get_store(request: Request) -> ArtifactStore:
+async def get_store(request: Request) -> ArtifactStore:
     store: ArtifactStore = request.app.state.artifact_store
     return store
 
 
-def get_caches(request: Request) -> MarketplaceCaches:
+async def get_caches(request: Request) -> MarketplaceCaches:
     caches: MarketplaceCaches = request.app.state.marketplace_caches
     return caches
 
