@@ -201,6 +201,15 @@ async def test_ban_removes_from_listings_and_detail_answers_410(client, publish,
         f"/api/v1/admin/plugins/{p['slug']}/ban", headers=tokens.admin()
     )
     assert no_reason.status_code == 422
+    feature = await client.put(
+        f"/api/v1/admin/plugins/{p['slug']}/feature",
+        json={"featured": True, "rank": 1},
+        headers=tokens.admin(),
+    )
+    assert feature.status_code == 409
+    assert feature.json()["type"].endswith("/plugin-banned")
+    featured = (await client.get(f"{M}/featured")).json()["items"]
+    assert p["slug"] not in [f["slug"] for f in featured]
 
 
 async def test_yank_keeps_exact_pins_and_deprecate(client, publish, publisher, upload, tokens):

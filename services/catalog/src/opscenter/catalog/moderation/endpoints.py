@@ -36,14 +36,14 @@ router = APIRouter(prefix="/admin/plugins", tags=["moderation"])
 Admin = Annotated[Principal, Depends(require_roles(Role.PLATFORM_ADMIN))]
 AdminOrDeveloper = Annotated[Principal, Depends(require_roles(Role.PLATFORM_ADMIN, Role.DEVELOPER))]
 
-_PROBLEMS = problem_responses(
-    {
-        401: "No or invalid bearer token",
-        403: "The role does not allow this",
-        404: "No such plugin (or version), or not yours",
-        422: "Invalid body; errors[] names the fields",
-    }
-)
+_REFUSALS = {
+    401: "No or invalid bearer token",
+    403: "The role does not allow this",
+    404: "No such plugin (or version), or not yours",
+    422: "Invalid body; errors[] names the fields",
+}
+_PROBLEMS = problem_responses(_REFUSALS)
+_FEATURE_PROBLEMS = problem_responses({**_REFUSALS, 409: "A banned plugin cannot be featured"})
 
 
 def _actor(p: Principal) -> service.Actor:
@@ -69,7 +69,7 @@ async def verify(
     )
 
 
-@router.put("/{id}/feature", response_model=PluginRead, responses=_PROBLEMS)
+@router.put("/{id}/feature", response_model=PluginRead, responses=_FEATURE_PROBLEMS)
 async def feature(
     id: PluginRef,
     body: FeatureRequest,
