@@ -36,7 +36,7 @@ async def test_expired_entries_and_failures_recompute():
         return next(results)
 
     assert await cache.get("k", compute) == 1
-    cache._entries["k"] = (0.0, 1, 0)  # expired
+    cache._entries["k"] = (0.0, 0.0, 1, 0)  # expired
     assert await cache.get("k", compute) == 2
 
     async def boom() -> int:
@@ -159,3 +159,70 @@ def test_search_key_is_order_free_and_ignores_unknown_parameters():
     # Repeated values keep their order: the endpoint reads the last one.
     assert search_key(b"q=a&q=b") != search_key(b"q=b&q=a")
     assert search_key(b"q=a") != search_key(b"q=a&facets=false")
+
+
+async def test_a_page_past_its_ttl_is_served_while_one_refresh_replaces_it():
+    cache: ResultCache[int] = ResultCache(ttl=60, stale_for=60)
+    started, release = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            started.set()
+            await release.wait()
+        return calls
+
+    assert await cache.lookup("k", compute) == (1, "miss")
+    fresh_until, servable, value, size = cache._entries["k"]
+    assert servable > fresh_until
+    cache._entries["k"] = (0.0, servable, value, size)  # past its TTL, still servable
+    assert cache.peek("k") is None  # the fast path serves fresh entries only
+    answers = await asyncio.gather(*(cache.lookup("k", compute) for _ in range(3)))
+    assert answers == [(1, "stale")] * 3
+    await started.wait()
+    release.set()
+    await asyncio.gather(*cache._refreshes)
+    assert calls == 2  # one refresh for the three callers
+    assert await cache.lookup("k", compute) == (2, "hit")
+
+
+async def test_stale_pages_never_survive_an_invalidation_or_a_deadline():
+    cache: ResultCache[int] = ResultCache(ttl=60, stale_for=60)
+    n = 0
+
+    async def compute() -> int:
+        nonlocal n
+        n += 1
+        return n
+
+    await cache.lookup("k", compute)
+    fresh_until, servable, value, size = cache._entries["k"]
+    cache._entries["k"] = (0.0, servable, value, size)
+    cache.invalidate()  # a listing change: nothing computed before it may be served
+    assert await cache.lookup("k", compute) == (2, "miss")
+    # A shortened lifetime is a deadline (a featured flag lapses): no stale window after it.
+    await cache.lookup("featured", compute, lifetime=lambda _: 5.0)
+    fresh_until, servable, _, _ = cache._entries["featured"]
+    assert servable == fresh_until
+
+
+async def test_a_failed_refresh_keeps_serving_the_stale_page_and_stores_nothing():
+    cache: ResultCache[int] = ResultCache(ttl=60, stale_for=60)
+
+    async def one() -> int:
+        return 1
+
+    async def boom() -> int:
+        raise RuntimeError("db down")
+
+    await cache.lookup("k", one)
+    _, servable, value, size = cache._entries["k"]
+    cache._entries["k"] = (0.0, servable, value, size)
+    assert await cache.lookup("k", boom) == (1, "stale")
+    await asyncio.gather(*cache._refreshes, return_exceptions=True)
+    assert cache._entries["k"][2] == 1
+    assert not cache._inflight
+    assert await cache.lookup("k", boom) == (1, "stale")  # tried again, still served
+    await asyncio.gather(*cache._refreshes, return_exceptions=True)

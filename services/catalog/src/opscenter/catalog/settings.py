@@ -31,6 +31,10 @@ class CatalogSettings(ServiceSettings):
     #: changes empty the cache at once (ADR 0008); this bounds only how stale rating summaries
     #: and install counts (which just reorder) may be.
     search_cache_seconds: float = Field(default=30.0, ge=0)
+    #: After its TTL a page is still served for this long while one background query replaces
+    #: it (stale-while-revalidate), so a popular query never waits when its TTL runs out. Counts
+    #: may then lag by up to search_cache_seconds + this. Listing changes still empty at once.
+    search_cache_stale_seconds: float = Field(default=30.0, ge=0)
     search_cache_max_entries: int = Field(default=20_000, ge=1)
     #: Bytes of cached response bodies per process.
     search_cache_max_bytes: int = Field(default=64 * MIB, ge=1)

@@ -88,6 +88,7 @@ class MarketplaceCaches:
             max_bytes=settings.search_cache_max_bytes,
             size_of=SearchEntry.size,
             enabled=False,  # until the listener is in place
+            stale_for=settings.search_cache_stale_seconds,
         )
         categories: ResultCache[Any] = ResultCache(
             settings.search_cache_seconds, max_entries=1, enabled=False

@@ -53,7 +53,8 @@ _TAG_RE = r"^[a-z0-9][a-z0-9-]{0,31}$"
         "and deprecated plugins. Keyset pagination through `next_cursor`; `facets` (on the "
         "first page) count every match by category, type, pricing and verified. Answers are "
         "cached per process: a listing change (publish, ban, moderation...) shows at once; "
-        "ratings and install counts may lag by CATALOG_SEARCH_CACHE_SECONDS (default 30 s)."
+        "ratings and install counts may lag by CATALOG_SEARCH_CACHE_SECONDS plus "
+        "CATALOG_SEARCH_CACHE_STALE_SECONDS (default 30 s each)."
     ),
 )
 async def browse(
@@ -86,8 +87,6 @@ async def browse(
         limit=limit,
         cursor=cursor,
     )
-    cache = caches.search
-    outcome = "miss" if cache.enabled else "bypass"
 
     async def compute() -> SearchEntry:
         async with runtime.uow() as uow:
@@ -95,9 +94,10 @@ async def browse(
         body = found.page.__pydantic_serializer__.to_json(found.page)
         return SearchEntry(body, found.featured_lapses_in)
 
-    # Hits were answered by caching.SearchFastPath already; concurrent misses share one
-    # computation here, and an entry never outlives a listed item's featured flag.
-    entry = await cache.get(
+    # Fresh hits were answered by caching.SearchFastPath already; here concurrent misses share
+    # one computation, a page past its TTL is served while it is recomputed in the background,
+    # and an entry never outlives a listed item's featured flag.
+    entry, outcome = await caches.search.lookup(
         search_key(request.scope["query_string"]), compute, lifetime=SearchEntry.lifetime
     )
     SEARCH_CACHE_REQUESTS.labels(outcome).inc()

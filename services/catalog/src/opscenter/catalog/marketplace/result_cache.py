@@ -14,17 +14,26 @@ Two instances live in each API process (see ``invalidation.py`` for who drives t
 The generation closes the race between a computation and a change: a value is stored only if no
 invalidation happened while it was computed, and a request that arrives after an invalidation
 never joins (single flight) a computation that started before it.
+
+``stale_for`` (stale-while-revalidate): for that long after its TTL an entry is still served, by
+``get`` only, while one background computation replaces it, so a popular key never makes its
+callers wait when its TTL runs out. Only the TTL's lapse is covered: an invalidation removes
+the entry at once, and an entry whose ``lifetime`` was shortened (a featured flag lapsing) is
+never served stale.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 class ResultCache(Generic[T]):
@@ -36,9 +45,11 @@ class ResultCache(Generic[T]):
         max_bytes: int | None = None,
         size_of: Callable[[T], int] | None = None,
         enabled: bool = True,
+        stale_for: float = 0.0,
     ) -> None:
         """``ttl <= 0`` disables the cache. With ``max_bytes``, ``size_of`` measures an entry."""
         self.ttl = ttl
+        self.stale_for = stale_for
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._size_of = size_of
@@ -46,9 +57,13 @@ class ResultCache(Generic[T]):
         self.generation = 0
         self.bytes = 0
         self.hits = 0
+        self.stale_hits = 0
         self.misses = 0
-        self._entries: OrderedDict[Hashable, tuple[float, T, int]] = OrderedDict()
+        # key -> (fresh until, servable until, value, size); servable until > fresh until only
+        # for entries that may be served stale.
+        self._entries: OrderedDict[Hashable, tuple[float, float, T, int]] = OrderedDict()
         self._inflight: dict[tuple[int, Hashable], asyncio.Future[T]] = {}
+        self._refreshes: set[asyncio.Task[T]] = set()
 
     @property
     def enabled(self) -> bool:
@@ -73,7 +88,7 @@ class ResultCache(Generic[T]):
             return None
         self._entries.move_to_end(key)
         self.hits += 1
-        return hit[1]
+        return hit[2]
 
     async def get(
         self,
@@ -84,12 +99,54 @@ class ResultCache(Generic[T]):
     ) -> T:
         """The cached value, or ``compute()`` (once for concurrent callers). ``lifetime(value)``
         may shorten that entry's life (never lengthen it past the TTL)."""
+        return (await self.lookup(key, compute, lifetime=lifetime))[0]
+
+    async def lookup(
+        self,
+        key: Hashable,
+        compute: Callable[[], Awaitable[T]],
+        *,
+        lifetime: Callable[[T], float | None] | None = None,
+    ) -> tuple[T, str]:
+        """``get``, with how the value was found: "hit", "stale" (served while a background
+        computation replaces it), "miss" or "bypass" (the cache is disabled)."""
         hit = self.peek(key)
         if hit is not None:
-            return hit
+            return hit, "hit"
         if not self.enabled:
-            return await compute()
+            return await compute(), "bypass"
+        stale = self._entries.get(key)
+        if stale is not None and stale[1] > time.monotonic():
+            self.stale_hits += 1
+            self._refresh(key, compute, lifetime)
+            return stale[2], "stale"
         self.misses += 1
+        return await self._compute(key, compute, lifetime), "miss"
+
+    def _refresh(
+        self,
+        key: Hashable,
+        compute: Callable[[], Awaitable[T]],
+        lifetime: Callable[[T], float | None] | None,
+    ) -> None:
+        if (self.generation, key) in self._inflight:
+            return
+        task = asyncio.create_task(self._compute(key, compute, lifetime))
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshed)
+
+    def _refreshed(self, task: asyncio.Task[T]) -> None:
+        self._refreshes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Nothing is stored; the stale entry keeps being served until it lapses.
+            log.warning("cache refresh failed: %r", task.exception())
+
+    async def _compute(
+        self,
+        key: Hashable,
+        compute: Callable[[], Awaitable[T]],
+        lifetime: Callable[[T], float | None] | None,
+    ) -> T:
         generation = self.generation
         flight = (generation, key)
         pending = self._inflight.get(flight)
@@ -119,24 +176,29 @@ class ResultCache(Generic[T]):
                 limit = lifetime(value) if lifetime is not None else None
                 life = self.ttl if limit is None else min(limit, self.ttl)
                 if life > 0:
-                    self._store(key, value, time.monotonic() + life)
+                    now = time.monotonic()
+                    # ``lifetime`` is a deadline (a featured flag lapses): never served past it.
+                    servable = now + life + self.stale_for
+                    if limit is not None:
+                        servable = min(servable, now + limit)
+                    self._store(key, value, now + life, servable)
             return value
         finally:
             del self._inflight[flight]
 
-    def _store(self, key: Hashable, value: T, expires: float) -> None:
+    def _store(self, key: Hashable, value: T, expires: float, servable: float) -> None:
         size = self._size_of(value) if self._size_of is not None else 0
         if self.max_bytes is not None and size > self.max_bytes:
             return
         old = self._entries.pop(key, None)
         if old is not None:
-            self.bytes -= old[2]
-        self._entries[key] = (expires, value, size)
+            self.bytes -= old[3]
+        self._entries[key] = (expires, servable, value, size)
         self.bytes += size
         while len(self._entries) > self.max_entries or (
             self.max_bytes is not None and self.bytes > self.max_bytes
         ):
-            _, (_, _, dropped) = self._entries.popitem(last=False)
+            _, (_, _, _, dropped) = self._entries.popitem(last=False)
             self.bytes -= dropped
 
     def __len__(self) -> int:
