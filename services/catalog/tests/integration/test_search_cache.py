@@ -116,11 +116,13 @@ async def test_a_cached_search_stops_listing_a_plugin_the_moment_it_is_banned_he
     await ban(cached.client, tokens, p["slug"])  # through this replica's API
     assert cached.caches.search.generation > generation  # emptied before the answer left
 
-    assert (await cached.search(q=w))[:2] == ("miss", [])
-    # Its notification empties the cache once more when it arrives: wait for it (the write
+    # Delisted at once, whether or not the ban's notification has arrived yet (if it has, this
+    # answer may be cached already: the outcome is not what is asserted here).
+    assert (await cached.search(q=w))[1] == []
+    # The notification empties the cache once more when it arrives: wait for it (the write
     # emptied it once, the notification does it again) before showing the answer is cached.
     await cached.notified(generation, 2)
-    assert (await cached.search(q=w))[:2] == ("miss", [])
+    assert (await cached.search(q=w))[:2] in (("miss", []), ("hit", []))
     assert (await cached.search(q=w))[:2] == ("hit", [])
     assert await monitoring_count(cached) == before - 1
 
