@@ -6,7 +6,8 @@ state changes and their events commit together, and a redelivered event finds th
 no longer in the state that asked for work and does nothing.
 
 Most events on the topic are the executor's own follow-ups (installed, enabled, failed, ...):
-they are skipped by their type, before any parsing. Consecutive install requests of a batch are
+the consumer passes them over by their ``ce_type`` header, unparsed (``WORK_TYPES`` is its
+filter); this handler skips any that still reach it. Consecutive install requests of a batch are
 executed together (``execute_installs``: a few queries for the whole run); an upgrade or
 uninstall request first executes the run before it, so requests keep their order.
 """
