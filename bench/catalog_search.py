@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import asyncpg
 import uvloop
+from http_load import free_port, wait_ready
 
 from opscenter.catalog.marketplace.search import SearchParams, facets_sql, search_sql, to_asyncpg
 from opscenter.servicekit.db import asyncpg_dsn
@@ -318,12 +318,6 @@ async def run_load(
     return len(lat) / elapsed, p50, p99
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_service(
     url: str, kafka: str, port: int, workers: int, cache: bool
 ) -> subprocess.Popen[bytes]:
@@ -354,18 +348,6 @@ def start_service(
         ],
         env=env,
     )
-
-
-async def wait_ready(client: aiohttp.ClientSession) -> None:
-    for _ in range(150):
-        try:
-            async with client.get("/readyz") as ready:
-                if ready.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.2)
-    raise RuntimeError("the service did not become ready")
 
 
 async def bench_service(

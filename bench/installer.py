@@ -25,7 +25,6 @@ import base64
 import hashlib
 import io
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from http_load import free_port, wait_ready
 from sqlalchemy import text
 
 from opscenter.contracts import (
@@ -159,12 +159,6 @@ def package(slug: str, version: str) -> bytes:
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_processes(
@@ -291,14 +285,7 @@ async def bench_installs(stack: LocalStack, tenants: int, api_workers: int = 1) 
             timeout=aiohttp.ClientTimeout(total=60),
             connector=aiohttp.TCPConnector(limit=tenants),
         ) as client:
-            for _ in range(200):
-                try:
-                    async with client.get("/readyz") as ready:
-                        if ready.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.1)
+            await wait_ready(client)
 
             async def install(tenant: str) -> None:
                 started[tenant] = time.perf_counter()

@@ -72,8 +72,7 @@ async def test_trace_id_is_shared_by_request_outbox_and_consumer(local_stack: Lo
             await uow.commit()
         return {"event_id": event.id}
 
-    app = create_service_app(settings, title="trace", routers=[router])
-    app.state.runtime = runtime
+    app = create_service_app(settings, title="trace", routers=[router], runtime=runtime)
     seen: dict[str, str] = {}
 
     async def handler(session: AsyncSession, event: CloudEvent) -> None:

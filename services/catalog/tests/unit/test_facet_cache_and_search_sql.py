@@ -226,3 +226,16 @@ async def test_a_failed_refresh_keeps_serving_the_stale_page_and_stores_nothing(
     assert not cache._inflight
     assert await cache.lookup("k", boom) == (1, "stale")  # tried again, still served
     await asyncio.gather(*cache._refreshes, return_exceptions=True)
+
+
+def test_the_search_cache_key_names_every_query_parameter_of_the_endpoint():
+    # Two requests differing only in a parameter the key leaves out would share one answer.
+    from fastapi.routing import APIRoute
+
+    from opscenter.catalog.marketplace.caching import SEARCH_PARAMS, SEARCH_PATH
+    from opscenter.catalog.marketplace.endpoints import router
+    from opscenter.servicekit.app import API_PREFIX
+
+    routes = router.routes
+    (route,) = [r for r in routes if isinstance(r, APIRoute) and API_PREFIX + r.path == SEARCH_PATH]
+    assert {p.alias for p in route.dependant.query_params} == SEARCH_PARAMS

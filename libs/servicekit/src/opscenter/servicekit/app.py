@@ -11,9 +11,10 @@ from fastapi import APIRouter, FastAPI
 
 from opscenter.servicekit.auth import TokenVerifier
 from opscenter.servicekit.errors import document_problems, install_problem_handlers
-from opscenter.servicekit.health import health_router
+from opscenter.servicekit.health import database_check, health_router
 from opscenter.servicekit.logs import configure_logging
 from opscenter.servicekit.nul_guard import RejectNulMiddleware
+from opscenter.servicekit.runtime import ServiceRuntime
 from opscenter.servicekit.settings import ServiceSettings
 from opscenter.servicekit.telemetry import configure_tracing, instrument_app
 
@@ -27,6 +28,7 @@ def create_service_app(
     *,
     title: str,
     routers: list[APIRouter],
+    runtime: ServiceRuntime | None = None,
     lifespan: Lifespan | None = None,
     version: str = "0.1.0",
 ) -> FastAPI:
@@ -35,7 +37,7 @@ def create_service_app(
     app = FastAPI(
         title=title,
         version=version,
-        lifespan=_with_start_up(lifespan),
+        lifespan=_around(runtime, lifespan),
         openapi_url=f"{API_PREFIX}/{settings.service_name}/openapi.json",
         docs_url=f"{API_PREFIX}/{settings.service_name}/docs",
         redoc_url=None,
@@ -43,6 +45,9 @@ def create_service_app(
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
     app.state.readiness_checks = {}
+    if runtime is not None:
+        app.state.runtime = runtime
+        app.state.readiness_checks["database"] = database_check(runtime.engine)
     install_problem_handlers(app)
     _document_problems_in_openapi(app)
     app.add_middleware(RejectNulMiddleware)
@@ -53,25 +58,28 @@ def create_service_app(
     return app
 
 
-def _with_start_up(lifespan: Lifespan | None) -> Lifespan:
-    """The service's lifespan, after the start-up every API shares: its connection pool opened
-    (`app.state.runtime`, set by the service) and the garbage collector told to leave alone
-    what exists by then (modules, routes, models: never garbage, yet each full collection
-    would walk all of them again)."""
+def _around(runtime: ServiceRuntime | None, lifespan: Lifespan | None) -> Lifespan:
+    """The service's own lifespan inside what every API shares: before it, the connection pool
+    opened and the garbage collector told to leave alone what exists by then (modules, routes,
+    models: never garbage, yet each full collection would walk all of them again); after it,
+    the runtime disposed."""
 
     @asynccontextmanager
-    async def start_up(app: FastAPI) -> AsyncIterator[None]:
-        runtime = getattr(app.state, "runtime", None)
+    async def run(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
             await runtime.warm_up()
         gc.freeze()
-        if lifespan is None:
-            yield
-            return
-        async with lifespan(app):
-            yield
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            if runtime is not None:
+                await runtime.dispose()
 
-    return start_up
+    return run
 
 
 def _document_problems_in_openapi(app: FastAPI) -> None:

@@ -82,7 +82,7 @@ class EventConsumer:
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         events: list[tuple[ConsumerRecord[Any, Any], CloudEvent]] = []
         for record in records:
-            if self.types is not None and _header(record, "ce_type") not in (None, *self.types):
+            if self._labelled_as_other_type(record):
                 continue
             try:
                 event = CloudEvent.from_json_bytes(record.value)
@@ -105,6 +105,12 @@ class EventConsumer:
             log.warning("batch failed, retrying events one by one", extra={"error": repr(exc)})
         for record, event in events:
             await self._retry_alone(record, event, first_error=None)
+
+    def _labelled_as_other_type(self, record: ConsumerRecord[Any, Any]) -> bool:
+        if self.types is None:
+            return False
+        labelled = _header(record, "ce_type")
+        return labelled is not None and labelled not in self.types
 
     async def _apply(self, events: Sequence[tuple[ConsumerRecord[Any, Any], CloudEvent]]) -> None:
         async with self.sessions() as session, session.begin():

@@ -19,7 +19,6 @@ from opscenter.catalog.moderation.endpoints import router as moderation_router
 from opscenter.catalog.plugins.endpoints import router as publishing_router
 from opscenter.catalog.settings import CatalogSettings
 from opscenter.servicekit.app import create_service_app
-from opscenter.servicekit.health import database_check
 from opscenter.servicekit.runtime import ServiceRuntime, run_api
 
 
@@ -37,18 +36,16 @@ def create_app(
             yield
         finally:
             await caches.listener.stop()
-            await runtime.dispose()
 
     app = create_service_app(
         settings,
         title="Ops Center catalog",
         routers=[publishing_router, marketplace_router, moderation_router],
+        runtime=runtime,
         lifespan=lifespan,
     )
-    app.state.runtime = runtime
     app.state.artifact_store = artifact_store or FilesystemArtifactStore(settings.artifact_root)
     app.state.marketplace_caches = caches
-    app.state.readiness_checks["database"] = database_check(runtime.engine)
     # Outermost: a search hit is answered before any other middleware or routing runs; a write
     # empties this process's caches before its answer leaves.
     app.add_middleware(InvalidateOnWrite, caches=caches)

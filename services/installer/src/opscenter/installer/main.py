@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from opscenter.installer import models
@@ -13,7 +10,6 @@ from opscenter.installer.entitlements.endpoints import router as entitlements_ro
 from opscenter.installer.installations.endpoints import router as installations_router
 from opscenter.installer.settings import InstallerSettings
 from opscenter.servicekit.app import create_service_app
-from opscenter.servicekit.health import database_check
 from opscenter.servicekit.runtime import ServiceRuntime, run_api
 
 
@@ -21,20 +17,13 @@ def create_app(settings: InstallerSettings | None = None) -> FastAPI:
     settings = settings or InstallerSettings()
     runtime = ServiceRuntime.create(settings, models)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await runtime.dispose()
-
     app = create_service_app(
         settings,
         title="Ops Center installer",
         routers=[installations_router, entitlements_router],
-        lifespan=lifespan,
+        runtime=runtime,
     )
-    app.state.runtime = runtime
     app.state.cipher = ConfigCipher(settings.secret_key.get_secret_value())
-    app.state.readiness_checks["database"] = database_check(runtime.engine)
     return app
 
 

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from opscenter.reviews import models
 from opscenter.reviews.settings import ReviewsSettings
 from opscenter.servicekit.app import create_service_app
-from opscenter.servicekit.health import database_check
 from opscenter.servicekit.runtime import ServiceRuntime, run_api
 
 
 def create_app(settings: ReviewsSettings | None = None) -> FastAPI:
     settings = settings or ReviewsSettings()
     runtime = ServiceRuntime.create(settings, models)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await runtime.dispose()
-
-    app = create_service_app(settings, title="Ops Center reviews", routers=[], lifespan=lifespan)
-    app.state.runtime = runtime
-    app.state.readiness_checks["database"] = database_check(runtime.engine)
-    return app
+    return create_service_app(settings, title="Ops Center reviews", routers=[], runtime=runtime)
 
 
 def run() -> None:
