@@ -2,23 +2,48 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from opscenter.servicekit.settings import ServiceSettings
 
 
 def create_engine(settings: ServiceSettings) -> AsyncEngine:
-    return create_async_engine(
+    """A fixed pool of ``db_pool_size`` connections (no overflow).
+
+    A connection opened for a burst costs ~10 ms of CPU (TLS probe, authentication, type
+    introspection), must prepare every statement again, and is closed when the burst ends; on
+    a CPU-bound process, waiting for a pooled connection is cheaper. The liveness check on
+    checkout costs no round trip (`pool_pre_ping` costs three with asyncpg: BEGIN, a ping,
+    ROLLBACK): asyncpg reads its socket all the time, so a connection the server closed
+    (restart, `pg_terminate_backend`, idle timeout) is already marked closed and is replaced
+    before use."""
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
+        max_overflow=0,
+        pool_timeout=settings.db_pool_timeout_s,
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(
+    dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+) -> None:
+    # DisconnectionError makes the pool discard this connection and check out another
+    # (a fresh one if need be), up to three times, before the caller sees an error.
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

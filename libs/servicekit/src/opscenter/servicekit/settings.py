@@ -22,7 +22,9 @@ class ServiceSettings(BaseSettings):
     # "production" refuses the local defaults that would be unsafe there (the dev JWT secret).
     environment: Literal["dev", "test", "production"] = "dev"
     database_url: str = "postgresql+asyncpg://opscenter:opscenter@127.0.0.1:25432/opscenter"
-    db_pool_size: int = 10
+    # A fixed pool: requests beyond it wait for a connection, up to db_pool_timeout_s.
+    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_timeout_s: float = Field(default=30.0, gt=0)
     kafka_bootstrap: str = "127.0.0.1:29092"
 
     # JWT: HS256 with a shared secret locally; RS256 with a public key (PEM) or JWKS in production.
