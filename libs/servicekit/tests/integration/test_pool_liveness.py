@@ -41,7 +41,9 @@ async def test_connections_the_server_closed_are_replaced_before_use(local_stack
         assert set(await _backend_pids(url, admin)) == before
 
         # The server ends both pooled connections (as a restart or an idle timeout would).
-        await admin.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) pid", list(before))
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) pid", list(before)
+        )
         deadline = time.monotonic() + 10
         while await _backend_pids(url, admin) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
