@@ -39,6 +39,7 @@ import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -330,7 +331,9 @@ async def bench_installs(stack: LocalStack, tenants: int, api_workers: int = 1) 
             await asyncio.wait_for(watch(warm_up), 60)
 
             cpu = CpuMeter(
-                {"API": processes[0].pid, "worker": processes[1].pid, "relay": processes[2].pid}
+                {"API": processes[0].pid, "worker": processes[1].pid, "relay": processes[2].pid},
+                pg_port=urlsplit(url).port or 5432,
+                kafka_port=int(settings.kafka_bootstrap.rsplit(":", 1)[1]),
             )
             watcher = asyncio.create_task(watch(ids))
             t0 = time.perf_counter()
@@ -439,12 +442,18 @@ WARM_UP_TENANTS = 5
 
 class CpuMeter:
     """CPU time (user + system) each process spends between creation and ``spent()``: where the
-    two cores went. Postgres is every process named ``postgres``; the bench is this process
-    (load generator, watcher, artifact server). uvicorn's worker processes count with their
-    parent (children's times are read too). Linux only."""
+    two cores went. Postgres and Kafka are the servers listening on the given ports (the
+    postmaster and its backends; the broker's JVM), not another instance's; the bench is this
+    process (load generator, watcher, artifact server). uvicorn's worker processes count with
+    their parent (children's times are read too). Linux only."""
 
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
+    def __init__(self, pids: dict[str, int], *, pg_port: int, kafka_port: int) -> None:
+        self.pids = {
+            **pids,
+            "Postgres": _listening_pid(pg_port),
+            "Kafka": _listening_pid(kafka_port),
+            "bench": os.getpid(),
+        }
         self.start = self._read()
 
     @staticmethod
@@ -460,11 +469,10 @@ class CpuMeter:
         return total
 
     def _read(self) -> dict[str, int]:
-        out = {name: self._ticks(pid, children=True) for name, pid in self.pids.items()}
-        out["Postgres"] = sum(self._ticks(p) for p in _pids_named("postgres"))
-        out["Kafka"] = sum(self._ticks(p) for p in _pids_named("java"))
-        out["bench"] = self._ticks(os.getpid())
-        return out
+        # The bench's own children are the processes measured; they are not its CPU.
+        return {
+            name: self._ticks(pid, children=name != "bench") for name, pid in self.pids.items()
+        }
 
     def spent(self) -> str:
         now = self._read()
@@ -480,17 +488,27 @@ def _children(pid: int) -> list[str]:
         return []
 
 
-def _pids_named(name: str) -> list[int]:
-    pids = []
+def _listening_pid(port: int) -> int:
+    """The process with a socket listening on ``port`` (from /proc/net/tcp and tcp6: the JVM
+    listens on an IPv4-mapped IPv6 address)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    inodes.add(f"socket:[{inode}]")
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/comm") as f:
-                    if f.read().strip() == name:
-                        pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
+        if not entry.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{entry}/fd")
+            if any(os.readlink(f"/proc/{entry}/fd/{fd}") in inodes for fd in fds):
+                return int(entry)
+        except OSError:
+            continue
+    raise RuntimeError(f"no process listens on port {port}")
 
 
 async def bare_writes(runtime: ServiceRuntime, tenants: int) -> list[float]:
