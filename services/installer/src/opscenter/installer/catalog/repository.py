@@ -1,16 +1,18 @@
 """Reads and writes of the catalog projection."""
 
+# ruff: noqa: S608 - the SQL interpolates column lists from the models; values are $n parameters.
+
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Select, String, Uuid, bindparam, func, select, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from opscenter.installer.models import CatalogPlugin, CatalogVersion, PublisherKey
+from opscenter.servicekit.driver import column_list, driver, snapshot
 
 
 async def upsert_plugin(
@@ -35,44 +37,46 @@ async def upsert_version(session: AsyncSession, values: dict[str, object]) -> No
     )
 
 
-# Statements of every install request and executor batch, built once (see
-# installations.repository): lists travel as array parameters.
-_PLUGIN_BY_ID = select(CatalogPlugin).where(CatalogPlugin.plugin_id == bindparam("ref"))
-_PLUGIN_BY_SLUG = select(CatalogPlugin).where(CatalogPlugin.slug == bindparam("ref"))
-_PLUGINS_BY_ID = select(CatalogPlugin).where(
-    CatalogPlugin.plugin_id == func.any(bindparam("plugin_ids", type_=ARRAY(Uuid)))
+# Read by every install request and executor batch: plain SQL on the unit of work's
+# connection (ADR 0010); the objects are read-only snapshots (the projection's handlers change
+# rows through the ORM). Lists travel as array parameters.
+_PLUGIN = column_list(CatalogPlugin, "p")
+_PLUGIN_BY_ID = f"SELECT {_PLUGIN} FROM catalog_plugins p WHERE p.plugin_id = $1"
+_PLUGIN_BY_SLUG = f"SELECT {_PLUGIN} FROM catalog_plugins p WHERE p.slug = $1"
+_PLUGINS_BY_ID = f"SELECT {_PLUGIN} FROM catalog_plugins p WHERE p.plugin_id = ANY($1::uuid[])"
+_VERSIONS_BY_KEY = (
+    f"SELECT {column_list(CatalogVersion, 'v')} FROM catalog_versions v"
+    " WHERE (v.plugin_id, v.version) IN (SELECT unnest($1::uuid[]), unnest($2::varchar[]))"
 )
-_VERSIONS_BY_KEY = select(CatalogVersion).where(
-    tuple_(CatalogVersion.plugin_id, CatalogVersion.version).in_(
-        select(
-            func.unnest(bindparam("plugin_ids", type_=ARRAY(Uuid))),
-            func.unnest(bindparam("versions", type_=ARRAY(String))),
-        )
-    )
+_KEYS_BY_ID = (
+    f"SELECT {column_list(PublisherKey, 'k')} FROM publisher_keys k"
+    " WHERE (k.publisher_id, k.key_id) IN (SELECT unnest($1::varchar[]), unnest($2::varchar[]))"
 )
-_KEYS_BY_ID = select(PublisherKey).where(
-    tuple_(PublisherKey.publisher_id, PublisherKey.key_id).in_(
-        select(
-            func.unnest(bindparam("publisher_ids", type_=ARRAY(String))),
-            func.unnest(bindparam("key_ids", type_=ARRAY(String))),
-        )
-    )
+# Every version (with its plugin) of the plugins reachable from $1 through any version's
+# dependency keys; UNION stops at cycles.
+_CLOSURE = f"""
+WITH RECURSIVE reach(slug) AS (
+    SELECT unnest($1::varchar[])
+    UNION
+    SELECT jsonb_object_keys(d.dependencies)
+    FROM catalog_versions d JOIN reach r ON d.slug = r.slug
 )
+SELECT {column_list(CatalogVersion, "v", "v_")}, {column_list(CatalogPlugin, "p", "p_")}
+FROM catalog_versions v JOIN catalog_plugins p ON p.plugin_id = v.plugin_id
+WHERE v.slug IN (SELECT slug FROM reach)
+"""
 
 
-async def get_plugin(
-    session: AsyncSession, ref: str | uuid.UUID, *, lock: bool = False
-) -> CatalogPlugin | None:
-    """By UUID or slug (a slug never has a UUID's shape)."""
+async def get_plugin(session: AsyncSession, ref: str | uuid.UUID) -> CatalogPlugin | None:
+    """By UUID or slug (a slug never has a UUID's shape); a read-only snapshot."""
     value: str | uuid.UUID
     try:
         value = ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref))
-        stmt = _PLUGIN_BY_ID
+        sql = _PLUGIN_BY_ID
     except ValueError:
-        value, stmt = str(ref), _PLUGIN_BY_SLUG
-    if lock:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt, {"ref": value})).scalar_one_or_none()
+        value, sql = str(ref), _PLUGIN_BY_SLUG
+    row = await (await driver(session)).fetchrow(sql, value)
+    return None if row is None else snapshot(CatalogPlugin, row)
 
 
 async def get_version(
@@ -89,26 +93,6 @@ async def versions_of(session: AsyncSession, slugs: Iterable[str]) -> Sequence[C
     return rows.scalars().all()
 
 
-def _closure_statement() -> Select[tuple[CatalogVersion, CatalogPlugin]]:
-    seed = select(func.unnest(bindparam("slugs", type_=ARRAY(String))).label("slug"))
-    reach = seed.cte("reach", recursive=True)
-    dep = aliased(CatalogVersion)
-    reach = reach.union(
-        select(func.jsonb_object_keys(dep.dependencies).label("slug")).join(
-            reach, dep.slug == reach.c.slug
-        )
-    )
-    return (
-        select(CatalogVersion, CatalogPlugin)
-        .join(CatalogPlugin, CatalogPlugin.plugin_id == CatalogVersion.plugin_id)
-        .where(CatalogVersion.slug.in_(select(reach.c.slug)))
-    )
-
-
-#: Built once: constructing the recursive CTE costs more CPU than running it.
-_CLOSURE = _closure_statement()
-
-
 async def closure(
     session: AsyncSession, slugs: Iterable[str]
 ) -> Sequence[tuple[CatalogVersion, CatalogPlugin]]:
@@ -118,8 +102,8 @@ async def closure(
     wanted = sorted(set(slugs))
     if not wanted:
         return []
-    result = await session.execute(_CLOSURE, {"slugs": wanted})
-    return [(v, p) for v, p in result.tuples()]
+    rows = await (await driver(session)).fetch(_CLOSURE, wanted)
+    return [(snapshot(CatalogVersion, r, "v_"), snapshot(CatalogPlugin, r, "p_")) for r in rows]
 
 
 async def versions_by_key(
@@ -129,9 +113,11 @@ async def versions_by_key(
     wanted = list(set(keys))
     if not wanted:
         return {}
-    params = {"plugin_ids": [p for p, _ in wanted], "versions": [v for _, v in wanted]}
-    rows = (await session.execute(_VERSIONS_BY_KEY, params)).scalars()
-    return {(v.plugin_id, v.version): v for v in rows}
+    rows = await (await driver(session)).fetch(
+        _VERSIONS_BY_KEY, [p for p, _ in wanted], [v for _, v in wanted]
+    )
+    versions = (snapshot(CatalogVersion, r) for r in rows)
+    return {(v.plugin_id, v.version): v for v in versions}
 
 
 async def plugins_by_id(
@@ -140,8 +126,9 @@ async def plugins_by_id(
     wanted = list(set(plugin_ids))
     if not wanted:
         return {}
-    rows = (await session.execute(_PLUGINS_BY_ID, {"plugin_ids": wanted})).scalars()
-    return {p.plugin_id: p for p in rows}
+    rows = await (await driver(session)).fetch(_PLUGINS_BY_ID, wanted)
+    plugins = (snapshot(CatalogPlugin, r) for r in rows)
+    return {p.plugin_id: p for p in plugins}
 
 
 async def keys_by_id(
@@ -151,9 +138,11 @@ async def keys_by_id(
     wanted = list(set(keys))
     if not wanted:
         return {}
-    params = {"publisher_ids": [p for p, _ in wanted], "key_ids": [k for _, k in wanted]}
-    rows = (await session.execute(_KEYS_BY_ID, params)).scalars()
-    return {(k.publisher_id, k.key_id): k for k in rows}
+    rows = await (await driver(session)).fetch(
+        _KEYS_BY_ID, [p for p, _ in wanted], [k for _, k in wanted]
+    )
+    found = (snapshot(PublisherKey, r) for r in rows)
+    return {(k.publisher_id, k.key_id): k for k in found}
 
 
 async def plugins_by_slug(session: AsyncSession, slugs: Iterable[str]) -> dict[str, CatalogPlugin]:

@@ -1,16 +1,18 @@
 """Reads and writes of the entitlement ledger and trials (never commits)."""
 
+# ruff: noqa: S608 - the SQL interpolates column lists from the models; values are $n parameters.
+
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Uuid, bindparam, func, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opscenter.installer.models import Entitlement, Trial
+from opscenter.servicekit.driver import column_list, driver, snapshot
 
 
 async def active(
@@ -29,17 +31,15 @@ async def active(
     return (await session.execute(stmt)).scalars().all()
 
 
-# Read by every install request: built once (see installations.repository).
+# Read by every install request: plain SQL on the unit of work's connection (ADR 0010);
+# the rows are read-only snapshots.
 _ACTIVE_MANY = (
-    select(Entitlement)
-    .where(
-        Entitlement.tenant_id == bindparam("tenant_id"),
-        Entitlement.plugin_id == func.any(bindparam("plugin_ids", type_=ARRAY(Uuid))),
-        Entitlement.status == "active",
-        or_(Entitlement.period_end.is_(None), Entitlement.period_end > bindparam("now")),
-    )
-    .order_by(Entitlement.created_at.desc())
+    f"SELECT {column_list(Entitlement, 'e')} FROM entitlements e"
+    " WHERE e.tenant_id = $1 AND e.plugin_id = ANY($2::uuid[]) AND e.status = 'active'"
+    " AND (e.period_end IS NULL OR e.period_end > $3)"
+    " ORDER BY e.created_at DESC"
 )
+_TRIALS_USED = "SELECT plugin_id FROM trials WHERE tenant_id = $1 AND plugin_id = ANY($2::uuid[])"
 
 
 async def active_many(
@@ -49,8 +49,8 @@ async def active_many(
     out: dict[uuid.UUID, list[Entitlement]] = {p: [] for p in plugin_ids}
     if not plugin_ids:
         return out
-    params = {"tenant_id": tenant_id, "plugin_ids": list(set(plugin_ids)), "now": now}
-    for e in (await session.execute(_ACTIVE_MANY, params)).scalars():
+    rows = await (await driver(session)).fetch(_ACTIVE_MANY, tenant_id, list(set(plugin_ids)), now)
+    for e in (snapshot(Entitlement, r) for r in rows):
         out.setdefault(e.plugin_id, []).append(e)
     return out
 
@@ -60,10 +60,8 @@ async def trials_used(
 ) -> set[uuid.UUID]:
     if not plugin_ids:
         return set()
-    stmt = select(Trial.plugin_id).where(
-        Trial.tenant_id == tenant_id, Trial.plugin_id.in_(list(set(plugin_ids)))
-    )
-    return set((await session.execute(stmt)).scalars())
+    rows = await (await driver(session)).fetch(_TRIALS_USED, tenant_id, list(set(plugin_ids)))
+    return {r["plugin_id"] for r in rows}
 
 
 async def trial(session: AsyncSession, tenant_id: str, plugin_id: uuid.UUID) -> Trial | None:

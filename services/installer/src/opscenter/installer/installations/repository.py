@@ -6,16 +6,17 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import String, Uuid, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opscenter.contracts import InstallationState
 from opscenter.installer.models import (
+    Base,
     Consent,
     Installation,
     InstallationHistory,
-    TenantPlan,
 )
+from opscenter.servicekit.driver import driver, insert_new
 
 S = InstallationState
 
@@ -25,10 +26,10 @@ LIVE_STATES = (S.INSTALLING, S.INSTALLED, S.ENABLED, S.DISABLED, S.UPDATING, S.U
 # The statements of every install request and executor batch are built once, with bound
 # parameters (lists as one array parameter): building a statement costs the ORM about twice
 # what executing it does.
+# The first statement of most writes: plain SQL (ADR 0010), which also opens the transaction.
 _LOCK_TENANT = (
-    insert(TenantPlan)
-    .values(tenant_id=bindparam("tenant_id"))
-    .on_conflict_do_update(index_elements=[TenantPlan.tenant_id], set_={"updated_at": func.now()})
+    "INSERT INTO tenant_plans (tenant_id) VALUES ($1)"
+    " ON CONFLICT (tenant_id) DO UPDATE SET updated_at = now()"
 )
 _OF_TENANT = (
     select(Installation)
@@ -55,7 +56,7 @@ async def lock_tenant(session: AsyncSession, tenant_id: str) -> None:
 
     One statement: an upsert that touches the row takes its row lock whether it inserted it or
     not (a concurrent first insert of the same tenant waits on the unique index, then updates)."""
-    await session.execute(_LOCK_TENANT, {"tenant_id": tenant_id})
+    await (await driver(session)).execute(_LOCK_TENANT, tenant_id)
 
 
 async def get(
@@ -179,3 +180,10 @@ async def consents(session: AsyncSession, installation_id: uuid.UUID) -> Sequenc
 
 def add(session: AsyncSession, row: object) -> None:
     session.add(row)
+
+
+async def add_new(session: AsyncSession, rows: Sequence[Base]) -> None:
+    """Writes new rows with one statement per table, in the order their tables first appear
+    (installations before the rows that reference them), as plain SQL (ADR 0010); the rows
+    stay transient, so the session does not write them again."""
+    await insert_new(await driver(session), rows)

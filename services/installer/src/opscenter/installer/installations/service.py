@@ -62,6 +62,7 @@ from opscenter.installer.installations.schemas import (
     UpgradeCreate,
 )
 from opscenter.installer.models import (
+    Base,
     CatalogPlugin,
     CatalogVersion,
     Consent,
@@ -470,13 +471,15 @@ async def install(
     plan_id = uuid.uuid4()
     root_id: uuid.UUID | None = None
     created: list[Installation] = []
-    dependent_rows: list[object] = []
+    new_rows: list[Base] = []
+    dependent_rows: list[Base] = []
     events: list[EventPayload] = []
     current: dict[uuid.UUID, Entitlement | None] = {}
-    # The rows are written with two flushes (installations, then the rows referencing them:
-    # history, consents, ledger), not a few statements per plugin; the tenant's plan lock is
-    # held throughout. The events follow the flushes, so each is emitted after the row it
-    # describes is written (ADR 0001).
+    # New rows are written with one statement per table, installations before the rows that
+    # reference them (history, consents, ledger), as plain SQL (ADR 0010); a plugin installed
+    # again was loaded through the ORM and its row's changes flush with the session. The
+    # tenant's plan lock is held throughout. The events follow the writes, so each is emitted
+    # after the row it describes is written (ADR 0001).
     # The root is created first so its id can be named by the dependencies it pulled in.
     for position, c in sorted(enumerate(new), key=lambda pc: pc[1].slug != plugin.slug):
         v = rows[(c.slug, c.version)]
@@ -494,7 +497,9 @@ async def install(
                 attempt=1,
                 config={},
                 granted_permissions=[],
+                created_at=_now(),
             )
+            new_rows.append(inst)
         elif inst.state == S.FAILED:
             action = A.RETRY
             inst.attempt += 1
@@ -555,10 +560,7 @@ async def install(
             )
         )
         created.append(inst)
-    session.add_all(created)
-    await session.flush()
-    session.add_all(dependent_rows)
-    await session.flush()
+    await repo.add_new(session, [*new_rows, *dependent_rows])
     for payload in events:
         await emit(payload, tenant_id)
     root = next(i for i in created if i.id == root_id)

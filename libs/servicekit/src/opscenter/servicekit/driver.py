@@ -1,0 +1,109 @@
+"""Plain SQL on a unit of work's own connection, for the statements of hot paths (ADR 0010).
+
+Through the ORM a statement costs several times what the driver does (the install request:
+13 statements, about half the API's CPU). A hot path's repository may send its statements
+through ``driver(session)`` instead. They run in the session's transaction and commit or roll
+back with it, and they mix with ORM statements in that transaction. The rules:
+
+- ``snapshot`` objects (read this way) are transient: read them, never add or change them;
+  the session does not know them. A row the transaction will change is loaded through the ORM.
+- ``insert_new`` writes new rows that the session does not hold; they stay transient.
+- JSON and JSONB parameters are JSON text and results arrive decoded: SQLAlchemy's dialect
+  sets those codecs on every connection of the pool.
+"""
+
+# ruff: noqa: S608 - the SQL interpolates names from the models; values are $n parameters.
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any, TypeVar
+
+import asyncpg
+from sqlalchemy import JSON, Column, Table, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapper
+
+M = TypeVar("M", bound=DeclarativeBase)
+
+
+async def driver(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection of the session's transaction, with the transaction open."""
+    connection = await session.connection()
+    adapted: Any = (await connection.get_raw_connection()).dbapi_connection
+    # SQLAlchemy's asyncpg adapter sends BEGIN with its first statement; one sent past it must
+    # find the transaction open already, or it would commit on its own.
+    if not adapted._started:
+        await adapted._start_transaction()
+    conn: asyncpg.Connection = adapted.driver_connection
+    return conn
+
+
+@cache
+def _columns(model: type[DeclarativeBase]) -> tuple[tuple[str, Column[Any]], ...]:
+    """(attribute name, column) of every column ``model`` maps, in table order."""
+    mapper: Mapper[Any] = inspect(model)
+    by_column: dict[Any, str] = {prop.columns[0]: prop.key for prop in mapper.column_attrs}
+    table: Table = mapper.local_table  # type: ignore[assignment]
+    return tuple((by_column[c], c) for c in table.columns)
+
+
+def _table_name(model: type[DeclarativeBase]) -> str:
+    table: Table = inspect(model).local_table  # type: ignore[assignment]
+    return table.name
+
+
+def column_list(model: type[DeclarativeBase], alias: str, prefix: str = "") -> str:
+    """``alias.col AS prefixcol, ...`` for every column of ``model``, for a SELECT whose rows
+    ``snapshot`` turns into objects (``prefix`` tells two models of one row apart)."""
+    return ", ".join(f"{alias}.{c.name} AS {prefix}{c.name}" for _, c in _columns(model))
+
+
+def snapshot(model: type[M], record: asyncpg.Record, prefix: str = "") -> M:
+    """A transient ``model`` holding the record's values (every column, as ``column_list``
+    selected them), built the way the ORM loads rows: without ``__init__`` or change events."""
+    obj: M = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    obj.__dict__.update({key: record[prefix + c.name] for key, c in _columns(model)})
+    return obj
+
+
+async def insert_new(conn: asyncpg.Connection, objects: Iterable[DeclarativeBase]) -> None:
+    """Inserts new (transient) objects: one pipelined statement per table, in the order the
+    tables first appear (parents before the rows that reference them).
+
+    As a flush would, a column left None takes its Python-side default, which is also set on
+    the object; a column that is None in every row of a table is left to its server default.
+    Python None is SQL NULL (also for JSON columns)."""
+    by_table: dict[type[DeclarativeBase], list[DeclarativeBase]] = defaultdict(list)
+    for obj in objects:
+        by_table[type(obj)].append(obj)
+    for model, rows in by_table.items():
+        values = [_values(model, obj) for obj in rows]
+        columns = [
+            i for i, (_, c) in enumerate(_columns(model)) if any(v[i] is not None for v in values)
+        ]
+        names = ", ".join(_columns(model)[i][1].name for i in columns)
+        marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+        await conn.executemany(
+            f"INSERT INTO {_table_name(model)} ({names}) VALUES ({marks})",
+            [[v[i] for i in columns] for v in values],
+        )
+
+
+def _values(model: type[DeclarativeBase], obj: DeclarativeBase) -> Sequence[Any]:
+    out = []
+    for key, column in _columns(model):
+        value = obj.__dict__.get(key)
+        if value is None and column.default is not None:
+            default: Any = column.default
+            if not (default.is_callable or default.is_scalar):
+                raise TypeError(f"{column}: only Python-side defaults are applied here")
+            value = default.arg(None) if default.is_callable else default.arg
+            setattr(obj, key, value)
+        if value is not None and isinstance(column.type, JSON):
+            value = json.dumps(value)
+        out.append(value)
+    return out

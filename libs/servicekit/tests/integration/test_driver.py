@@ -1,0 +1,126 @@
+"""Plain SQL on a unit of work's connection: same transaction, ORM-equivalent rows."""
+
+# ruff: noqa: S608 - the SQL interpolates column lists from the test models.
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, String, func, select, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from opscenter.servicekit.db import create_engine, create_session_factory
+from opscenter.servicekit.driver import column_list, driver, insert_new, snapshot
+from opscenter.servicekit.settings import ServiceSettings
+from opscenter.servicekit.testing import LocalStack, create_database, drop_database
+
+pytestmark = pytest.mark.integration
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Parent(Base):
+    __tablename__ = "parents"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(40))
+    attrs: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    note: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Child(Base):
+    __tablename__ = "children"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    parent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("parents.id"))
+    label: Mapped[str] = mapped_column(String(40))
+
+
+@pytest.fixture
+async def sessions(local_stack: LocalStack):
+    url = await create_database(local_stack, "driver")
+    engine = create_engine(ServiceSettings(database_url=url, db_pool_size=2))
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    try:
+        yield create_session_factory(engine)
+    finally:
+        await engine.dispose()
+        await drop_database(local_stack, url)
+
+
+async def test_plain_statements_commit_and_roll_back_with_the_session(sessions):
+    async with sessions() as session, session.begin():
+        await (await driver(session)).execute(
+            "INSERT INTO parents (id, name, attrs) VALUES ($1, 'kept', '{}')", uuid.uuid4()
+        )
+    async with sessions() as session, session.begin():
+        conn = await driver(session)
+        await conn.execute(
+            "INSERT INTO parents (id, name, attrs) VALUES ($1, 'lost', '{}')", uuid.uuid4()
+        )
+        # The ORM sees the plain statement's row: one transaction.
+        names = (await session.execute(select(Parent.name))).scalars().all()
+        assert sorted(names) == ["kept", "lost"]
+        await session.rollback()
+    async with sessions() as session:
+        assert (await session.execute(select(Parent.name))).scalars().all() == ["kept"]
+
+
+async def test_a_plain_statement_first_in_the_transaction_opens_it(sessions):
+    async with sessions() as session, session.begin():
+        conn = await driver(session)
+        assert conn.is_in_transaction()
+        await conn.execute(
+            "INSERT INTO parents (id, name, attrs) VALUES ($1, 'first', '{}')", uuid.uuid4()
+        )
+        await session.rollback()
+    async with sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(Parent))).scalar() == 0
+
+
+async def test_inserted_rows_read_back_as_the_orm_wrote_them(sessions):
+    parent = Parent(name="p", note=None)
+    async with sessions() as session, session.begin():
+        await insert_new(await driver(session), [parent])  # applies the id's default
+        children = [Child(parent_id=parent.id, label=f"c{i}") for i in range(3)]
+        await insert_new(await driver(session), children)
+    # Python-side defaults were applied and set on the object; server defaults filled the rest.
+    assert isinstance(parent.id, uuid.UUID)
+    assert parent.attrs == {}
+    async with sessions() as session:
+        row = (await session.execute(select(Parent))).scalar_one()
+        assert (row.id, row.name, row.attrs, row.note) == (parent.id, "p", {}, None)
+        assert row.created_at.tzinfo is not None
+        labels = (await session.execute(select(Child.label).order_by(Child.id))).scalars().all()
+        assert labels == ["c0", "c1", "c2"]
+        is_null = await session.execute(text("SELECT note IS NULL FROM parents"))
+        assert is_null.scalar() is True  # None is SQL NULL, not JSON null
+
+        conn = await driver(session)
+        record = await conn.fetchrow(
+            f"SELECT {column_list(Parent, 'p', 'x_')} FROM parents p WHERE p.id = $1", parent.id
+        )
+        copy = snapshot(Parent, record, "x_")
+        assert (copy.id, copy.name, copy.attrs, copy.note) == (parent.id, "p", {}, None)
+        assert copy.created_at == row.created_at
+        assert copy not in session  # a snapshot is never the session's
+
+
+async def test_json_values_round_trip(sessions):
+    parent = Parent(name="j", attrs={"a": [1, "two", None], "nested": {"k": True}})
+    async with sessions() as session, session.begin():
+        await insert_new(await driver(session), [parent])
+    async with sessions() as session:
+        record = await (await driver(session)).fetchrow(
+            f"SELECT {column_list(Parent, 'p')} FROM parents p"
+        )
+        assert snapshot(Parent, record).attrs == {"a": [1, "two", None], "nested": {"k": True}}
+        assert (await session.execute(select(Parent.attrs))).scalar() == parent.attrs
