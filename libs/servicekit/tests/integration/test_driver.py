@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, String, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -112,6 +113,21 @@ async def test_inserted_rows_read_back_as_the_orm_wrote_them(sessions):
         assert (copy.id, copy.name, copy.attrs, copy.note) == (parent.id, "p", {}, None)
         assert copy.created_at == row.created_at
         assert copy not in session  # a snapshot is never the session's
+
+
+async def test_rows_of_several_tables_go_in_one_statement_with_their_foreign_keys(sessions):
+    parent = Parent(id=uuid.uuid4(), name="one")
+    rows = [parent, *(Child(parent_id=parent.id, label=f"c{i}") for i in range(2))]
+    async with sessions() as session, session.begin():
+        await insert_new(await driver(session), rows)
+    orphan = Child(parent_id=uuid.uuid4(), label="orphan")
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        async with sessions() as session, session.begin():
+            await insert_new(await driver(session), [Parent(name="two"), orphan])
+    async with sessions() as session:
+        assert (await session.execute(select(Parent.name))).scalars().all() == ["one"]
+        labels = (await session.execute(select(Child.label).order_by(Child.id))).scalars().all()
+        assert labels == ["c0", "c1"]
 
 
 async def test_json_values_round_trip(sessions):

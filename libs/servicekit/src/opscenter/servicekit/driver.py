@@ -7,7 +7,8 @@ back with it, and they mix with ORM statements in that transaction. The rules:
 
 - ``snapshot`` objects (read this way) are transient: read them, never add or change them;
   the session does not know them. A row the transaction will change is loaded through the ORM.
-- ``insert_new`` writes new rows that the session does not hold; they stay transient.
+- ``insert_new`` writes new rows that the session does not hold (any number of tables, in one
+  statement); they stay transient.
 - JSON and JSONB parameters are JSON text and results arrive decoded: SQLAlchemy's dialect
   sets those codecs on every connection of the pool.
 """
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import JSON, Column, Table, inspect
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapper
 
@@ -71,8 +73,9 @@ def snapshot(model: type[M], record: asyncpg.Record, prefix: str = "") -> M:
 
 
 async def insert_new(conn: asyncpg.Connection, objects: Iterable[DeclarativeBase]) -> None:
-    """Inserts new (transient) objects: one pipelined statement per table, in the order the
-    tables first appear (parents before the rows that reference them).
+    """Inserts new (transient) objects of any number of tables in ONE statement (a
+    data-modifying CTE per table, each row set as one array parameter per column): one round
+    trip. Foreign keys between them hold, since Postgres checks them at the statement's end.
 
     As a flush would, a column left None takes its Python-side default, which is also set on
     the object; a column that is None in every row of a table is left to its server default.
@@ -80,17 +83,32 @@ async def insert_new(conn: asyncpg.Connection, objects: Iterable[DeclarativeBase
     by_table: dict[type[DeclarativeBase], list[DeclarativeBase]] = defaultdict(list)
     for obj in objects:
         by_table[type(obj)].append(obj)
-    for model, rows in by_table.items():
+    if not by_table:
+        return
+    parts: list[str] = []
+    args: list[list[Any]] = []
+    for n, (model, rows) in enumerate(by_table.items()):
         values = [_values(model, obj) for obj in rows]
-        columns = [
-            i for i, (_, c) in enumerate(_columns(model)) if any(v[i] is not None for v in values)
+        present = [
+            (i, c)
+            for i, (_, c) in enumerate(_columns(model))
+            if any(v[i] is not None for v in values)
         ]
-        names = ", ".join(_columns(model)[i][1].name for i in columns)
-        marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
-        await conn.executemany(
-            f"INSERT INTO {_table_name(model)} ({names}) VALUES ({marks})",
-            [[v[i] for i in columns] for v in values],
+        arrays = []
+        for i, column in present:
+            args.append([v[i] for v in values])
+            arrays.append(f"${len(args)}::{_sql_type(column)}[]")
+        names = ", ".join(c.name for _, c in present)
+        parts.append(
+            f"t{n} AS (INSERT INTO {_table_name(model)} ({names})"
+            f" SELECT * FROM unnest({', '.join(arrays)}))"
         )
+    await conn.execute(f"WITH {', '.join(parts)} SELECT 1", *args)
+
+
+@cache
+def _sql_type(column: Column[Any]) -> str:
+    return str(column.type.compile(dialect=postgresql.dialect()))
 
 
 def _values(model: type[DeclarativeBase], obj: DeclarativeBase) -> Sequence[Any]:

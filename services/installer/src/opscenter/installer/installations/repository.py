@@ -183,7 +183,7 @@ def add(session: AsyncSession, row: object) -> None:
 
 
 async def add_new(session: AsyncSession, rows: Sequence[Base]) -> None:
-    """Writes new rows with one statement per table, in the order their tables first appear
-    (installations before the rows that reference them), as plain SQL (ADR 0010); the rows
-    stay transient, so the session does not write them again."""
+    """Writes new rows of any tables (installations and the rows that reference them) in one
+    plain-SQL statement (ADR 0010); the rows stay transient, so the session never writes them
+    again."""
     await insert_new(await driver(session), rows)

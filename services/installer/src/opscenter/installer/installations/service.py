@@ -475,8 +475,8 @@ async def install(
     dependent_rows: list[Base] = []
     events: list[EventPayload] = []
     current: dict[uuid.UUID, Entitlement | None] = {}
-    # New rows are written with one statement per table, installations before the rows that
-    # reference them (history, consents, ledger), as plain SQL (ADR 0010); a plugin installed
+    # New rows (installations and the rows that reference them: history, consents, ledger) are
+    # written in one plain-SQL statement (ADR 0010); a plugin installed
     # again was loaded through the ORM and its row's changes flush with the session. The
     # tenant's plan lock is held throughout. The events follow the writes, so each is emitted
     # after the row it describes is written (ADR 0001).
