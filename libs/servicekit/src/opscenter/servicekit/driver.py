@@ -27,7 +27,7 @@ import asyncpg
 from sqlalchemy import JSON, Column, Table, inspect
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase, Mapper
+from sqlalchemy.orm import DeclarativeBase, Mapper, Session
 
 M = TypeVar("M", bound=DeclarativeBase)
 
@@ -35,7 +35,21 @@ M = TypeVar("M", bound=DeclarativeBase)
 async def driver(session: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection of the session's transaction, with the transaction open."""
     connection = await session.connection()
-    adapted: Any = (await connection.get_raw_connection()).dbapi_connection
+    return await _opened((await connection.get_raw_connection()).dbapi_connection)
+
+
+def execute_from_hook(session: Session, sql: str, *args: Any) -> None:
+    """``sql`` on the session's connection, in its transaction, from a synchronous session
+    event hook (which SQLAlchemy runs inside the async session's greenlet)."""
+    adapted: Any = session.connection().connection.dbapi_connection
+
+    async def run(_: asyncpg.Connection) -> None:
+        await (await _opened(adapted)).execute(sql, *args)
+
+    adapted.run_async(run)
+
+
+async def _opened(adapted: Any) -> asyncpg.Connection:
     # SQLAlchemy's asyncpg adapter sends BEGIN with its first statement; one sent past it must
     # find the transaction open already, or it would commit on its own.
     if not adapted._started:

@@ -8,14 +8,15 @@ Invariants:
   of one aggregate then commit in the order they drew ids).
 - Keys hash into `OUTBOX_BUCKETS` buckets; the relay (see `relay.py`) publishes a bucket only while
   it holds that bucket's advisory lock, so two relays never publish one row at the same time.
-- Events added to a session are written when it commits, in one multi-row INSERT per outbox
-  table (a `before_commit` hook), in the order they were added; a rollback discards them. Their
+- Events added to a session are written when it commits, in one INSERT per outbox table (a
+  `before_commit` hook), in the order they were added; a rollback discards them. Their
   ids are therefore drawn after every row lock the transaction took. Savepoints are not
   supported: an event added inside a rolled-back savepoint would still be written.
 """
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Mapping
 
@@ -32,7 +33,6 @@ from sqlalchemy import (
     String,
     Table,
     func,
-    insert,
     text,
 )
 from sqlalchemy import event as sa_event
@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from opscenter.contracts import CloudEvent, EventPayload, new_event
+from opscenter.servicekit.driver import execute_from_hook
 
 OUTBOX_BUCKETS = 32
 OUTBOX_TABLE = "outbox"
@@ -162,6 +163,10 @@ class Outbox:
         session.sync_session.info.setdefault(_PENDING, []).append((self.table, row))
 
 
+_COLUMNS = ("event_id", "topic", "key", "bucket", "value", "headers")
+_ARRAYS = "$1::varchar[], $2::varchar[], $3::varchar[], $4::smallint[], $5::bytea[], $6::jsonb[]"
+
+
 @sa_event.listens_for(Session, "before_commit")
 def _write_pending_events(session: Session) -> None:
     pending: list[tuple[Table, dict[str, object]]] = session.info.pop(_PENDING, [])
@@ -169,8 +174,18 @@ def _write_pending_events(session: Session) -> None:
     for table, row in pending:
         by_table.setdefault(table, []).append(row)
     for table, rows in by_table.items():
-        # One statement: SQLAlchemy renders an executemany INSERT as multi-row VALUES.
-        session.execute(insert(table), rows)
+        # One plain statement (servicekit.driver, ADR 0010), the rows as array parameters in
+        # the order they were added: the identity draws ids in that order.
+        execute_from_hook(
+            session,
+            f"INSERT INTO {table.name} ({', '.join(_COLUMNS)})"  # noqa: S608 - names are ours
+            f" SELECT {', '.join(_COLUMNS)} FROM unnest({_ARRAYS})"
+            f" WITH ORDINALITY AS u({', '.join(_COLUMNS)}, n) ORDER BY n",
+            *(
+                [json.dumps(r["headers"]) for r in rows] if c == "headers" else [r[c] for r in rows]
+                for c in _COLUMNS
+            ),
+        )
 
 
 @sa_event.listens_for(Session, "after_rollback")
