@@ -233,13 +233,15 @@ async def read(
     inst: Installation,
     *,
     history: bool = False,
+    version: CatalogVersion | None = _UNREAD,
     entitlement: Entitlement | None = _UNREAD,
     tenant: Mapping[str, Installation] | None = None,
 ) -> dict[str, Any]:
-    """The API view of ``inst``. A caller that already holds the tenant's installations by slug
-    (``tenant``) or the current entitlement (``entitlement``, may be None) passes them so they
-    are not read again."""
-    version = await catalog.get_version(session, inst.plugin_id, inst.version)
+    """The API view of ``inst``. A caller that already holds the installed version
+    (``version``), the tenant's installations by slug (``tenant``) or the current entitlement
+    (``entitlement``, may be None) passes them so they are not read again."""
+    if version is _UNREAD:
+        version = await catalog.get_version(session, inst.plugin_id, inst.version)
     if entitlement is _UNREAD:
         entitlement = await entitlements.current(session, inst.tenant_id, inst.plugin_id)
     schema = version.config_schema if version else None
@@ -566,7 +568,14 @@ async def install(
     root = next(i for i in created if i.id == root_id)
     plan["plan_id"] = str(plan_id)
     by_slug = {i.slug: i for i in (*tenant_rows.values(), *created)}
-    body = await read(session, cipher, root, entitlement=current[root.plugin_id], tenant=by_slug)
+    body = await read(
+        session,
+        cipher,
+        root,
+        version=rows[(root.slug, root.version)],
+        entitlement=current[root.plugin_id],
+        tenant=by_slug,
+    )
     return 202, {"installation": body, "plan": plan}
 
 
