@@ -470,9 +470,7 @@ class CpuMeter:
 
     def _read(self) -> dict[str, int]:
         # The bench's own children are the processes measured; they are not its CPU.
-        return {
-            name: self._ticks(pid, children=name != "bench") for name, pid in self.pids.items()
-        }
+        return {name: self._ticks(pid, children=name != "bench") for name, pid in self.pids.items()}
 
     def spent(self) -> str:
         now = self._read()
