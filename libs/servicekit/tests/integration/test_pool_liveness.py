@@ -1,4 +1,5 @@
-"""The pool replaces connections the server closed, without a ping round trip per checkout."""
+"""The pool: a fixed size, connections the server closed replaced without a ping round trip per
+checkout, and the configured server settings on every connection."""
 
 from __future__ import annotations
 
@@ -75,5 +76,24 @@ async def test_the_pool_does_not_grow_past_its_size(local_stack: LocalStack):
         assert len(await _backend_pids(url, admin)) == 3
     finally:
         await admin.close()
+        await engine.dispose()
+        await drop_database(local_stack, url)
+
+
+async def test_every_connection_uses_the_configured_plan_cache_mode(local_stack: LocalStack):
+    url = await create_database(local_stack, "pool")
+    settings = ServiceSettings(
+        database_url=url, db_pool_size=2, db_plan_cache_mode="force_generic_plan"
+    )
+    engine = create_engine(settings)
+    try:
+
+        async def mode() -> str:
+            async with engine.connect() as conn:
+                await asyncio.sleep(0.01)
+                return (await conn.execute(text("SHOW plan_cache_mode"))).scalar_one()
+
+        assert await asyncio.gather(mode(), mode()) == ["force_generic_plan"] * 2
+    finally:
         await engine.dispose()
         await drop_database(local_stack, url)

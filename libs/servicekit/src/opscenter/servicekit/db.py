@@ -32,6 +32,7 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout_s,
+        connect_args={"server_settings": {"plan_cache_mode": settings.db_plan_cache_mode}},
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
     return engine

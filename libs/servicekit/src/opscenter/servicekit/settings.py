@@ -25,6 +25,10 @@ class ServiceSettings(BaseSettings):
     # A fixed pool: requests beyond it wait for a connection, up to db_pool_timeout_s.
     db_pool_size: int = Field(default=10, ge=1)
     db_pool_timeout_s: float = Field(default=30.0, gt=0)
+    # Postgres' choice for prepared statements: "auto" re-plans a statement with its values
+    # until a generic plan looks as cheap. A service whose statements are all key lookups may
+    # force generic plans and skip planning (a recursive CTE is re-planned every time on "auto").
+    db_plan_cache_mode: Literal["auto", "force_generic_plan", "force_custom_plan"] = "auto"
     kafka_bootstrap: str = "127.0.0.1:29092"
 
     # JWT: HS256 with a shared secret locally; RS256 with a public key (PEM) or JWKS in production.
