@@ -1,6 +1,6 @@
 """Inbox: which events each consumer has already applied.
 
-`claim` runs in the same transaction as the consumer's effect: if the transaction commits, the
+`claim_many` runs in the same transaction as the consumer's effect: if the transaction commits, the
 event is marked processed together with its effect; if it rolls back, neither happened. A second
 delivery of the same event then finds the claim and does nothing.
 """
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, bindparam, func, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import Column, DateTime, MetaData, String, Table, func
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from opscenter.servicekit.driver import driver
 
 INBOX_TABLE = "inbox"
 
@@ -29,16 +30,11 @@ def inbox_table(metadata: MetaData, name: str = INBOX_TABLE) -> Table:
 class Inbox:
     def __init__(self, table: Table) -> None:
         self.table = table
-
-    async def claim(self, session: AsyncSession, event_id: str, consumer: str) -> bool:
-        """True when this consumer has not applied the event before (and now owns it)."""
-        result = await session.execute(
-            insert(self.table)
-            .values(consumer=consumer, event_id=event_id)
-            .on_conflict_do_nothing()
-            .returning(self.table.c.event_id)
+        # Plain SQL on the unit of work's connection (ADR 0010): every consumer batch runs it.
+        self._claim = (
+            f"INSERT INTO {table.name} (consumer, event_id)"
+            " SELECT $1, unnest($2::varchar[]) ON CONFLICT DO NOTHING RETURNING event_id"
         )
-        return result.first() is not None
 
     async def claim_many(
         self, session: AsyncSession, event_ids: Sequence[str], consumer: str
@@ -47,14 +43,5 @@ class Inbox:
         statement (a batch costs one round trip, not one per event)."""
         if not event_ids:
             return set()
-        # The ids travel as one array parameter: a multi-row VALUES costs the ORM layer more
-        # than the database (each value is coerced on its own).
-        ids = select(literal(consumer), func.unnest(bindparam("ids", type_=ARRAY(String(64)))))
-        result = await session.execute(
-            insert(self.table)
-            .from_select(["consumer", "event_id"], ids)
-            .on_conflict_do_nothing()
-            .returning(self.table.c.event_id),
-            {"ids": list(event_ids)},
-        )
-        return set(result.scalars())
+        rows = await (await driver(session)).fetch(self._claim, consumer, list(event_ids))
+        return {r["event_id"] for r in rows}

@@ -1,11 +1,13 @@
 """Reads and writes of installations, their history and consents (never commits)."""
 
+# ruff: noqa: S608 - the SQL interpolates column lists from the models; values are $n parameters.
+
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import String, Uuid, bindparam, func, select
+from sqlalchemy import Uuid, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +18,7 @@ from opscenter.installer.models import (
     Installation,
     InstallationHistory,
 )
-from opscenter.servicekit.driver import driver, insert_new
+from opscenter.servicekit.driver import column_list, driver, insert_new, snapshot
 
 S = InstallationState
 
@@ -37,12 +39,11 @@ _OF_TENANT = (
     .order_by(Installation.slug)
 )
 _OF_TENANT_LOCKED = _OF_TENANT.with_for_update()
-_BY_IDS = select(Installation).where(
-    Installation.id == func.any(bindparam("ids", type_=ARRAY(Uuid)))
-)
-_OF_TENANTS = select(Installation).where(
-    Installation.tenant_id == func.any(bindparam("tenant_ids", type_=ARRAY(String)))
-)
+# Read-only views for the executor (ADR 0010): plain SQL, snapshots. The rows it changes are
+# locked and loaded through the ORM by ``of_plans``.
+_INSTALLATION = column_list(Installation, "i")
+_BY_IDS = f"SELECT {_INSTALLATION} FROM installations i WHERE i.id = ANY($1::uuid[])"
+_OF_TENANTS = f"SELECT {_INSTALLATION} FROM installations i WHERE i.tenant_id = ANY($1::varchar[])"
 _OF_PLANS = (
     select(Installation)
     .where(Installation.plan_id == func.any(bindparam("plan_ids", type_=ARRAY(Uuid))))
@@ -85,17 +86,21 @@ async def find(
 async def by_ids(
     session: AsyncSession, installation_ids: Sequence[uuid.UUID]
 ) -> Sequence[Installation]:
+    """Read-only snapshots of the installations (unlocked: a caller that acts on one locks it
+    with ``of_plans`` and reads its state again there)."""
     if not installation_ids:
         return []
-    return (await session.execute(_BY_IDS, {"ids": list(set(installation_ids))})).scalars().all()
+    rows = await (await driver(session)).fetch(_BY_IDS, list(set(installation_ids)))
+    return [snapshot(Installation, r) for r in rows]
 
 
 async def of_tenants(session: AsyncSession, tenant_ids: Sequence[str]) -> Sequence[Installation]:
-    """Every installation of ``tenant_ids`` (one query for a whole executor batch)."""
+    """Read-only snapshots of every installation of ``tenant_ids`` (one query for a whole
+    executor batch)."""
     if not tenant_ids:
         return []
-    rows = await session.execute(_OF_TENANTS, {"tenant_ids": list(set(tenant_ids))})
-    return rows.scalars().all()
+    rows = await (await driver(session)).fetch(_OF_TENANTS, list(set(tenant_ids)))
+    return [snapshot(Installation, r) for r in rows]
 
 
 async def of_tenant(
