@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from opscenter.servicekit.db import create_engine, create_session_factory
-from opscenter.servicekit.driver import column_list, driver, insert_new, snapshot
+from opscenter.servicekit.driver import column_list, driver, snapshot, write_rows
 from opscenter.servicekit.settings import ServiceSettings
 from opscenter.servicekit.testing import LocalStack, create_database, drop_database
 
@@ -90,9 +90,9 @@ async def test_a_plain_statement_first_in_the_transaction_opens_it(sessions):
 async def test_inserted_rows_read_back_as_the_orm_wrote_them(sessions):
     parent = Parent(name="p", note=None)
     async with sessions() as session, session.begin():
-        await insert_new(await driver(session), [parent])  # applies the id's default
+        await write_rows(await driver(session), [parent])  # applies the id's default
         children = [Child(parent_id=parent.id, label=f"c{i}") for i in range(3)]
-        await insert_new(await driver(session), children)
+        await write_rows(await driver(session), children)
     # Python-side defaults were applied and set on the object; server defaults filled the rest.
     assert isinstance(parent.id, uuid.UUID)
     assert parent.attrs == {}
@@ -119,21 +119,43 @@ async def test_rows_of_several_tables_go_in_one_statement_with_their_foreign_key
     parent = Parent(id=uuid.uuid4(), name="one")
     rows = [parent, *(Child(parent_id=parent.id, label=f"c{i}") for i in range(2))]
     async with sessions() as session, session.begin():
-        await insert_new(await driver(session), rows)
+        await write_rows(await driver(session), rows)
     orphan = Child(parent_id=uuid.uuid4(), label="orphan")
     with pytest.raises(asyncpg.ForeignKeyViolationError):
         async with sessions() as session, session.begin():
-            await insert_new(await driver(session), [Parent(name="two"), orphan])
+            await write_rows(await driver(session), [Parent(name="two"), orphan])
     async with sessions() as session:
         assert (await session.execute(select(Parent.name))).scalars().all() == ["one"]
         labels = (await session.execute(select(Child.label).order_by(Child.id))).scalars().all()
         assert labels == ["c0", "c1"]
 
 
+async def test_changed_snapshots_are_written_back_whole_with_new_rows(sessions):
+    kept, changed = Parent(name="kept", attrs={"v": 1}), Parent(name="old", attrs={"v": 1})
+    async with sessions() as session, session.begin():
+        await write_rows(await driver(session), [kept, changed])
+    async with sessions() as session, session.begin():
+        conn = await driver(session)
+        record = await conn.fetchrow(
+            f"SELECT {column_list(Parent, 'p')} FROM parents p WHERE p.id = $1", changed.id
+        )
+        row = snapshot(Parent, record)
+        row.name, row.attrs, row.note = "new", {"v": 2}, {"why": "test"}
+        await write_rows(conn, new=[Child(parent_id=row.id, label="c")], changed=[row])
+    async with sessions() as session:
+        rows = (await session.execute(select(Parent).order_by(Parent.name))).scalars().all()
+        assert [(p.name, p.attrs, p.note) for p in rows] == [
+            ("kept", {"v": 1}, None),
+            ("new", {"v": 2}, {"why": "test"}),
+        ]
+        assert rows[1].created_at == row.created_at
+        assert (await session.execute(select(Child.parent_id))).scalars().all() == [row.id]
+
+
 async def test_json_values_round_trip(sessions):
     parent = Parent(name="j", attrs={"a": [1, "two", None], "nested": {"k": True}})
     async with sessions() as session, session.begin():
-        await insert_new(await driver(session), [parent])
+        await write_rows(await driver(session), [parent])
     async with sessions() as session:
         record = await (await driver(session)).fetchrow(
             f"SELECT {column_list(Parent, 'p')} FROM parents p"

@@ -282,3 +282,32 @@ async def test_paid_plugins_trial_is_remembered_and_billing_activates(
         count=2,
     )
     assert {e.data["kind"] for e in events} == {"trial", "lifetime"}
+
+
+async def test_a_plugin_installed_again_reuses_its_row_and_keeps_its_history(catalog, new_tenant):
+    slug = name("again")
+    await catalog.publish(slug, "1.0.0")
+    tenant = new_tenant()
+    first = await tenant.install(slug)
+    assert first.status_code == 202, first.text
+    await tenant.wait_state(slug, "enabled")
+    assert (await tenant.post(f"/plugins/{slug}/uninstall")).status_code == 202
+    await tenant.wait_state(slug, "uninstalled")
+
+    second = await tenant.install(slug, enable=False)
+    assert second.status_code == 202, second.text
+    assert second.json()["installation"]["id"] == first.json()["installation"]["id"]
+    assert second.json()["installation"]["state"] == "installing"
+    done = await tenant.wait_state(slug, "installed")
+    moves = [(h["from_state"], h["to_state"]) for h in done["history"]]
+    assert moves == [
+        ("available", "installing"),
+        ("installing", "installed"),
+        ("installed", "enabled"),
+        ("enabled", "uninstalling"),
+        ("uninstalling", "uninstalled"),
+        ("uninstalled", "installing"),
+        ("installing", "installed"),
+    ]
+    assert [h["sequence"] for h in done["history"]] == list(range(1, 8))
+    assert len(done["consents"]) == 2

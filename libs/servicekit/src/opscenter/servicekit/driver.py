@@ -7,8 +7,8 @@ back with it, and they mix with ORM statements in that transaction. The rules:
 
 - ``snapshot`` objects (read this way) are transient: read them, never add or change them;
   the session does not know them. A row the transaction will change is loaded through the ORM.
-- ``insert_new`` writes new rows that the session does not hold (any number of tables, in one
-  statement); they stay transient.
+- ``write_rows`` inserts new rows and writes changed snapshots back (any number of tables, in
+  one statement); the session holds neither.
 - JSON and JSONB parameters are JSON text and results arrive decoded: SQLAlchemy's dialect
   sets those codecs on every connection of the pool.
 """
@@ -86,38 +86,61 @@ def snapshot(model: type[M], record: asyncpg.Record, prefix: str = "") -> M:
     return obj
 
 
-async def insert_new(conn: asyncpg.Connection, objects: Iterable[DeclarativeBase]) -> None:
-    """Inserts new (transient) objects of any number of tables in ONE statement (a
-    data-modifying CTE per table, each row set as one array parameter per column): one round
-    trip. Foreign keys between them hold, since Postgres checks them at the statement's end.
+async def write_rows(
+    conn: asyncpg.Connection,
+    new: Iterable[DeclarativeBase] = (),
+    changed: Iterable[DeclarativeBase] = (),
+) -> None:
+    """Inserts ``new`` (transient) objects and writes ``changed`` snapshots back (every column
+    but the primary key, found by it), for any number of tables, in ONE statement: a
+    data-modifying CTE per table and kind, each column's values as one array parameter.
+    Foreign keys between the rows hold, since Postgres checks them at the statement's end.
 
-    As a flush would, a column left None takes its Python-side default, which is also set on
-    the object; a column that is None in every row of a table is left to its server default.
-    Python None is SQL NULL (also for JSON columns)."""
-    by_table: dict[type[DeclarativeBase], list[DeclarativeBase]] = defaultdict(list)
-    for obj in objects:
-        by_table[type(obj)].append(obj)
-    if not by_table:
-        return
+    As a flush would, a new row's column left None takes its Python-side default, which is also
+    set on the object; a column that is None in every new row of a table is left to its server
+    default. Python None is SQL NULL (also for JSON columns). A changed row is written whole:
+    the caller holds the lock that keeps others from changing it since it was read."""
     parts: list[str] = []
     args: list[list[Any]] = []
-    for n, (model, rows) in enumerate(by_table.items()):
+
+    def arrays(columns: Sequence[tuple[int, Column[Any]]], values: Sequence[Sequence[Any]]) -> str:
+        out = []
+        for i, column in columns:
+            args.append([v[i] for v in values])
+            out.append(f"${len(args)}::{_sql_type(column)}[]")
+        return ", ".join(out)
+
+    for model, rows in _by_model(new).items():
         values = [_values(model, obj) for obj in rows]
         present = [
             (i, c)
             for i, (_, c) in enumerate(_columns(model))
             if any(v[i] is not None for v in values)
         ]
-        arrays = []
-        for i, column in present:
-            args.append([v[i] for v in values])
-            arrays.append(f"${len(args)}::{_sql_type(column)}[]")
         names = ", ".join(c.name for _, c in present)
         parts.append(
-            f"t{n} AS (INSERT INTO {_table_name(model)} ({names})"
-            f" SELECT * FROM unnest({', '.join(arrays)}))"
+            f"t{len(parts)} AS (INSERT INTO {_table_name(model)} ({names})"
+            f" SELECT * FROM unnest({arrays(present, values)}))"
         )
-    await conn.execute(f"WITH {', '.join(parts)} SELECT 1", *args)
+    for model, rows in _by_model(changed).items():
+        values = [_values(model, obj) for obj in rows]
+        every = list(enumerate(c for _, c in _columns(model)))
+        names = ", ".join(c.name for _, c in every)
+        keys = " AND ".join(f"t.{c.name} = u.{c.name}" for _, c in every if c.primary_key)
+        sets = ", ".join(f"{c.name} = u.{c.name}" for _, c in every if not c.primary_key)
+        parts.append(
+            f"t{len(parts)} AS (UPDATE {_table_name(model)} t SET {sets}"
+            f" FROM unnest({arrays(every, values)}) AS u({names}) WHERE {keys})"
+        )
+    if parts:
+        await conn.execute(f"WITH {', '.join(parts)} SELECT 1", *args)
+
+
+def _by_model(objects: Iterable[DeclarativeBase]) -> dict[type[DeclarativeBase], list[Any]]:
+    by_model: dict[type[DeclarativeBase], list[Any]] = defaultdict(list)
+    for obj in objects:
+        by_model[type(obj)].append(obj)
+    return by_model
 
 
 @cache

@@ -18,7 +18,7 @@ from opscenter.installer.models import (
     Installation,
     InstallationHistory,
 )
-from opscenter.servicekit.driver import column_list, driver, insert_new, snapshot
+from opscenter.servicekit.driver import column_list, driver, snapshot, write_rows
 
 S = InstallationState
 
@@ -44,6 +44,7 @@ _OF_TENANT_LOCKED = _OF_TENANT.with_for_update()
 _INSTALLATION = column_list(Installation, "i")
 _BY_IDS = f"SELECT {_INSTALLATION} FROM installations i WHERE i.id = ANY($1::uuid[])"
 _OF_TENANTS = f"SELECT {_INSTALLATION} FROM installations i WHERE i.tenant_id = ANY($1::varchar[])"
+_TENANT_VIEW = f"SELECT {_INSTALLATION} FROM installations i WHERE i.tenant_id = $1 ORDER BY i.slug"
 _OF_PLANS = (
     select(Installation)
     .where(Installation.plan_id == func.any(bindparam("plan_ids", type_=ARRAY(Uuid))))
@@ -100,6 +101,13 @@ async def of_tenants(session: AsyncSession, tenant_ids: Sequence[str]) -> Sequen
     if not tenant_ids:
         return []
     rows = await (await driver(session)).fetch(_OF_TENANTS, list(set(tenant_ids)))
+    return [snapshot(Installation, r) for r in rows]
+
+
+async def tenant_view(session: AsyncSession, tenant_id: str) -> Sequence[Installation]:
+    """Snapshots of the tenant's installations (plain SQL, ADR 0010), for the install request:
+    it holds the tenant's plan lock and writes back the rows it installs again (``save``)."""
+    rows = await (await driver(session)).fetch(_TENANT_VIEW, tenant_id)
     return [snapshot(Installation, r) for r in rows]
 
 
@@ -187,8 +195,11 @@ def add(session: AsyncSession, row: object) -> None:
     session.add(row)
 
 
-async def add_new(session: AsyncSession, rows: Sequence[Base]) -> None:
-    """Writes new rows of any tables (installations and the rows that reference them) in one
-    plain-SQL statement (ADR 0010); the rows stay transient, so the session never writes them
-    again."""
-    await insert_new(await driver(session), rows)
+async def save(
+    session: AsyncSession, new: Sequence[Base], changed: Sequence[Installation] = ()
+) -> None:
+    """Writes new rows of any tables (installations and the rows that reference them) and
+    ``changed`` installation snapshots back, in one plain-SQL statement (ADR 0010). The rows
+    stay out of the session, so it never writes them again; the caller holds the tenant's
+    plan lock."""
+    await write_rows(await driver(session), new, changed)

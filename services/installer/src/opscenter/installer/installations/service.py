@@ -370,7 +370,7 @@ async def install(
         raise not_found("plugin")
     if plugin.banned:
         raise _banned(plugin)
-    tenant_rows = {i.plugin_id: i for i in await repo.of_tenant(session, tenant_id)}
+    tenant_rows = {i.plugin_id: i for i in await repo.tenant_view(session, tenant_id)}
     existing = tenant_rows.get(plugin.plugin_id)
     if existing is not None and existing.state not in (S.UNINSTALLED, S.FAILED):
         raise Problem(
@@ -474,14 +474,14 @@ async def install(
     root_id: uuid.UUID | None = None
     created: list[Installation] = []
     new_rows: list[Base] = []
+    again: list[Installation] = []  # installed before (uninstalled or failed): rows written back
     dependent_rows: list[Base] = []
     events: list[EventPayload] = []
     current: dict[uuid.UUID, Entitlement | None] = {}
-    # New rows (installations and the rows that reference them: history, consents, ledger) are
-    # written in one plain-SQL statement (ADR 0010); a plugin installed
-    # again was loaded through the ORM and its row's changes flush with the session. The
-    # tenant's plan lock is held throughout. The events follow the writes, so each is emitted
-    # after the row it describes is written (ADR 0001).
+    # New rows (installations and the rows that reference them: history, consents, ledger) and
+    # the rows of plugins installed again are written in one plain-SQL statement (ADR 0010),
+    # under the tenant's plan lock. The events follow the write, so each is emitted after the
+    # row it describes is written (ADR 0001).
     # The root is created first so its id can be named by the dependencies it pulled in.
     for position, c in sorted(enumerate(new), key=lambda pc: pc[1].slug != plugin.slug):
         v = rows[(c.slug, c.version)]
@@ -505,8 +505,10 @@ async def install(
         elif inst.state == S.FAILED:
             action = A.RETRY
             inst.attempt += 1
+            again.append(inst)
         else:
             inst.attempt += 1
+            again.append(inst)
         public, secrets = cfg.split_secrets(v.config_schema, configs[c.slug])
         inst.version = c.version
         inst.digest = v.digest
@@ -562,7 +564,7 @@ async def install(
             )
         )
         created.append(inst)
-    await repo.add_new(session, [*new_rows, *dependent_rows])
+    await repo.save(session, [*new_rows, *dependent_rows], changed=again)
     for payload in events:
         await emit(payload, tenant_id)
     root = next(i for i in created if i.id == root_id)
