@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from functools import cache
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache, partial
 from typing import Any, TypeVar
 
 import asyncpg
@@ -150,15 +150,33 @@ def _sql_type(column: Column[Any]) -> str:
 
 def _values(model: type[DeclarativeBase], obj: DeclarativeBase) -> Sequence[Any]:
     out = []
-    for key, column in _columns(model):
-        value = obj.__dict__.get(key)
-        if value is None and column.default is not None:
-            default: Any = column.default
-            if not (default.is_callable or default.is_scalar):
-                raise TypeError(f"{column}: only Python-side defaults are applied here")
-            value = default.arg(None) if default.is_callable else default.arg
+    state = obj.__dict__
+    for key, default, is_json in _write_spec(model):
+        value = state.get(key)
+        if value is None and default is not None:
+            value = default()
             setattr(obj, key, value)
-        if value is not None and isinstance(column.type, JSON):
+        if value is not None and is_json:
             value = json.dumps(value)
         out.append(value)
     return out
+
+
+@cache
+def _write_spec(
+    model: type[DeclarativeBase],
+) -> tuple[tuple[str, Callable[[], Any] | None, bool], ...]:
+    """Per column: the attribute, its Python-side default (None: none), whether it is JSON."""
+    spec = []
+    for key, column in _columns(model):
+        default: Any = column.default
+        make: Callable[[], Any] | None = None
+        if default is not None:
+            if default.is_callable:
+                make = partial(default.arg, None)
+            elif default.is_scalar:
+                make = partial(lambda v: v, default.arg)
+            else:
+                raise TypeError(f"{column}: only Python-side defaults are applied here")
+        spec.append((key, make, isinstance(column.type, JSON)))
+    return tuple(spec)
