@@ -44,7 +44,8 @@ async def idempotent_write(
     two requests the same request (usually the body).
     """
     scope = f"{principal.subject}:{principal.tenant_id or '-'}:{operation}"
-    request_hash = fingerprint(operation, jsonable_encoder(request_parts))
+    # Without a key nothing is stored or compared: the request is not fingerprinted.
+    request_hash = "" if key is None else fingerprint(operation, jsonable_encoder(request_parts))
     async with runtime.uow() as uow:
         replay = await runtime.idempotency.begin(uow.session, scope, key, request_hash)
         if replay is not None:
