@@ -7,8 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Uuid, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opscenter.contracts import InstallationState
@@ -39,17 +38,15 @@ _OF_TENANT = (
     .order_by(Installation.slug)
 )
 _OF_TENANT_LOCKED = _OF_TENANT.with_for_update()
-# Read-only views for the executor (ADR 0010): plain SQL, snapshots. The rows it changes are
-# locked and loaded through the ORM by ``of_plans``.
+# The executor's reads (ADR 0010): plain SQL, snapshots. The rows it changes are locked by
+# ``of_plans`` and written back with ``save``.
 _INSTALLATION = column_list(Installation, "i")
 _BY_IDS = f"SELECT {_INSTALLATION} FROM installations i WHERE i.id = ANY($1::uuid[])"
 _OF_TENANTS = f"SELECT {_INSTALLATION} FROM installations i WHERE i.tenant_id = ANY($1::varchar[])"
 _TENANT_VIEW = f"SELECT {_INSTALLATION} FROM installations i WHERE i.tenant_id = $1 ORDER BY i.slug"
 _OF_PLANS = (
-    select(Installation)
-    .where(Installation.plan_id == func.any(bindparam("plan_ids", type_=ARRAY(Uuid))))
-    .order_by(Installation.plan_id, Installation.plan_position, Installation.id)
-    .with_for_update()
+    f"SELECT {_INSTALLATION} FROM installations i WHERE i.plan_id = ANY($1::uuid[])"
+    " ORDER BY i.plan_id, i.plan_position, i.id FOR UPDATE"
 )
 
 
@@ -130,24 +127,14 @@ async def page(
     return (await session.execute(stmt)).scalars().all()
 
 
-async def of_plan(session: AsyncSession, plan_id: uuid.UUID) -> Sequence[Installation]:
-    """The plan's installations, locked in plan order (every executor locks in that order)."""
-    stmt = (
-        select(Installation)
-        .where(Installation.plan_id == plan_id)
-        .order_by(Installation.plan_position, Installation.id)
-        .with_for_update()
-    )
-    return (await session.execute(stmt)).scalars().all()
-
-
 async def of_plans(session: AsyncSession, plan_ids: Sequence[uuid.UUID]) -> Sequence[Installation]:
-    """The installations of several plans, locked in one statement, ordered by plan and then
-    plan order (every executor locks in this order, so two never wait on each other in a
-    cycle)."""
+    """Snapshots of the installations of several plans, locked in one statement, ordered by
+    plan and then plan order (every executor locks in this order, so two never wait on each
+    other in a cycle). The caller writes the rows it changes back with ``save``."""
     if not plan_ids:
         return []
-    return (await session.execute(_OF_PLANS, {"plan_ids": list(set(plan_ids))})).scalars().all()
+    rows = await (await driver(session)).fetch(_OF_PLANS, list(set(plan_ids)))
+    return [snapshot(Installation, r) for r in rows]
 
 
 async def of_plugin(
@@ -200,6 +187,6 @@ async def save(
 ) -> None:
     """Writes new rows of any tables (installations and the rows that reference them) and
     ``changed`` installation snapshots back, in one plain-SQL statement (ADR 0010). The rows
-    stay out of the session, so it never writes them again; the caller holds the tenant's
-    plan lock."""
+    stay out of the session, so it never writes them again. The caller holds the lock that
+    keeps others from the changed rows (the tenant's plan lock, or ``of_plans``' row locks)."""
     await write_rows(await driver(session), new, changed)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -137,7 +137,8 @@ async def transition(
     previous: InstallationState | None = None,
     flush: bool = True,
 ) -> InstallationState:
-    """Moves ``inst`` by ``action`` and writes its history row (the one way states change).
+    """Moves ``inst`` by ``action`` and writes its history row (the one way states of rows
+    loaded through the ORM change; the executor's locked snapshots change through ``_Moves``).
 
     ``flush=False`` is for callers that already hold the row's lock and flush once for many rows
     before they emit."""
@@ -180,6 +181,25 @@ def _move(
         reason=reason,
         created_at=_now(),
     )
+
+
+@dataclass
+class _Moves:
+    """State changes of installation snapshots the executor holds locked (``of_plans``):
+    applied in memory as ``transition`` would, then written with their history rows in one
+    statement (``save``, ADR 0010)."""
+
+    rows: dict[uuid.UUID, Installation] = field(default_factory=dict)
+    history: list[InstallationHistory] = field(default_factory=list)
+
+    def apply(
+        self, inst: Installation, action: InstallationAction, *, reason: str | None = None
+    ) -> None:
+        self.history.append(_move(inst, action, actor=None, reason=reason))
+        self.rows[inst.id] = inst
+
+    async def save(self, session: AsyncSession) -> None:
+        await repo.save(session, self.history, changed=list(self.rows.values()))
 
 
 def _base(inst: Installation, actor: str | None) -> dict[str, Any]:
@@ -662,8 +682,9 @@ async def execute_installs(
 
     The batch reads its rows with a handful of queries (installations, the plans' rows locked in
     one statement, the catalog rows, the tenants' installations) instead of a few per plan, and
-    state changes are flushed once: every row changed here is locked by ``of_plans`` first, so
-    emitting before the flush keeps each installation's events in order."""
+    its state changes are written once, at the end: every row changed here is locked by
+    ``of_plans`` first, so emitting before the write keeps each installation's events in
+    order."""
     asked = await repo.by_ids(session, installation_ids)
     plan_ids = sorted(
         {i.plan_id for i in asked if i.plan_id is not None and i.state == S.INSTALLING}
@@ -687,10 +708,11 @@ async def execute_installs(
     tenants = sorted({p[0].tenant_id for _, p in work.values()})
     tenant_versions: dict[str, dict[str, str]] = {}
     succeeded: list[tuple[list[Installation], dict[uuid.UUID, CatalogVersion]]] = []
+    moves = _Moves()
     for plan_id in plan_ids:
         if plan_id in work:
             members, pending = work[plan_id]
-            versions = await _materialize_plan(session, emit, ex, members, pending, known)
+            versions = await _materialize_plan(session, emit, ex, moves, members, pending, known)
             if versions is not None:
                 succeeded.append((pending, versions))
     if succeeded:
@@ -700,7 +722,7 @@ async def execute_installs(
         for m in pending:
             v = versions[m.id]
             mine = tenant_versions.get(m.tenant_id, {})
-            await transition(session, m, A.INSTALL_SUCCEEDED, actor=None, flush=False)
+            moves.apply(m, A.INSTALL_SUCCEEDED)
             await emit(
                 InstallationInstalledV1.model_validate(
                     {
@@ -714,7 +736,7 @@ async def execute_installs(
             )
         for m in pending:  # plan order: dependencies are enabled before their dependents
             if m.enable_requested:
-                await transition(session, m, A.ENABLE, actor=None, flush=False)
+                moves.apply(m, A.ENABLE)
                 await emit(
                     InstallationEnabledV1.model_validate(
                         {
@@ -725,13 +747,14 @@ async def execute_installs(
                     ),
                     m.tenant_id,
                 )
-    await session.flush()
+    await moves.save(session)
 
 
 async def _materialize_plan(
     session: AsyncSession,
     emit: Emit,
     ex: Executor,
+    moves: _Moves,
     members: Sequence[Installation],
     pending: Sequence[Installation],
     known: _Catalog,
@@ -744,7 +767,7 @@ async def _materialize_plan(
         try:
             v, fresh = await _materialize(session, ex, m.plugin_id, m.version, known)
         except ArtifactError as exc:
-            await _fail_plan(session, emit, ex, members, pending, unpacked, m, exc)
+            await _fail_plan(session, emit, ex, moves, members, pending, unpacked, m, exc)
             return None
         versions[m.id] = v
         if fresh:
@@ -756,6 +779,7 @@ async def _fail_plan(
     session: AsyncSession,
     emit: Emit,
     ex: Executor,
+    moves: _Moves,
     members: Sequence[Installation],
     pending: Sequence[Installation],
     unpacked: Sequence[str],
@@ -770,7 +794,7 @@ async def _fail_plan(
         reason = f"{what}: {error}" if m is culprit else f"plan aborted: {what} failed: {error}"
         m.status_reason = reason
         m.retryable = error.retryable
-        await transition(session, m, A.INSTALL_FAILED, actor=None, reason=reason)
+        moves.apply(m, A.INSTALL_FAILED, reason=reason)
         await emit(
             InstallationFailedV1.model_validate(
                 {
