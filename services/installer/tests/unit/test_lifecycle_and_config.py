@@ -129,19 +129,23 @@ def test_config_errors_name_field_paths():
 
 
 def test_secrets_split_encrypt_mask_and_survive_updates():
+    # Long enough that it cannot turn up in the token's base64 by chance (a 3-letter one did).
+    secret = "t0p-secret-value-0123456789"
     cipher = ConfigCipher("k")
-    public, secrets = split_secrets(SCHEMA, {"token": "t0p", "db": {"password": "pw", "host": "h"}})
+    public, secrets = split_secrets(
+        SCHEMA, {"token": secret, "db": {"password": "pw", "host": "h"}}
+    )
     assert public == {"db": {"host": "h"}}
-    assert secrets == {"token": "t0p", "db.password": "pw"}
+    assert secrets == {"token": secret, "db.password": "pw"}
     token = cipher.encrypt(secrets)
     assert token is not None
-    assert "t0p" not in token
+    assert secret not in token
     assert cipher.decrypt(token) == secrets
     assert public_view(SCHEMA, public, secrets) == {
         "token": "********",
         "db": {"host": "h", "password": "********"},
     }
     merged = merge_for_update(SCHEMA, public, secrets, {"token": "********", "db": {"host": "x"}})
-    assert merged == {"token": "t0p", "db": {"host": "x", "password": "pw"}}
+    assert merged == {"token": secret, "db": {"host": "x", "password": "pw"}}
     with pytest.raises(ValueError, match="do not decrypt"):
         ConfigCipher("other").decrypt(token)
