@@ -5,8 +5,11 @@ Through the ORM a statement costs several times what the driver does (the instal
 through ``driver(session)`` instead. They run in the session's transaction and commit or roll
 back with it, and they mix with ORM statements in that transaction. The rules:
 
-- ``snapshot`` objects (read this way) are transient: read them, never add or change them;
-  the session does not know them. A row the transaction will change is loaded through the ORM.
+- ``snapshot`` objects (read this way) are transient: the session does not know them, and
+  one must never be added to it (it would be inserted as a new row).
+- A changed snapshot is written back with ``write_rows``, whole, by a caller that holds the
+  lock that keeps others from that row; otherwise a row the transaction changes is loaded
+  and changed through the ORM.
 - ``write_rows`` inserts new rows and writes changed snapshots back (any number of tables, in
   one statement); the session holds neither.
 - JSON and JSONB parameters are JSON text and results arrive decoded: SQLAlchemy's dialect
