@@ -87,12 +87,25 @@ async def test_a_plain_statement_first_in_the_transaction_opens_it(sessions):
         assert (await session.execute(select(func.count()).select_from(Parent))).scalar() == 0
 
 
+async def test_each_transaction_of_one_session_gets_its_own_open_connection(sessions):
+    insert = "INSERT INTO parents (id, name, attrs) VALUES ($1, $2, '{}')"
+    async with sessions() as session:
+        async with session.begin():
+            await (await driver(session)).execute(insert, uuid.uuid4(), "first")
+        async with session.begin():
+            conn = await driver(session)
+            assert conn.is_in_transaction()
+            await conn.execute(insert, uuid.uuid4(), "second")
+            await session.rollback()
+        assert (await session.execute(select(Parent.name))).scalars().all() == ["first"]
+
+
 async def test_inserted_rows_read_back_as_the_orm_wrote_them(sessions):
     parent = Parent(name="p", note=None)
     async with sessions() as session, session.begin():
-        await write_rows(await driver(session), [parent])  # applies the id's default
+        await write_rows(session, [parent])  # applies the id's default
         children = [Child(parent_id=parent.id, label=f"c{i}") for i in range(3)]
-        await write_rows(await driver(session), children)
+        await write_rows(session, children)
     # Python-side defaults were applied and set on the object; server defaults filled the rest.
     assert isinstance(parent.id, uuid.UUID)
     assert parent.attrs == {}
@@ -119,11 +132,11 @@ async def test_rows_of_several_tables_go_in_one_statement_with_their_foreign_key
     parent = Parent(id=uuid.uuid4(), name="one")
     rows = [parent, *(Child(parent_id=parent.id, label=f"c{i}") for i in range(2))]
     async with sessions() as session, session.begin():
-        await write_rows(await driver(session), rows)
+        await write_rows(session, rows)
     orphan = Child(parent_id=uuid.uuid4(), label="orphan")
     with pytest.raises(asyncpg.ForeignKeyViolationError):
         async with sessions() as session, session.begin():
-            await write_rows(await driver(session), [Parent(name="two"), orphan])
+            await write_rows(session, [Parent(name="two"), orphan])
     async with sessions() as session:
         assert (await session.execute(select(Parent.name))).scalars().all() == ["one"]
         labels = (await session.execute(select(Child.label).order_by(Child.id))).scalars().all()
@@ -133,7 +146,7 @@ async def test_rows_of_several_tables_go_in_one_statement_with_their_foreign_key
 async def test_changed_snapshots_are_written_back_whole_with_new_rows(sessions):
     kept, changed = Parent(name="kept", attrs={"v": 1}), Parent(name="old", attrs={"v": 1})
     async with sessions() as session, session.begin():
-        await write_rows(await driver(session), [kept, changed])
+        await write_rows(session, [kept, changed])
     async with sessions() as session, session.begin():
         conn = await driver(session)
         record = await conn.fetchrow(
@@ -141,7 +154,7 @@ async def test_changed_snapshots_are_written_back_whole_with_new_rows(sessions):
         )
         row = snapshot(Parent, record)
         row.name, row.attrs, row.note = "new", {"v": 2}, {"why": "test"}
-        await write_rows(conn, new=[Child(parent_id=row.id, label="c")], changed=[row])
+        await write_rows(session, new=[Child(parent_id=row.id, label="c")], changed=[row])
     async with sessions() as session:
         rows = (await session.execute(select(Parent).order_by(Parent.name))).scalars().all()
         assert [(p.name, p.attrs, p.note) for p in rows] == [
@@ -155,7 +168,7 @@ async def test_changed_snapshots_are_written_back_whole_with_new_rows(sessions):
 async def test_json_values_round_trip(sessions):
     parent = Parent(name="j", attrs={"a": [1, "two", None], "nested": {"k": True}})
     async with sessions() as session, session.begin():
-        await write_rows(await driver(session), [parent])
+        await write_rows(session, [parent])
     async with sessions() as session:
         record = await (await driver(session)).fetchrow(
             f"SELECT {column_list(Parent, 'p')} FROM parents p"

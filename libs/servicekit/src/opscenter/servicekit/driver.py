@@ -12,6 +12,8 @@ back with it, and they mix with ORM statements in that transaction. The rules:
   and changed through the ORM.
 - ``write_rows`` inserts new rows and writes changed snapshots back (any number of tables, in
   one statement); the session holds neither.
+- Reads go through ``snapshots``/``one_snapshot`` with a statement that starts with
+  ``select_from(Model, alias)`` (or selects ``column_list`` itself, for a join).
 - JSON and JSONB parameters are JSON text and results arrive decoded: SQLAlchemy's dialect
   sets those codecs on every connection of the pool.
 """
@@ -35,10 +37,36 @@ from sqlalchemy.orm import DeclarativeBase, Mapper, Session
 M = TypeVar("M", bound=DeclarativeBase)
 
 
+_CONNECTION = "opscenter.driver.connection"
+
+
 async def driver(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection of the session's transaction, with the transaction open."""
+    """The asyncpg connection of the session's transaction, with the transaction open.
+
+    Looked up once per transaction (a lookup through the session costs ~25 us, and a hot path
+    sends several statements): the session's transaction object holds one connection until
+    it ends, and the next transaction is another object."""
+    sync = session.sync_session
+    cached = sync.info.get(_CONNECTION)
+    if cached is not None and cached[0] is sync.get_transaction():
+        conn: asyncpg.Connection = cached[1]
+        return conn
     connection = await session.connection()
-    return await _opened((await connection.get_raw_connection()).dbapi_connection)
+    conn = await _opened((await connection.get_raw_connection()).dbapi_connection)
+    sync.info[_CONNECTION] = (sync.get_transaction(), conn)
+    return conn
+
+
+async def snapshots(session: AsyncSession, model: type[M], sql: str, *args: Any) -> list[M]:
+    """The rows of ``sql`` (which selects ``select_from(model, ...)``) as snapshots."""
+    rows = await (await driver(session)).fetch(sql, *args)
+    return [snapshot(model, r) for r in rows]
+
+
+async def one_snapshot(session: AsyncSession, model: type[M], sql: str, *args: Any) -> M | None:
+    """The first row of ``sql`` as a snapshot; None when there is none."""
+    row = await (await driver(session)).fetchrow(sql, *args)
+    return None if row is None else snapshot(model, row)
 
 
 def execute_from_hook(session: Session, sql: str, *args: Any) -> None:
@@ -70,6 +98,7 @@ def _columns(model: type[DeclarativeBase]) -> tuple[tuple[str, Column[Any]], ...
     return tuple((by_column[c], c) for c in table.columns)
 
 
+@cache
 def _table_name(model: type[DeclarativeBase]) -> str:
     table: Table = inspect(model).local_table  # type: ignore[assignment]
     return table.name
@@ -81,6 +110,12 @@ def column_list(model: type[DeclarativeBase], alias: str, prefix: str = "") -> s
     return ", ".join(f"{alias}.{c.name} AS {prefix}{c.name}" for _, c in _columns(model))
 
 
+def select_from(model: type[DeclarativeBase], alias: str) -> str:
+    """``SELECT <every column> FROM <table> <alias>``: the start of a statement whose rows are
+    ``model`` snapshots; the caller adds its WHERE (values as $n parameters)."""
+    return f"SELECT {column_list(model, alias)} FROM {_table_name(model)} {alias}"
+
+
 def snapshot(model: type[M], record: asyncpg.Record, prefix: str = "") -> M:
     """A transient ``model`` holding the record's values (every column, as ``column_list``
     selected them), built the way the ORM loads rows: without ``__init__`` or change events."""
@@ -90,7 +125,7 @@ def snapshot(model: type[M], record: asyncpg.Record, prefix: str = "") -> M:
 
 
 async def write_rows(
-    conn: asyncpg.Connection,
+    session: AsyncSession,
     new: Iterable[DeclarativeBase] = (),
     changed: Iterable[DeclarativeBase] = (),
 ) -> None:
@@ -103,40 +138,47 @@ async def write_rows(
     set on the object; a column that is None in every new row of a table is left to its server
     default. Python None is SQL NULL (also for JSON columns). A changed row is written whole:
     the caller holds the lock that keeps others from changing it since it was read."""
-    parts: list[str] = []
+    shape: list[tuple[str, type[DeclarativeBase], tuple[int, ...]]] = []
     args: list[list[Any]] = []
+    for kind, objects in (("insert", new), ("update", changed)):
+        for model, rows in _by_model(objects).items():
+            values = [_values(model, obj) for obj in rows]
+            every = range(len(_columns(model)))
+            written = tuple(
+                every
+                if kind == "update"
+                else (i for i in every if any(v[i] is not None for v in values))
+            )
+            shape.append((kind, model, written))
+            args += ([v[i] for v in values] for i in written)
+    if shape:
+        await (await driver(session)).execute(_write_statement(tuple(shape)), *args)
 
-    def arrays(columns: Sequence[tuple[int, Column[Any]]], values: Sequence[Sequence[Any]]) -> str:
-        out = []
-        for i, column in columns:
-            args.append([v[i] for v in values])
-            out.append(f"${len(args)}::{_sql_type(column)}[]")
-        return ", ".join(out)
 
-    for model, rows in _by_model(new).items():
-        values = [_values(model, obj) for obj in rows]
-        present = [
-            (i, c)
-            for i, (_, c) in enumerate(_columns(model))
-            if any(v[i] is not None for v in values)
-        ]
-        names = ", ".join(c.name for _, c in present)
-        parts.append(
-            f"t{len(parts)} AS (INSERT INTO {_table_name(model)} ({names})"
-            f" SELECT * FROM unnest({arrays(present, values)}))"
-        )
-    for model, rows in _by_model(changed).items():
-        values = [_values(model, obj) for obj in rows]
-        every = list(enumerate(c for _, c in _columns(model)))
-        names = ", ".join(c.name for _, c in every)
-        keys = " AND ".join(f"t.{c.name} = u.{c.name}" for _, c in every if c.primary_key)
-        sets = ", ".join(f"{c.name} = u.{c.name}" for _, c in every if not c.primary_key)
-        parts.append(
-            f"t{len(parts)} AS (UPDATE {_table_name(model)} t SET {sets}"
-            f" FROM unnest({arrays(every, values)}) AS u({names}) WHERE {keys})"
-        )
-    if parts:
-        await conn.execute(f"WITH {', '.join(parts)} SELECT 1", *args)
+@cache
+def _write_statement(shape: tuple[tuple[str, type[DeclarativeBase], tuple[int, ...]], ...]) -> str:
+    """The statement ``write_rows`` sends for rows of this shape (kind, model, written columns,
+    per part; parameters numbered in that order), built once per shape."""
+    parts: list[str] = []
+    n = 0
+    for kind, model, written in shape:
+        columns = [_columns(model)[i][1] for i in written]
+        arrays = ", ".join(f"${n + k}::{sql_type(c)}[]" for k, c in enumerate(columns, 1))
+        n += len(columns)
+        names = ", ".join(c.name for c in columns)
+        if kind == "insert":
+            parts.append(
+                f"t{len(parts)} AS (INSERT INTO {_table_name(model)} ({names})"
+                f" SELECT * FROM unnest({arrays}))"
+            )
+        else:
+            keys = " AND ".join(f"t.{c.name} = u.{c.name}" for c in columns if c.primary_key)
+            sets = ", ".join(f"{c.name} = u.{c.name}" for c in columns if not c.primary_key)
+            parts.append(
+                f"t{len(parts)} AS (UPDATE {_table_name(model)} t SET {sets}"
+                f" FROM unnest({arrays}) AS u({names}) WHERE {keys})"
+            )
+    return f"WITH {', '.join(parts)} SELECT 1"
 
 
 def _by_model(objects: Iterable[DeclarativeBase]) -> dict[type[DeclarativeBase], list[Any]]:
@@ -147,7 +189,8 @@ def _by_model(objects: Iterable[DeclarativeBase]) -> dict[type[DeclarativeBase],
 
 
 @cache
-def _sql_type(column: Column[Any]) -> str:
+def sql_type(column: Column[Any]) -> str:
+    """The column's Postgres type as SQL (``VARCHAR(64)``, ``TIMESTAMP WITH TIME ZONE``)."""
     return str(column.type.compile(dialect=postgresql.dialect()))
 
 

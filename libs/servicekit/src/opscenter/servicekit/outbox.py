@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Mapping
+from functools import cache
 
 from opentelemetry import propagate
 from sqlalchemy import (
@@ -41,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from opscenter.contracts import CloudEvent, EventPayload, new_event
-from opscenter.servicekit.driver import execute_from_hook
+from opscenter.servicekit.driver import execute_from_hook, sql_type
 
 OUTBOX_BUCKETS = 32
 OUTBOX_TABLE = "outbox"
@@ -163,8 +164,20 @@ class Outbox:
         session.sync_session.info.setdefault(_PENDING, []).append((self.table, row))
 
 
-_COLUMNS = ("event_id", "topic", "key", "bucket", "value", "headers")
-_ARRAYS = "$1::varchar[], $2::varchar[], $3::varchar[], $4::smallint[], $5::bytea[], $6::jsonb[]"
+_WRITTEN = ("event_id", "topic", "key", "bucket", "value", "headers")  # headers last: JSONB
+
+
+@cache
+def _insert_statement(table: Table) -> str:
+    """One plain statement (servicekit.driver, ADR 0010) for any number of rows, passed as one
+    array parameter per column and inserted in array order: the identity draws ids in the
+    order the events were added."""
+    names = ", ".join(_WRITTEN)
+    arrays = ", ".join(f"${n}::{sql_type(table.c[c])}[]" for n, c in enumerate(_WRITTEN, 1))
+    return (
+        f"INSERT INTO {table.name} ({names}) SELECT {names}"  # noqa: S608 - names are ours
+        f" FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) ORDER BY n"
+    )
 
 
 @sa_event.listens_for(Session, "before_commit")
@@ -174,18 +187,9 @@ def _write_pending_events(session: Session) -> None:
     for table, row in pending:
         by_table.setdefault(table, []).append(row)
     for table, rows in by_table.items():
-        # One plain statement (servicekit.driver, ADR 0010), the rows as array parameters in
-        # the order they were added: the identity draws ids in that order.
-        execute_from_hook(
-            session,
-            f"INSERT INTO {table.name} ({', '.join(_COLUMNS)})"  # noqa: S608 - names are ours
-            f" SELECT {', '.join(_COLUMNS)} FROM unnest({_ARRAYS})"
-            f" WITH ORDINALITY AS u({', '.join(_COLUMNS)}, n) ORDER BY n",
-            *(
-                [json.dumps(r["headers"]) for r in rows] if c == "headers" else [r[c] for r in rows]
-                for c in _COLUMNS
-            ),
-        )
+        args = [[r[c] for r in rows] for c in _WRITTEN[:-1]]
+        args.append([json.dumps(r["headers"]) for r in rows])  # JSONB travels as JSON text
+        execute_from_hook(session, _insert_statement(table), *args)
 
 
 @sa_event.listens_for(Session, "after_rollback")

@@ -12,7 +12,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opscenter.installer.models import CatalogPlugin, CatalogVersion, PublisherKey
-from opscenter.servicekit.driver import column_list, driver, snapshot
+from opscenter.servicekit.driver import (
+    column_list,
+    driver,
+    one_snapshot,
+    select_from,
+    snapshot,
+    snapshots,
+)
 
 
 async def upsert_plugin(
@@ -40,16 +47,14 @@ async def upsert_version(session: AsyncSession, values: dict[str, object]) -> No
 # Read by every install request and executor batch: plain SQL on the unit of work's
 # connection (ADR 0010); the objects are read-only snapshots (the projection's handlers change
 # rows through the ORM). Lists travel as array parameters.
-_PLUGIN = column_list(CatalogPlugin, "p")
-_PLUGIN_BY_ID = f"SELECT {_PLUGIN} FROM catalog_plugins p WHERE p.plugin_id = $1"
-_PLUGIN_BY_SLUG = f"SELECT {_PLUGIN} FROM catalog_plugins p WHERE p.slug = $1"
-_PLUGINS_BY_ID = f"SELECT {_PLUGIN} FROM catalog_plugins p WHERE p.plugin_id = ANY($1::uuid[])"
-_VERSIONS_BY_KEY = (
-    f"SELECT {column_list(CatalogVersion, 'v')} FROM catalog_versions v"
+_PLUGINS = select_from(CatalogPlugin, "p")
+_PLUGIN_BY_ID = _PLUGINS + " WHERE p.plugin_id = $1"
+_PLUGIN_BY_SLUG = _PLUGINS + " WHERE p.slug = $1"
+_PLUGINS_BY_ID = _PLUGINS + " WHERE p.plugin_id = ANY($1::uuid[])"
+_VERSIONS_BY_KEY = select_from(CatalogVersion, "v") + (
     " WHERE (v.plugin_id, v.version) IN (SELECT unnest($1::uuid[]), unnest($2::varchar[]))"
 )
-_KEYS_BY_ID = (
-    f"SELECT {column_list(PublisherKey, 'k')} FROM publisher_keys k"
+_KEYS_BY_ID = select_from(PublisherKey, "k") + (
     " WHERE (k.publisher_id, k.key_id) IN (SELECT unnest($1::varchar[]), unnest($2::varchar[]))"
 )
 # Every version (with its plugin) of the plugins reachable from $1 through any version's
@@ -75,8 +80,7 @@ async def get_plugin(session: AsyncSession, ref: str | uuid.UUID) -> CatalogPlug
         sql = _PLUGIN_BY_ID
     except ValueError:
         value, sql = str(ref), _PLUGIN_BY_SLUG
-    row = await (await driver(session)).fetchrow(sql, value)
-    return None if row is None else snapshot(CatalogPlugin, row)
+    return await one_snapshot(session, CatalogPlugin, sql, value)
 
 
 async def get_version(
@@ -113,10 +117,9 @@ async def versions_by_key(
     wanted = list(set(keys))
     if not wanted:
         return {}
-    rows = await (await driver(session)).fetch(
-        _VERSIONS_BY_KEY, [p for p, _ in wanted], [v for _, v in wanted]
+    versions = await snapshots(
+        session, CatalogVersion, _VERSIONS_BY_KEY, [p for p, _ in wanted], [v for _, v in wanted]
     )
-    versions = (snapshot(CatalogVersion, r) for r in rows)
     return {(v.plugin_id, v.version): v for v in versions}
 
 
@@ -126,8 +129,7 @@ async def plugins_by_id(
     wanted = list(set(plugin_ids))
     if not wanted:
         return {}
-    rows = await (await driver(session)).fetch(_PLUGINS_BY_ID, wanted)
-    plugins = (snapshot(CatalogPlugin, r) for r in rows)
+    plugins = await snapshots(session, CatalogPlugin, _PLUGINS_BY_ID, wanted)
     return {p.plugin_id: p for p in plugins}
 
 
@@ -138,10 +140,9 @@ async def keys_by_id(
     wanted = list(set(keys))
     if not wanted:
         return {}
-    rows = await (await driver(session)).fetch(
-        _KEYS_BY_ID, [p for p, _ in wanted], [k for _, k in wanted]
+    found = await snapshots(
+        session, PublisherKey, _KEYS_BY_ID, [p for p, _ in wanted], [k for _, k in wanted]
     )
-    found = (snapshot(PublisherKey, r) for r in rows)
     return {(k.publisher_id, k.key_id): k for k in found}
 
 

@@ -1,7 +1,5 @@
 """Reads and writes of the entitlement ledger and trials (never commits)."""
 
-# ruff: noqa: S608 - the SQL interpolates column lists from the models; values are $n parameters.
-
 from __future__ import annotations
 
 import uuid
@@ -12,7 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opscenter.installer.models import Entitlement, Trial
-from opscenter.servicekit.driver import column_list, driver, snapshot
+from opscenter.servicekit.driver import driver, select_from, snapshots
 
 
 async def active(
@@ -33,8 +31,7 @@ async def active(
 
 # Read by every install request: plain SQL on the unit of work's connection (ADR 0010);
 # the rows are read-only snapshots.
-_ACTIVE_MANY = (
-    f"SELECT {column_list(Entitlement, 'e')} FROM entitlements e"
+_ACTIVE_MANY = select_from(Entitlement, "e") + (
     " WHERE e.tenant_id = $1 AND e.plugin_id = ANY($2::uuid[]) AND e.status = 'active'"
     " AND (e.period_end IS NULL OR e.period_end > $3)"
     " ORDER BY e.created_at DESC"
@@ -49,8 +46,10 @@ async def active_many(
     out: dict[uuid.UUID, list[Entitlement]] = {p: [] for p in plugin_ids}
     if not plugin_ids:
         return out
-    rows = await (await driver(session)).fetch(_ACTIVE_MANY, tenant_id, list(set(plugin_ids)), now)
-    for e in (snapshot(Entitlement, r) for r in rows):
+    rows = await snapshots(
+        session, Entitlement, _ACTIVE_MANY, tenant_id, list(set(plugin_ids)), now
+    )
+    for e in rows:
         out.setdefault(e.plugin_id, []).append(e)
     return out
 

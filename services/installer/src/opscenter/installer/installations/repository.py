@@ -1,7 +1,5 @@
 """Reads and writes of installations, their history and consents (never commits)."""
 
-# ruff: noqa: S608 - the SQL interpolates column lists from the models; values are $n parameters.
-
 from __future__ import annotations
 
 import uuid
@@ -17,21 +15,20 @@ from opscenter.installer.models import (
     Installation,
     InstallationHistory,
 )
-from opscenter.servicekit.driver import column_list, driver, snapshot, write_rows
+from opscenter.servicekit.driver import driver, select_from, snapshots, write_rows
 
 S = InstallationState
 
 #: States in which an installation holds a version in the tenant (its constraints count).
 LIVE_STATES = (S.INSTALLING, S.INSTALLED, S.ENABLED, S.DISABLED, S.UPDATING, S.UNINSTALLING)
 
-# The statements of every install request and executor batch are built once, with bound
-# parameters (lists as one array parameter): building a statement costs the ORM about twice
-# what executing it does.
 # The first statement of most writes: plain SQL (ADR 0010), which also opens the transaction.
 _LOCK_TENANT = (
     "INSERT INTO tenant_plans (tenant_id) VALUES ($1)"
     " ON CONFLICT (tenant_id) DO UPDATE SET updated_at = now()"
 )
+# Rows to change through the ORM: built once, with a bound parameter (building a statement
+# costs the ORM about twice what executing it does).
 _OF_TENANT = (
     select(Installation)
     .where(Installation.tenant_id == bindparam("tenant_id"))
@@ -40,13 +37,12 @@ _OF_TENANT = (
 _OF_TENANT_LOCKED = _OF_TENANT.with_for_update()
 # The executor's reads (ADR 0010): plain SQL, snapshots. The rows it changes are locked by
 # ``of_plans`` and written back with ``save``.
-_INSTALLATION = column_list(Installation, "i")
-_BY_IDS = f"SELECT {_INSTALLATION} FROM installations i WHERE i.id = ANY($1::uuid[])"
-_OF_TENANTS = f"SELECT {_INSTALLATION} FROM installations i WHERE i.tenant_id = ANY($1::varchar[])"
-_TENANT_VIEW = f"SELECT {_INSTALLATION} FROM installations i WHERE i.tenant_id = $1 ORDER BY i.slug"
-_OF_PLANS = (
-    f"SELECT {_INSTALLATION} FROM installations i WHERE i.plan_id = ANY($1::uuid[])"
-    " ORDER BY i.plan_id, i.plan_position, i.id FOR UPDATE"
+_INSTALLATIONS = select_from(Installation, "i")
+_BY_IDS = _INSTALLATIONS + " WHERE i.id = ANY($1::uuid[])"
+_OF_TENANTS = _INSTALLATIONS + " WHERE i.tenant_id = ANY($1::varchar[])"
+_TENANT_VIEW = _INSTALLATIONS + " WHERE i.tenant_id = $1 ORDER BY i.slug"
+_OF_PLANS = _INSTALLATIONS + (
+    " WHERE i.plan_id = ANY($1::uuid[]) ORDER BY i.plan_id, i.plan_position, i.id FOR UPDATE"
 )
 
 
@@ -88,8 +84,7 @@ async def by_ids(
     with ``of_plans`` and reads its state again there)."""
     if not installation_ids:
         return []
-    rows = await (await driver(session)).fetch(_BY_IDS, list(set(installation_ids)))
-    return [snapshot(Installation, r) for r in rows]
+    return await snapshots(session, Installation, _BY_IDS, list(set(installation_ids)))
 
 
 async def of_tenants(session: AsyncSession, tenant_ids: Sequence[str]) -> Sequence[Installation]:
@@ -97,15 +92,13 @@ async def of_tenants(session: AsyncSession, tenant_ids: Sequence[str]) -> Sequen
     executor batch)."""
     if not tenant_ids:
         return []
-    rows = await (await driver(session)).fetch(_OF_TENANTS, list(set(tenant_ids)))
-    return [snapshot(Installation, r) for r in rows]
+    return await snapshots(session, Installation, _OF_TENANTS, list(set(tenant_ids)))
 
 
 async def tenant_view(session: AsyncSession, tenant_id: str) -> Sequence[Installation]:
     """Snapshots of the tenant's installations (plain SQL, ADR 0010), for the install request:
     it holds the tenant's plan lock and writes back the rows it installs again (``save``)."""
-    rows = await (await driver(session)).fetch(_TENANT_VIEW, tenant_id)
-    return [snapshot(Installation, r) for r in rows]
+    return await snapshots(session, Installation, _TENANT_VIEW, tenant_id)
 
 
 async def of_tenant(
@@ -133,8 +126,7 @@ async def of_plans(session: AsyncSession, plan_ids: Sequence[uuid.UUID]) -> Sequ
     other in a cycle). The caller writes the rows it changes back with ``save``."""
     if not plan_ids:
         return []
-    rows = await (await driver(session)).fetch(_OF_PLANS, list(set(plan_ids)))
-    return [snapshot(Installation, r) for r in rows]
+    return await snapshots(session, Installation, _OF_PLANS, list(set(plan_ids)))
 
 
 async def of_plugin(
@@ -189,4 +181,4 @@ async def save(
     ``changed`` installation snapshots back, in one plain-SQL statement (ADR 0010). The rows
     stay out of the session, so it never writes them again. The caller holds the lock that
     keeps others from the changed rows (the tenant's plan lock, or ``of_plans``' row locks)."""
-    await write_rows(await driver(session), new, changed)
+    await write_rows(session, new, changed)
