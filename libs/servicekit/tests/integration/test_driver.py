@@ -14,8 +14,10 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, String, func,
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from opscenter.contracts import CloudEvent
 from opscenter.servicekit.db import create_engine, create_session_factory
 from opscenter.servicekit.driver import column_list, driver, snapshot, write_rows
+from opscenter.servicekit.outbox import Outbox, outbox_table, take_pending
 from opscenter.servicekit.settings import ServiceSettings
 from opscenter.servicekit.testing import LocalStack, create_database, drop_database
 
@@ -34,6 +36,9 @@ class Parent(Base):
     attrs: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     note: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+OUTBOX = outbox_table(Base.metadata)
 
 
 class Child(Base):
@@ -175,3 +180,34 @@ async def test_json_values_round_trip(sessions):
         )
         assert snapshot(Parent, record).attrs == {"a": [1, "two", None], "nested": {"k": True}}
         assert (await session.execute(select(Parent.attrs))).scalar() == parent.attrs
+
+
+async def test_events_taken_by_write_rows_go_with_the_rows_in_the_order_added(sessions):
+    outbox = Outbox(OUTBOX, source="/tests/driver")
+
+    async def add(session, key: str) -> None:
+        event = CloudEvent(source="/tests/driver", type="test.parent.changed", data={"k": key})
+        await outbox.add_event(session, event, topic="test.parents", key=key)
+
+    parent = Parent(name="with-events")
+    async with sessions() as session, session.begin():
+        for key in ("e1", "e2", "e3"):
+            await add(session, key)
+        await write_rows(session, [parent], table_rows=take_pending(session))
+        assert take_pending(session) == {}  # taken: the commit hook does not write them again
+        await add(session, "e4")  # added after the write: the commit hook writes it
+
+    async def orphan_with_event() -> None:
+        async with sessions() as session, session.begin():
+            await add(session, "lost")  # rolled back with the row it came with
+            orphan = Child(parent_id=uuid.uuid4(), label="orphan")
+            await write_rows(session, [orphan], table_rows=take_pending(session))
+
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await orphan_with_event()
+    async with sessions() as session:
+        keys = (await session.execute(select(OUTBOX.c.key).order_by(OUTBOX.c.id))).scalars()
+        assert keys.all() == ["e1", "e2", "e3", "e4"]
+        headers = (await session.execute(select(OUTBOX.c.headers))).scalars().first()
+        assert headers["ce_type"] == "test.parent.changed"  # JSONB written as JSON
+        assert (await session.execute(select(Parent.name))).scalars().all() == ["with-events"]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache, partial
 from typing import Any, TypeVar
 
@@ -124,21 +124,43 @@ def snapshot(model: type[M], record: asyncpg.Record, prefix: str = "") -> M:
     return obj
 
 
+#: Rows of plain tables: per table, dicts of one set of columns. Inserted in list order (the
+#: table's identity draws ids in that order).
+TableRows = Mapping[Table, Sequence[Mapping[str, Any]]]
+
+# A statement's shape: per part, its kind, table and written columns (parameters in that order).
+_Shape = tuple[tuple[str, str, tuple["Column[Any]", ...]], ...]
+
+
 async def write_rows(
     session: AsyncSession,
     new: Iterable[DeclarativeBase] = (),
     changed: Iterable[DeclarativeBase] = (),
+    table_rows: TableRows | None = None,
 ) -> None:
-    """Inserts ``new`` (transient) objects and writes ``changed`` snapshots back (every column
-    but the primary key, found by it), for any number of tables, in ONE statement: a
-    data-modifying CTE per table and kind, each column's values as one array parameter.
-    Foreign keys between the rows hold, since Postgres checks them at the statement's end.
+    """Inserts ``new`` (transient) objects, writes ``changed`` snapshots back (every column but
+    the primary key, found by it) and inserts ``table_rows`` (rows of tables without a mapped
+    class, such as the outbox's), for any number of tables, in ONE statement: a data-modifying
+    CTE per table and kind, each column's values as one array parameter. Foreign keys between
+    the rows hold, since Postgres checks them at the statement's end.
 
     As a flush would, a new row's column left None takes its Python-side default, which is also
     set on the object; a column that is None in every new row of a table is left to its server
     default. Python None is SQL NULL (also for JSON columns). A changed row is written whole:
     the caller holds the lock that keeps others from changing it since it was read."""
-    shape: list[tuple[str, type[DeclarativeBase], tuple[int, ...]]] = []
+    built = write_statement(new, changed, table_rows)
+    if built is not None:
+        await (await driver(session)).execute(built[0], *built[1])
+
+
+def write_statement(
+    new: Iterable[DeclarativeBase] = (),
+    changed: Iterable[DeclarativeBase] = (),
+    table_rows: TableRows | None = None,
+) -> tuple[str, list[list[Any]]] | None:
+    """The statement and parameters of ``write_rows`` (None when there is nothing to write),
+    for a caller that sends it itself (a session hook, through ``execute_from_hook``)."""
+    shape: list[tuple[str, str, tuple[Column[Any], ...]]] = []
     args: list[list[Any]] = []
     for kind, objects in (("insert", new), ("update", changed)):
         for model, rows in _by_model(objects).items():
@@ -149,33 +171,45 @@ async def write_rows(
                 if kind == "update"
                 else (i for i in every if any(v[i] is not None for v in values))
             )
-            shape.append((kind, model, written))
+            shape.append((kind, _table_name(model), tuple(_columns(model)[i][1] for i in written)))
             args += ([v[i] for v in values] for i in written)
-    if shape:
-        await (await driver(session)).execute(_write_statement(tuple(shape)), *args)
+    for table, dicts in (table_rows or {}).items():
+        if not dicts:
+            continue
+        columns = tuple(table.c[name] for name in dicts[0])
+        shape.append(("insert", table.name, columns))
+        for c in columns:
+            column = [d[c.name] for d in dicts]
+            args.append(
+                [None if v is None else json.dumps(v) for v in column]
+                if isinstance(c.type, JSON)
+                else column
+            )
+    if not shape:
+        return None
+    return _write_statement(tuple(shape)), args
 
 
 @cache
-def _write_statement(shape: tuple[tuple[str, type[DeclarativeBase], tuple[int, ...]], ...]) -> str:
-    """The statement ``write_rows`` sends for rows of this shape (kind, model, written columns,
-    per part; parameters numbered in that order), built once per shape."""
+def _write_statement(shape: _Shape) -> str:
+    """The statement for rows of this shape, built once per shape. Inserts keep the arrays'
+    order (WITH ORDINALITY), so an identity column draws ids in list order."""
     parts: list[str] = []
     n = 0
-    for kind, model, written in shape:
-        columns = [_columns(model)[i][1] for i in written]
+    for kind, table, columns in shape:
         arrays = ", ".join(f"${n + k}::{sql_type(c)}[]" for k, c in enumerate(columns, 1))
         n += len(columns)
         names = ", ".join(c.name for c in columns)
         if kind == "insert":
             parts.append(
-                f"t{len(parts)} AS (INSERT INTO {_table_name(model)} ({names})"
-                f" SELECT * FROM unnest({arrays}))"
+                f"t{len(parts)} AS (INSERT INTO {table} ({names}) SELECT {names}"
+                f" FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) ORDER BY n)"
             )
         else:
             keys = " AND ".join(f"t.{c.name} = u.{c.name}" for c in columns if c.primary_key)
             sets = ", ".join(f"{c.name} = u.{c.name}" for c in columns if not c.primary_key)
             parts.append(
-                f"t{len(parts)} AS (UPDATE {_table_name(model)} t SET {sets}"
+                f"t{len(parts)} AS (UPDATE {table} t SET {sets}"
                 f" FROM unnest({arrays}) AS u({names}) WHERE {keys})"
             )
     return f"WITH {', '.join(parts)} SELECT 1"

@@ -8,18 +8,17 @@ Invariants:
   of one aggregate then commit in the order they drew ids).
 - Keys hash into `OUTBOX_BUCKETS` buckets; the relay (see `relay.py`) publishes a bucket only while
   it holds that bucket's advisory lock, so two relays never publish one row at the same time.
-- Events added to a session are written when it commits, in one INSERT per outbox table (a
-  `before_commit` hook), in the order they were added; a rollback discards them. Their
-  ids are therefore drawn after every row lock the transaction took. Savepoints are not
+- Events added to a session are written in the order they were added: by a hot path's
+  `write_rows` with its own rows (`take_pending`), else when the session commits (a
+  `before_commit` hook, one statement); a rollback discards them. Their ids are therefore
+  drawn after the row locks the transaction took before adding them. Savepoints are not
   supported: an event added inside a rolled-back savepoint would still be written.
 """
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Mapping
-from functools import cache
 
 from opentelemetry import propagate
 from sqlalchemy import (
@@ -42,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from opscenter.contracts import CloudEvent, EventPayload, new_event
-from opscenter.servicekit.driver import execute_from_hook, sql_type
+from opscenter.servicekit.driver import TableRows, execute_from_hook, write_statement
 
 OUTBOX_BUCKETS = 32
 OUTBOX_TABLE = "outbox"
@@ -164,32 +163,24 @@ class Outbox:
         session.sync_session.info.setdefault(_PENDING, []).append((self.table, row))
 
 
-_WRITTEN = ("event_id", "topic", "key", "bucket", "value", "headers")  # headers last: JSONB
-
-
-@cache
-def _insert_statement(table: Table) -> str:
-    """One plain statement (servicekit.driver, ADR 0010) for any number of rows, passed as one
-    array parameter per column and inserted in array order: the identity draws ids in the
-    order the events were added."""
-    names = ", ".join(_WRITTEN)
-    arrays = ", ".join(f"${n}::{sql_type(table.c[c])}[]" for n, c in enumerate(_WRITTEN, 1))
-    return (
-        f"INSERT INTO {table.name} ({names}) SELECT {names}"  # noqa: S608 - names are ours
-        f" FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) ORDER BY n"
-    )
+def take_pending(session: AsyncSession | Session) -> TableRows:
+    """The events added to ``session``'s transaction and not written yet, per outbox table in
+    the order they were added. Whoever takes them writes them in that transaction: a hot path
+    passes them to ``write_rows`` with its own rows (one statement, ADR 0010), and the
+    ``before_commit`` hook writes what is left."""
+    info = session.sync_session.info if isinstance(session, AsyncSession) else session.info
+    pending: list[tuple[Table, dict[str, object]]] = info.pop(_PENDING, [])
+    by_table: dict[Table, list[dict[str, object]]] = {}
+    for table, row in pending:
+        by_table.setdefault(table, []).append(row)
+    return by_table
 
 
 @sa_event.listens_for(Session, "before_commit")
 def _write_pending_events(session: Session) -> None:
-    pending: list[tuple[Table, dict[str, object]]] = session.info.pop(_PENDING, [])
-    by_table: dict[Table, list[dict[str, object]]] = {}
-    for table, row in pending:
-        by_table.setdefault(table, []).append(row)
-    for table, rows in by_table.items():
-        args = [[r[c] for r in rows] for c in _WRITTEN[:-1]]
-        args.append([json.dumps(r["headers"]) for r in rows])  # JSONB travels as JSON text
-        execute_from_hook(session, _insert_statement(table), *args)
+    built = write_statement(table_rows=take_pending(session))
+    if built is not None:
+        execute_from_hook(session, built[0], *built[1])
 
 
 @sa_event.listens_for(Session, "after_rollback")

@@ -16,6 +16,7 @@ from opscenter.installer.models import (
     InstallationHistory,
 )
 from opscenter.servicekit.driver import driver, select_from, snapshots, write_rows
+from opscenter.servicekit.outbox import take_pending
 
 S = InstallationState
 
@@ -177,8 +178,9 @@ def add(session: AsyncSession, row: object) -> None:
 async def save(
     session: AsyncSession, new: Sequence[Base], changed: Sequence[Installation] = ()
 ) -> None:
-    """Writes new rows of any tables (installations and the rows that reference them) and
-    ``changed`` installation snapshots back, in one plain-SQL statement (ADR 0010). The rows
-    stay out of the session, so it never writes them again. The caller holds the lock that
-    keeps others from the changed rows (the tenant's plan lock, or ``of_plans``' row locks)."""
-    await write_rows(session, new, changed)
+    """Writes new rows of any tables (installations and the rows that reference them),
+    ``changed`` installation snapshots back and the events emitted so far, in one plain-SQL
+    statement (ADR 0010). The rows stay out of the session, so it never writes them again. The
+    caller holds the lock that keeps others from the changed rows (the tenant's plan lock, or
+    ``of_plans``' row locks), so the events draw their outbox ids in order."""
+    await write_rows(session, new, changed, take_pending(session))

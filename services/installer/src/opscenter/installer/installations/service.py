@@ -500,8 +500,8 @@ async def install(
     current: dict[uuid.UUID, Entitlement | None] = {}
     # New rows (installations and the rows that reference them: history, consents, ledger) and
     # the rows of plugins installed again are written in one plain-SQL statement (ADR 0010),
-    # under the tenant's plan lock. The events follow the write, so each is emitted after the
-    # row it describes is written (ADR 0001).
+    # under the tenant's plan lock, with the plan's events (ADR 0001: their outbox ids are drawn
+    # under that lock).
     # The root is created first so its id can be named by the dependencies it pulled in.
     for position, c in sorted(enumerate(new), key=lambda pc: pc[1].slug != plugin.slug):
         v = rows[(c.slug, c.version)]
@@ -584,9 +584,9 @@ async def install(
             )
         )
         created.append(inst)
-    await repo.save(session, [*new_rows, *dependent_rows], changed=again)
     for payload in events:
         await emit(payload, tenant_id)
+    await repo.save(session, [*new_rows, *dependent_rows], changed=again)
     root = next(i for i in created if i.id == root_id)
     plan["plan_id"] = str(plan_id)
     by_slug = {i.slug: i for i in (*tenant_rows.values(), *created)}
