@@ -16,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from opscenter.contracts import CloudEvent
 from opscenter.servicekit.db import create_engine, create_session_factory
-from opscenter.servicekit.driver import column_list, driver, snapshot, write_rows
+from opscenter.servicekit.driver import column_list, driver, new_row, snapshot, write_rows
 from opscenter.servicekit.outbox import Outbox, outbox_table, take_pending
 from opscenter.servicekit.settings import ServiceSettings
 from opscenter.servicekit.testing import LocalStack, create_database, drop_database
@@ -131,6 +131,19 @@ async def test_inserted_rows_read_back_as_the_orm_wrote_them(sessions):
         assert (copy.id, copy.name, copy.attrs, copy.note) == (parent.id, "p", {}, None)
         assert copy.created_at == row.created_at
         assert copy not in session  # a snapshot is never the session's
+
+
+async def test_new_rows_are_written_like_orm_objects_and_stay_out_of_the_session(sessions):
+    async with sessions() as session, session.begin():
+        parent = new_row(Parent, id=uuid.uuid4(), name="plain")
+        assert parent.note is None  # not given: None, like a constructed object
+        await write_rows(session, [parent, new_row(Child, parent_id=parent.id, label="c")])
+        assert parent not in session
+    assert parent.attrs == {}  # its Python-side default was applied
+    async with sessions() as session:
+        row = (await session.execute(select(Parent))).scalar_one()
+        assert (row.id, row.name, row.attrs, row.note) == (parent.id, "plain", {}, None)
+        assert (await session.execute(select(Child.label))).scalars().all() == ["c"]
 
 
 async def test_rows_of_several_tables_go_in_one_statement_with_their_foreign_keys(sessions):

@@ -10,8 +10,8 @@ back with it, and they mix with ORM statements in that transaction. The rules:
 - A changed snapshot is written back with ``write_rows``, whole, by a caller that holds the
   lock that keeps others from that row; otherwise a row the transaction changes is loaded
   and changed through the ORM.
-- ``write_rows`` inserts new rows and writes changed snapshots back (any number of tables, in
-  one statement); the session holds neither.
+- ``write_rows`` inserts new rows (ORM-constructed or ``new_row``) and writes changed snapshots
+  back (any number of tables, in one statement); the session holds neither.
 - Reads go through ``snapshots``/``one_snapshot`` with a statement that starts with
   ``select_from(Model, alias)`` (or selects ``column_list`` itself, for a join).
 - JSON and JSONB parameters are JSON text and results arrive decoded: SQLAlchemy's dialect
@@ -121,6 +121,16 @@ def snapshot(model: type[M], record: asyncpg.Record, prefix: str = "") -> M:
     selected them), built the way the ORM loads rows: without ``__init__`` or change events."""
     obj: M = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
     obj.__dict__.update({key: record[prefix + c.name] for key, c in _columns(model)})
+    return obj
+
+
+def new_row(model: type[M], **values: Any) -> M:
+    """A new, transient ``model`` holding ``values``, for ``write_rows``: built as ``snapshot``
+    builds (without ``__init__`` or change events, a tenth of the ORM constructor's cost on a
+    hot path). Like a snapshot it is never added to a session. A column not given reads None,
+    and ``write_rows`` applies its Python-side default."""
+    obj: M = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    obj.__dict__.update(values)
     return obj
 
 

@@ -77,6 +77,7 @@ from opscenter.installer.resolver import (
     ResolverError,
     resolve,
 )
+from opscenter.servicekit.driver import new_row
 from opscenter.servicekit.errors import Problem, field_error, not_found
 
 S = InstallationState
@@ -155,8 +156,10 @@ def _move(
     actor: str | None,
     reason: str | None = None,
     previous: InstallationState | None = None,
+    plain: bool = False,
 ) -> InstallationHistory:
-    """The in-memory part of ``transition``: the new state and its (unsaved) history row."""
+    """The in-memory part of ``transition``: the new state and its (unsaved) history row, an ORM
+    object, or with ``plain`` a ``new_row`` for ``write_rows``."""
     current = S(inst.state)
     try:
         target = apply_transition(current, action, previous=previous)
@@ -170,7 +173,7 @@ def _move(
     inst.state = target.value
     inst.sequence += 1
     inst.updated_at = _now()
-    return InstallationHistory(
+    values: dict[str, Any] = dict(
         installation_id=inst.id,
         sequence=inst.sequence,
         action=action.value,
@@ -181,6 +184,7 @@ def _move(
         reason=reason,
         created_at=_now(),
     )
+    return new_row(InstallationHistory, **values) if plain else InstallationHistory(**values)
 
 
 @dataclass
@@ -195,7 +199,7 @@ class _Moves:
     def apply(
         self, inst: Installation, action: InstallationAction, *, reason: str | None = None
     ) -> None:
-        self.history.append(_move(inst, action, actor=None, reason=reason))
+        self.history.append(_move(inst, action, actor=None, reason=reason, plain=True))
         self.rows[inst.id] = inst
 
     async def save(self, session: AsyncSession) -> None:
@@ -508,7 +512,8 @@ async def install(
         inst = tenant_rows.get(v.plugin_id)
         action = A.INSTALL_REQUESTED
         if inst is None:
-            inst = Installation(
+            inst = new_row(
+                Installation,
                 id=uuid.uuid4(),
                 tenant_id=tenant_id,
                 plugin_id=v.plugin_id,
@@ -543,11 +548,12 @@ async def install(
         inst.retryable = None
         inst.previous_state = None
         inst.target_version = None
-        dependent_rows.append(_move(inst, action, actor=actor))
+        dependent_rows.append(_move(inst, action, actor=actor, plain=True))
         if c.slug == plugin.slug:
             root_id = inst.id
         dependent_rows.append(
-            Consent(
+            new_row(
+                Consent,
                 tenant_id=tenant_id,
                 installation_id=inst.id,
                 plugin_id=v.plugin_id,
