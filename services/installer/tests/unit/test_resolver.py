@@ -120,27 +120,6 @@ def test_backtracks_to_an_older_version_that_fits():
     assert result.chosen["app"].version == "1.0.0"
 
 
-def test_a_plan_is_remembered_for_the_same_inputs_only():
-    def index(lib_yanked: bool, app_range: str) -> dict[str, list[Candidate]]:
-        return index_of(
-            Candidate("app", "1.0.0", {"lib": app_range}),
-            Candidate("lib", "1.0.0"),
-            Candidate("lib", "1.1.0", yanked=lib_yanked),
-        )
-
-    roots = [Requirement("app", "*")]
-    first = resolve(index(False, "^1.0.0"), roots)
-    assert resolve(index(False, "^1.0.0"), roots) is first  # equal inputs: the same plan
-    assert first.chosen["lib"].version == "1.1.0"
-    # A yank, another range, a lock: other inputs, other plans.
-    assert resolve(index(True, "^1.0.0"), roots).chosen["lib"].version == "1.0.0"
-    assert resolve(index(False, "=1.0.0"), roots).chosen["lib"].version == "1.0.0"
-    locked = resolve(index(False, "^1.0.0"), roots, locked={"lib": "1.0.0"})
-    assert locked.chosen["lib"].version == "1.0.0"
-    with pytest.raises(TypeError):
-        first.chosen["lib"] = first.chosen["app"]  # type: ignore[index]  # shared: read-only
-
-
 # --- properties over random dependency graphs ------------------------------------------------
 
 SLUGS = ["p-a", "p-b", "p-c", "p-d"]

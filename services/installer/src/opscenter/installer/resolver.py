@@ -16,9 +16,8 @@ A backtracking resolver (resolvelib) picks one version per plugin so that every 
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible
@@ -72,8 +71,6 @@ class Requirement:
 
 @dataclass(frozen=True)
 class Resolution:
-    """A plan; immutable (``chosen`` is read-only, ``order`` a tuple): ``resolve`` shares it."""
-
     chosen: Mapping[str, Candidate]
     order: Sequence[Candidate]
 
@@ -190,42 +187,7 @@ def resolve(
     max_rounds: int = 5000,
 ) -> Resolution:
     """Choose one version per plugin for ``roots`` plus ``locked`` (slug -> installed version,
-    held fixed). Raises ``ResolutionConflict`` or ``DependencyCycle``.
-
-    A pure function of its arguments, so a plan is remembered (``RESOLVED``): many tenants
-    install the same plugins over the same index, and a remembered plan costs building its key
-    (every candidate with its dependencies and yank), not a resolution. Refusals are not kept."""
-    key = (
-        tuple(
-            (slug, tuple((c.version, tuple(c.dependencies.items()), c.yanked) for c in cands))
-            for slug, cands in sorted(index.items())
-        ),
-        tuple(roots),
-        tuple(sorted((locked or {}).items())),
-        tuple(sorted((preferred or {}).items())),
-        max_rounds,
-    )
-    known = RESOLVED.get(key)
-    if known is None:
-        known = _resolve(index, roots, locked, preferred, max_rounds)
-        RESOLVED[key] = known
-        if len(RESOLVED) > RESOLVED_MAX:
-            del RESOLVED[next(iter(RESOLVED))]  # the oldest plan
-    return known
-
-
-#: Plans by their inputs, oldest first; read-only (``Resolution`` is immutable).
-RESOLVED: dict[Hashable, Resolution] = {}
-RESOLVED_MAX = 1024
-
-
-def _resolve(
-    index: Mapping[str, Sequence[Candidate]],
-    roots: Sequence[Requirement],
-    locked: Mapping[str, str] | None,
-    preferred: Mapping[str, str] | None,
-    max_rounds: int,
-) -> Resolution:
+    held fixed). Raises ``ResolutionConflict`` or ``DependencyCycle``."""
     locked = dict(locked or {})
     requirements = list(roots) + [
         Requirement(slug, f"={version}", INSTALLED) for slug, version in sorted(locked.items())
@@ -237,7 +199,7 @@ def _resolve(
         # it then stays only if a constraint of the final plan still pins it exactly.
         unpinned = _unpinned_yanked(chosen, requirements)
         if not unpinned:
-            return Resolution(chosen=MappingProxyType(chosen), order=tuple(_topological(chosen)))
+            return Resolution(chosen=chosen, order=_topological(chosen))
         for c in unpinned:
             working[c.slug] = [x for x in working[c.slug] if x.version != c.version]
 
