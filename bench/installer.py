@@ -18,8 +18,9 @@
    process (API, worker, relay, Postgres, Kafka, this load generator) spent during the flow: with
    every request arriving at once, p99 is about the time the whole batch needs, so on 2 cores
    it cannot be below (sum of CPU seconds) / 2, printed as the floor, with the flow's p99 over
-   the baseline's (both hold still when the machine's speed drifts). The load generator is aiohttp (httpx cost
-   several ms of CPU per request at 200 connections, taken from the processes being measured).
+   the baseline's (both hold still when the machine's speed drifts). The load generator is
+   aiohttp (httpx cost several ms of CPU per request at 200 connections, taken from the
+   processes being measured).
 """
 
 from __future__ import annotations
