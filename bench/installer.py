@@ -10,7 +10,8 @@
    to Enabled. Aim: p99 <= 1 s. Baseline: the bare database writes the same flow needs (per
    tenant: the request transaction's rows and the executor's rows, one plain statement per
    row on raw asyncpg connections, as many as the API's pool, 200 tenants at once).
-   Run with the API as one uvicorn worker (as deployed), then with 2 workers (an extra line).
+   Run with the API as one uvicorn worker (as deployed), then as 2 workers sharing its pool's
+   connections (an extra line: the API as 2 replicas on this 2-core machine).
    The run's fresh consumer groups start at the shared topics' ends (they would replay every
    earlier run's events), and the burst starts after a warm-up install per pooled connection
    (first use prepares statements and introspects types on each connection: CPU otherwise
@@ -177,7 +178,9 @@ def start_processes(
     settings: InstallerSettings, port: int, api_workers: int = 1
 ) -> list[subprocess.Popen[bytes]]:
     """The installer as it is deployed: API under uvicorn, the worker, the outbox relay; each
-    its own process (``api_workers`` > 1: uvicorn's own worker processes)."""
+    its own process. ``api_workers`` > 1 runs the API as that many uvicorn worker processes (as
+    replicas would), sharing the one process's ``db_pool_size`` connections between them, so
+    Postgres serves as many connections either way."""
     env = {
         **os.environ,
         "INSTALLER_DATABASE_URL": settings.database_url,
@@ -195,12 +198,12 @@ def start_processes(
             *("--host", "127.0.0.1", "--port", str(port), "--workers", str(api_workers)),
             *("--no-access-log", "--log-level", "warning"),
         ]
-    commands = [
-        api,
-        [sys.executable, "-m", "opscenter.installer.worker"],
-        [sys.executable, "-m", "opscenter.installer.relay"],
+    api_env = {**env, "INSTALLER_DB_POOL_SIZE": str(max(1, settings.db_pool_size // api_workers))}
+    return [
+        subprocess.Popen(api, env=api_env),
+        subprocess.Popen([sys.executable, "-m", "opscenter.installer.worker"], env=env),
+        subprocess.Popen([sys.executable, "-m", "opscenter.installer.relay"], env=env),
     ]
-    return [subprocess.Popen(c, env=env) for c in commands]
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -315,12 +318,15 @@ async def bench_installs(stack: LocalStack, tenants: int, api_workers: int = 1) 
         ) as client:
             await wait_ready(client)
 
-            async def install(tenant: str) -> None:
+            async def install(tenant: str, *, close: bool = False) -> None:
+                headers = {"Authorization": f"Bearer {tokens[tenant]}"}
+                if close:  # a new connection each: uvicorn's workers take turns accepting
+                    headers["Connection"] = "close"
                 started[tenant] = time.perf_counter()
                 async with client.post(
                     "/api/v1/plugins/install",
                     json={"plugin": app_slug, "accept_permissions": ["storage:read"]},
-                    headers={"Authorization": f"Bearer {tokens[tenant]}"},
+                    headers=headers,
                 ) as r:
                     assert r.status == 202, await r.text()
                 accepted_at[tenant] = time.perf_counter()
@@ -340,7 +346,7 @@ async def bench_installs(stack: LocalStack, tenants: int, api_workers: int = 1) 
             # A few installs first, one by one, so the burst meets warm processes (statements
             # compiled and prepared, clients built), as a running suite's would be.
             for tenant in warm_up:
-                await install(tenant)
+                await install(tenant, close=api_workers > 1)
             await asyncio.wait_for(watch(warm_up), 60)
 
             cpu = CpuMeter(
@@ -366,7 +372,10 @@ async def bench_installs(stack: LocalStack, tenants: int, api_workers: int = 1) 
             print(" (target p99 <= 1 s)")
             print("  (API under uvicorn, worker and relay: three processes, as deployed)")
         else:
-            print(f"  API with {api_workers} uvicorn workers (same flow, fresh database):")
+            print(
+                f"  API as {api_workers} uvicorn workers sharing its {settings.db_pool_size}"
+                " pooled connections (same flow, fresh database):"
+            )
         print(f"  request -> Enabled      {fmt(flow)}  (wall {wall:.2f} s)")
         print(f"  request -> 202          {fmt(to_202)}  (all returned after {accepted:.2f} s)")
         print(f"  baseline: bare writes   {fmt(baseline)}")
@@ -451,8 +460,9 @@ async def wait_caught_up(bootstrap: str, service: str, timeout_s: float = 120.0)
 
 
 #: Tenants that install before the measured burst (not measured): more than the API's pool
-#: has connections, since the pool hands them out in turn.
-WARM_UP_TENANTS = 12
+#: has connections, since the pool hands them out in turn; with several uvicorn workers, each
+#: request on its own connection, so that every worker's pool is very likely met in full.
+WARM_UP_TENANTS = 24
 
 
 class CpuMeter:
