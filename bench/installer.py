@@ -178,9 +178,9 @@ def start_processes(
     settings: InstallerSettings, port: int, api_workers: int = 1
 ) -> list[subprocess.Popen[bytes]]:
     """The installer as it is deployed: API under uvicorn, the worker, the outbox relay; each
-    its own process. ``api_workers`` > 1 runs the API as that many uvicorn worker processes (as
-    replicas would), sharing the one process's ``db_pool_size`` connections between them, so
-    Postgres serves as many connections either way."""
+    its own process. ``api_workers`` > 1 runs the API as that many uvicorn worker processes
+    (``http_workers``, as replicas would), sharing the one process's ``db_pool_size``
+    connections between them, so Postgres serves as many connections either way."""
     env = {
         **os.environ,
         "INSTALLER_DATABASE_URL": settings.database_url,
@@ -192,13 +192,11 @@ def start_processes(
         "INSTALLER_LOG_LEVEL": "WARNING",
     }
     api = [sys.executable, "-c", "from opscenter.installer.main import run; run()"]
-    if api_workers > 1:
-        api = [
-            *(sys.executable, "-m", "uvicorn", "--factory", "opscenter.installer.main:create_app"),
-            *("--host", "127.0.0.1", "--port", str(port), "--workers", str(api_workers)),
-            *("--no-access-log", "--log-level", "warning"),
-        ]
-    api_env = {**env, "INSTALLER_DB_POOL_SIZE": str(max(1, settings.db_pool_size // api_workers))}
+    api_env = {
+        **env,
+        "INSTALLER_HTTP_WORKERS": str(api_workers),
+        "INSTALLER_DB_POOL_SIZE": str(max(1, settings.db_pool_size // api_workers)),
+    }
     return [
         subprocess.Popen(api, env=api_env),
         subprocess.Popen([sys.executable, "-m", "opscenter.installer.worker"], env=env),

@@ -149,11 +149,16 @@ async def run_worker(
 
 
 def run_api(app_factory: Callable[[], object], settings: ServiceSettings) -> None:
+    """Serves the app built by ``app_factory`` (which reads its settings from the environment)
+    under uvicorn, as ``settings.http_workers`` processes sharing the port."""
     import uvicorn
 
+    workers = settings.http_workers
     uvicorn.run(
-        app_factory,
+        # Worker processes import the factory by name (uvicorn refuses an object for them).
+        app_factory if workers == 1 else f"{app_factory.__module__}:{app_factory.__qualname__}",
         factory=True,
+        workers=workers,
         host=settings.http_host,
         port=settings.http_port,
         proxy_headers=True,
