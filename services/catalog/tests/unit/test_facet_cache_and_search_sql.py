@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from opscenter.catalog.marketplace import search
-from opscenter.catalog.marketplace.result_cache import ResultCache
+from opscenter.catalog.marketplace.result_cache import ResultCache, _Entry
 from opscenter.catalog.marketplace.search import SearchParams
 
 
@@ -36,7 +36,7 @@ async def test_expired_entries_and_failures_recompute():
         return next(results)
 
     assert await cache.get("k", compute) == 1
-    cache._entries["k"] = (0.0, 0.0, 1, 0)  # expired
+    cache._entries["k"] = _Entry(0.0, 0.0, 1, 0)  # expired
     assert await cache.get("k", compute) == 2
 
     async def boom() -> int:
@@ -177,7 +177,7 @@ async def test_a_page_past_its_ttl_is_served_while_one_refresh_replaces_it():
     assert await cache.lookup("k", compute) == (1, "miss")
     fresh_until, servable, value, size = cache._entries["k"]
     assert servable > fresh_until
-    cache._entries["k"] = (0.0, servable, value, size)  # past its TTL, still servable
+    cache._entries["k"] = _Entry(0.0, servable, value, size)  # past its TTL, still servable
     assert cache.peek("k") is None  # the fast path serves fresh entries only
     answers = await asyncio.gather(*(cache.lookup("k", compute) for _ in range(3)))
     assert answers == [(1, "stale")] * 3
@@ -199,7 +199,7 @@ async def test_stale_pages_never_survive_an_invalidation_or_a_deadline():
 
     await cache.lookup("k", compute)
     fresh_until, servable, value, size = cache._entries["k"]
-    cache._entries["k"] = (0.0, servable, value, size)
+    cache._entries["k"] = _Entry(0.0, servable, value, size)
     cache.invalidate()  # a listing change: nothing computed before it may be served
     assert await cache.lookup("k", compute) == (2, "miss")
     # A shortened lifetime is a deadline (a featured flag lapses): no stale window after it.
@@ -219,7 +219,7 @@ async def test_a_failed_refresh_keeps_serving_the_stale_page_and_stores_nothing(
 
     await cache.lookup("k", one)
     _, servable, value, size = cache._entries["k"]
-    cache._entries["k"] = (0.0, servable, value, size)
+    cache._entries["k"] = _Entry(0.0, servable, value, size)
     assert await cache.lookup("k", boom) == (1, "stale")
     await asyncio.gather(*cache._refreshes, return_exceptions=True)
     assert cache._entries["k"][2] == 1

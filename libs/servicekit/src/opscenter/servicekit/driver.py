@@ -119,16 +119,18 @@ def select_from(model: type[DeclarativeBase], alias: str) -> str:
 def snapshot(model: type[M], record: asyncpg.Record, prefix: str = "") -> M:
     """A transient ``model`` holding the record's values (every column, as ``column_list``
     selected them), built the way the ORM loads rows: without ``__init__`` or change events."""
-    obj: M = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
-    obj.__dict__.update({key: record[prefix + c.name] for key, c in _columns(model)})
-    return obj
+    return _transient(model, {key: record[prefix + c.name] for key, c in _columns(model)})
 
 
 def new_row(model: type[M], **values: Any) -> M:
     """A new, transient ``model`` holding ``values``, for ``write_rows``: built as ``snapshot``
-    builds (without ``__init__`` or change events, a tenth of the ORM constructor's cost on a
-    hot path). Like a snapshot it is never added to a session. A column not given reads None,
-    and ``write_rows`` applies its Python-side default."""
+    builds (a tenth of the ORM constructor's cost on a hot path). Like a snapshot it is never
+    added to a session. A column not given reads None, and ``write_rows`` applies its
+    Python-side default."""
+    return _transient(model, values)
+
+
+def _transient(model: type[M], values: dict[str, Any]) -> M:
     obj: M = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
     obj.__dict__.update(values)
     return obj
@@ -138,8 +140,8 @@ def new_row(model: type[M], **values: Any) -> M:
 #: table's identity draws ids in that order).
 TableRows = Mapping[Table, Sequence[Mapping[str, Any]]]
 
-# A statement's shape: per part, its kind, table and written columns (parameters in that order).
-_Shape = tuple[tuple[str, str, tuple["Column[Any]", ...]], ...]
+# One part of a statement: its kind, table and written columns (parameters in that order).
+_Part = tuple[str, str, tuple["Column[Any]", ...]]
 
 
 async def write_rows(
@@ -170,7 +172,7 @@ def write_statement(
 ) -> tuple[str, list[list[Any]]] | None:
     """The statement and parameters of ``write_rows`` (None when there is nothing to write),
     for a caller that sends it itself (a session hook, through ``execute_from_hook``)."""
-    shape: list[tuple[str, str, tuple[Column[Any], ...]]] = []
+    shape: list[_Part] = []
     args: list[list[Any]] = []
     for kind, objects in (("insert", new), ("update", changed)):
         for model, rows in _by_model(objects).items():
@@ -189,19 +191,15 @@ def write_statement(
         columns = tuple(table.c[name] for name in dicts[0])
         shape.append(("insert", table.name, columns))
         for c in columns:
-            column = [d[c.name] for d in dicts]
-            args.append(
-                [None if v is None else json.dumps(v) for v in column]
-                if isinstance(c.type, JSON)
-                else column
-            )
+            is_json = isinstance(c.type, JSON)
+            args.append([_param(d[c.name], is_json) for d in dicts])
     if not shape:
         return None
     return _write_statement(tuple(shape)), args
 
 
 @cache
-def _write_statement(shape: _Shape) -> str:
+def _write_statement(shape: tuple[_Part, ...]) -> str:
     """The statement for rows of this shape, built once per shape. Inserts keep the arrays'
     order (WITH ORDINALITY), so an identity column draws ids in list order."""
     parts: list[str] = []
@@ -246,10 +244,13 @@ def _values(model: type[DeclarativeBase], obj: DeclarativeBase) -> Sequence[Any]
         if value is None and default is not None:
             value = default()
             setattr(obj, key, value)
-        if value is not None and is_json:
-            value = json.dumps(value)
-        out.append(value)
+        out.append(_param(value, is_json))
     return out
+
+
+def _param(value: Any, is_json: bool) -> Any:
+    # JSON travels as JSON text; None stays SQL NULL (not JSON null).
+    return json.dumps(value) if is_json and value is not None else value
 
 
 @cache

@@ -15,6 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105
 
 
+#: Postgres' ``plan_cache_mode`` values.
+PlanCacheMode = Literal["auto", "force_generic_plan", "force_custom_plan"]
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPSCENTER_", extra="ignore")
 
@@ -28,7 +32,7 @@ class ServiceSettings(BaseSettings):
     # Postgres' choice for prepared statements: "auto" re-plans a statement with its values
     # until a generic plan looks as cheap. A service whose statements are all key lookups may
     # force generic plans and skip planning (a recursive CTE is re-planned every time on "auto").
-    db_plan_cache_mode: Literal["auto", "force_generic_plan", "force_custom_plan"] = "auto"
+    db_plan_cache_mode: PlanCacheMode = "auto"
     kafka_bootstrap: str = "127.0.0.1:29092"
 
     # JWT: HS256 with a shared secret locally; RS256 with a public key (PEM) or JWKS in production.

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from opscenter.servicekit.settings import ServiceSettings
+from opscenter.servicekit.settings import PlanCacheMode, ServiceSettings
 
 
 class InstallerSettings(ServiceSettings):
@@ -16,9 +14,7 @@ class InstallerSettings(ServiceSettings):
     service_name: str = "installer"
     # Every statement is a key lookup, an array of keys or the dependency closure (a recursive
     # CTE that "auto" re-plans on every install request): generic plans cost no planning.
-    db_plan_cache_mode: Literal["auto", "force_generic_plan", "force_custom_plan"] = (
-        "force_generic_plan"
-    )
+    db_plan_cache_mode: PlanCacheMode = "force_generic_plan"
     #: Base URL of the catalog; artifacts are fetched from its content-addressed path.
     catalog_url: str = "http://127.0.0.1:8001"
     #: Content-addressed install store (``<root>/<digest>/``), readable by the hooks service.

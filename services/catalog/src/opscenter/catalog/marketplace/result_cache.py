@@ -29,11 +29,19 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
+
+
+class _Entry(NamedTuple, Generic[T]):
+    fresh_until: float
+    # Past fresh_until only for entries that may be served stale.
+    servable_until: float
+    value: T
+    size: int
 
 
 class ResultCache(Generic[T]):
@@ -59,9 +67,7 @@ class ResultCache(Generic[T]):
         self.hits = 0
         self.stale_hits = 0
         self.misses = 0
-        # key -> (fresh until, servable until, value, size); servable until > fresh until only
-        # for entries that may be served stale.
-        self._entries: OrderedDict[Hashable, tuple[float, float, T, int]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, _Entry[T]] = OrderedDict()
         self._inflight: dict[tuple[int, Hashable], asyncio.Future[T]] = {}
         self._refreshes: set[asyncio.Task[T]] = set()
 
@@ -84,11 +90,11 @@ class ResultCache(Generic[T]):
         if not self.enabled:
             return None
         hit = self._entries.get(key)
-        if hit is None or hit[0] <= time.monotonic():
+        if hit is None or hit.fresh_until <= time.monotonic():
             return None
         self._entries.move_to_end(key)
         self.hits += 1
-        return hit[2]
+        return hit.value
 
     async def get(
         self,
@@ -116,10 +122,10 @@ class ResultCache(Generic[T]):
         if not self.enabled:
             return await compute(), "bypass"
         stale = self._entries.get(key)
-        if stale is not None and stale[1] > time.monotonic():
+        if stale is not None and stale.servable_until > time.monotonic():
             self.stale_hits += 1
             self._refresh(key, compute, lifetime)
-            return stale[2], "stale"
+            return stale.value, "stale"
         self.misses += 1
         return await self._compute(key, compute, lifetime), "miss"
 
@@ -192,14 +198,14 @@ class ResultCache(Generic[T]):
             return
         old = self._entries.pop(key, None)
         if old is not None:
-            self.bytes -= old[3]
-        self._entries[key] = (expires, servable, value, size)
+            self.bytes -= old.size
+        self._entries[key] = _Entry(expires, servable, value, size)
         self.bytes += size
         while len(self._entries) > self.max_entries or (
             self.max_bytes is not None and self.bytes > self.max_bytes
         ):
-            _, (_, _, _, dropped) = self._entries.popitem(last=False)
-            self.bytes -= dropped
+            _, dropped = self._entries.popitem(last=False)
+            self.bytes -= dropped.size
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -136,16 +136,11 @@ async def transition(
     actor: str | None,
     reason: str | None = None,
     previous: InstallationState | None = None,
-    flush: bool = True,
 ) -> InstallationState:
     """Moves ``inst`` by ``action`` and writes its history row (the one way states of rows
-    loaded through the ORM change; the executor's locked snapshots change through ``_Moves``).
-
-    ``flush=False`` is for callers that already hold the row's lock and flush once for many rows
-    before they emit."""
+    loaded through the ORM change; the executor's locked snapshots change through ``_Moves``)."""
     session.add(_move(inst, action, actor=actor, reason=reason, previous=previous))
-    if flush:
-        await session.flush()
+    await session.flush()
     return S(inst.state)
 
 
@@ -495,9 +490,8 @@ async def install(
         )
 
     plan_id = uuid.uuid4()
-    root_id: uuid.UUID | None = None
-    created: list[Installation] = []
-    new_rows: list[Base] = []
+    root: Installation | None = None
+    new_rows: list[Installation] = []
     again: list[Installation] = []  # installed before (uninstalled or failed): rows written back
     dependent_rows: list[Base] = []
     events: list[EventPayload] = []
@@ -539,7 +533,7 @@ async def install(
         inst.digest = v.digest
         inst.plan_id = plan_id
         inst.plan_position = position
-        inst.dependency_of = root_id
+        inst.dependency_of = None if root is None else root.id
         inst.enable_requested = req.enable
         inst.config = public
         inst.secret_config = cipher.encrypt(secrets)
@@ -550,7 +544,7 @@ async def install(
         inst.target_version = None
         dependent_rows.append(_move(inst, action, actor=actor, plain=True))
         if c.slug == plugin.slug:
-            root_id = inst.id
+            root = inst
         dependent_rows.append(
             new_row(
                 Consent,
@@ -589,13 +583,13 @@ async def install(
                 }
             )
         )
-        created.append(inst)
     for payload in events:
         await emit(payload, tenant_id)
     await repo.save(session, [*new_rows, *dependent_rows], changed=again)
-    root = next(i for i in created if i.id == root_id)
+    assert root is not None  # sorted first
     plan["plan_id"] = str(plan_id)
-    by_slug = {i.slug: i for i in (*tenant_rows.values(), *created)}
+    # Installed-again rows are the tenant's own objects, changed in place.
+    by_slug = {i.slug: i for i in (*tenant_rows.values(), *new_rows)}
     body = await read(
         session,
         cipher,
