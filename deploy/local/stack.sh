@@ -27,6 +27,10 @@ PG_START_TIMEOUT="${STACK_PG_START_TIMEOUT:-60}"
 KAFKA_READY_TIMEOUT="${STACK_KAFKA_READY_TIMEOUT:-90}"
 KAFKA_STOP_TIMEOUT="${STACK_KAFKA_STOP_TIMEOUT:-30}"
 KAFKA_HEAP="${STACK_KAFKA_HEAP:--Xms256m -Xmx512m}"
+# C1 only: on a 2-core machine the C2 compiler threads cost the broker as much CPU as serving
+# requests for its first minutes (a 200-tenant install burst: Kafka 0.15-0.48 core-s with C2,
+# 0.09-0.16 with C1), and this local broker never runs long or hot enough to repay them.
+KAFKA_JIT="${STACK_KAFKA_JIT:--XX:TieredStopAtLevel=1}"
 
 log() { printf '[stack %s] %s\n' "${INSTANCE:-}" "$*" >&2; }
 die() { printf '[stack %s] ERROR: %s\n' "${INSTANCE:-}" "$*" >&2; exit 1; }
@@ -514,7 +518,7 @@ start_kafka() {
     cd "$KAFKA_DIR"
     # shellcheck disable=SC2086,SC2016
     setsid bash -c 'echo $$ >"$0"; exec "$@"' "$KAFKA_PID_FILE" \
-      java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
+      java $KAFKA_HEAP $KAFKA_JIT -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
       -Djava.awt.headless=true \
       -Dkafka.logs.dir="$LOG_DIR" -Dlog4j2.configurationFile="$LOG4J2_CONF" \
       -cp "$LIBS/*" kafka.Kafka "$KAFKA_PROPS" \
