@@ -46,10 +46,10 @@ async def active_many(
     out: dict[uuid.UUID, list[Entitlement]] = {p: [] for p in plugin_ids}
     if not plugin_ids:
         return out
-    rows = await snapshots(
+    found = await snapshots(
         session, Entitlement, _ACTIVE_MANY, tenant_id, list(set(plugin_ids)), now
     )
-    for e in rows:
+    for e in found:
         out.setdefault(e.plugin_id, []).append(e)
     return out
 
