@@ -113,8 +113,8 @@ def _refuse_unwritten_changes(session: Session) -> None:
 async def driver(session: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection of the session's transaction, with the transaction open.
 
-    Looked up once per transaction (a lookup through the session costs ~25 us, and a hot path
-    sends several statements): the session's transaction object holds one connection until
+    Looked up once per transaction (a lookup through the session costs far more than the
+    cached one, and a hot path sends several statements): the session's transaction object holds one connection until
     it ends, and the next transaction is another object."""
     sync = session.sync_session
     cached = sync.info.get(_CONNECTION)
@@ -203,7 +203,7 @@ def snapshot(model: type[M], record: asyncpg.Record, prefix: str = "") -> M:
 
 def new_row(model: type[M], **values: Any) -> M:
     """A new ``model`` holding ``values``, for ``write_rows``, built without the ORM constructor
-    (a tenth of its cost). It may be changed until ``write_rows`` wrote it. A column not given
+    (far cheaper on a hot path). It may be changed until ``write_rows`` wrote it. A column not given
     reads None, and ``write_rows`` applies its Python-side default."""
     obj = bare_instance(_guarded(model))
     obj.__dict__.update(values)
