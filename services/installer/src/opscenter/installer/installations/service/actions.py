@@ -43,16 +43,16 @@ from opscenter.installer.installations.service.transitions import (
     allowed,
     banned,
     config_invalid,
+    consent,
     consent_required,
     event_fields,
     hooks_of,
     not_now,
-    now,
     transition,
 )
 from opscenter.installer.installations.service.views import read
 from opscenter.installer.installations.states import SETTLED_STATES, UNINSTALL_BLOCKERS
-from opscenter.installer.models import Consent, Installation
+from opscenter.installer.models import Installation
 from opscenter.installer.resolver import Requirement, ResolverError, resolve
 from opscenter.servicekit.errors import Problem, field_error, not_found
 
@@ -315,17 +315,7 @@ async def upgrade(action: TenantAction, ref: str, body: UpgradeCreate) -> dict[s
     await transition(
         session, installation, InstallationAction.UPGRADE_REQUESTED, actor=action.actor
     )
-    session.add(
-        Consent(
-            tenant_id=action.tenant_id,
-            installation_id=installation.id,
-            plugin_id=installation.plugin_id,
-            version=body.version,
-            permissions=list(target.permissions),
-            granted_by=action.actor,
-            granted_at=now(),
-        )
-    )
+    session.add(consent(installation, body.version, target.permissions, action.actor, plain=False))
     await action.emit(
         InstallationUpgradeRequestedV1.model_validate(
             {

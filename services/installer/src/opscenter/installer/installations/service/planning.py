@@ -34,6 +34,7 @@ from opscenter.installer.installations.service.context import TenantAction
 from opscenter.installer.installations.service.transitions import (
     banned,
     config_invalid,
+    consent,
     consent_required,
     event_fields,
     move,
@@ -45,7 +46,6 @@ from opscenter.installer.models import (
     Base,
     CatalogPlugin,
     CatalogVersion,
-    Consent,
     Entitlement,
     Installation,
 )
@@ -263,7 +263,9 @@ async def _record(action: TenantAction, req: InstallCreate, plan: _Plan) -> dict
         dependent_rows.append(move(installation, requested, actor=action.actor))
         if candidate.slug == plan.root.slug:
             root = installation
-        dependent_rows.append(_consent(action, installation, version))
+        dependent_rows.append(
+            consent(installation, version.version, version.permissions, action.actor)
+        )
         active = plan.ledger.active[version.plugin_id]
         ledger_rows, charged = entitlements.prepare_charge(
             action.tenant_id,
@@ -343,16 +345,3 @@ def _prepare(
     installation.retryable = None
     installation.previous_state = None
     installation.target_version = None
-
-
-def _consent(action: TenantAction, installation: Installation, version: CatalogVersion) -> Consent:
-    return new_row(
-        Consent,
-        tenant_id=action.tenant_id,
-        installation_id=installation.id,
-        plugin_id=version.plugin_id,
-        version=version.version,
-        permissions=list(version.permissions),
-        granted_by=action.actor,
-        granted_at=now(),
-    )

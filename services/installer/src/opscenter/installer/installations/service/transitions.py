@@ -23,8 +23,13 @@ from opscenter.contracts import (
     apply_transition,
 )
 from opscenter.installer.installations import repository as repo
-from opscenter.installer.models import CatalogPlugin, CatalogVersion, Installation
-from opscenter.installer.models import InstallationHistory as History
+from opscenter.installer.models import (
+    CatalogPlugin,
+    CatalogVersion,
+    Consent,
+    Installation,
+    InstallationHistory,
+)
 from opscenter.servicekit.driver import new_row
 from opscenter.servicekit.errors import Problem, field_error
 
@@ -61,7 +66,7 @@ def move(
     reason: str | None = None,
     previous: InstallationState | None = None,
     plain: bool = True,
-) -> History:
+) -> InstallationHistory:
     """The in-memory part of a transition: the new state on ``installation`` and its unsaved
     history row, a ``new_row`` for ``write_rows`` (or, ``plain=False``, an ORM object)."""
     current = InstallationState(installation.state)
@@ -88,7 +93,29 @@ def move(
         reason=reason,
         created_at=now(),
     )
-    return new_row(History, **values) if plain else History(**values)
+    return new_row(InstallationHistory, **values) if plain else InstallationHistory(**values)
+
+
+def consent(
+    installation: Installation,
+    version: str,
+    permissions: list[str],
+    granted_by: str,
+    *,
+    plain: bool = True,
+) -> Consent:
+    """The record that ``granted_by`` accepted ``permissions`` for ``version``: a ``new_row``
+    for ``write_rows`` (or, ``plain=False``, an ORM object for the session)."""
+    values: dict[str, Any] = dict(
+        tenant_id=installation.tenant_id,
+        installation_id=installation.id,
+        plugin_id=installation.plugin_id,
+        version=version,
+        permissions=list(permissions),
+        granted_by=granted_by,
+        granted_at=now(),
+    )
+    return new_row(Consent, **values) if plain else Consent(**values)
 
 
 def allowed(installation: Installation, action: InstallationAction) -> bool:
@@ -106,7 +133,7 @@ class Moves:
     (``save``, ADR 0010)."""
 
     rows: dict[uuid.UUID, Installation] = field(default_factory=dict)
-    history: list[History] = field(default_factory=list)
+    history: list[InstallationHistory] = field(default_factory=list)
 
     def apply(
         self,
