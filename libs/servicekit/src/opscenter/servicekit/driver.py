@@ -114,8 +114,8 @@ async def driver(session: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection of the session's transaction, with the transaction open.
 
     Looked up once per transaction (a lookup through the session costs far more than the
-    cached one, and a hot path sends several statements): the session's transaction object holds one connection until
-    it ends, and the next transaction is another object."""
+    cached one, and a hot path sends several statements): the session's transaction object
+    holds one connection until it ends, and the next transaction is another object."""
     sync = session.sync_session
     cached = sync.info.get(_CONNECTION)
     if cached is not None and cached[0] is sync.get_transaction():
