@@ -28,9 +28,8 @@ KAFKA_READY_TIMEOUT="${STACK_KAFKA_READY_TIMEOUT:-90}"
 KAFKA_STOP_TIMEOUT="${STACK_KAFKA_STOP_TIMEOUT:-30}"
 KAFKA_HEAP="${STACK_KAFKA_HEAP:--Xms256m -Xmx512m}"
 # C1 only: on a 2-core machine the C2 compiler threads cost the broker as much CPU as serving
-# requests for its first minutes (a 200-tenant install burst: Kafka 0.15-0.48 core-s with C2,
-# 0.09-0.16 with C1 past the first run after a start), and this local broker never runs long
-# or hot enough to repay them. (The tools in kafka_java use C1 too, for their start-up.)
+# requests for its first minutes (bench/RESULTS.md, 2026-12-02), and this local broker never
+# runs long or hot enough to repay them. (The tools in kafka_java use C1 too, for their start-up.)
 KAFKA_JIT="${STACK_KAFKA_JIT:--XX:TieredStopAtLevel=1}"
 
 log() { printf '[stack %s] %s\n' "${INSTANCE:-}" "$*" >&2; }

@@ -2,7 +2,8 @@
 
 The examples are what a producer may legitimately send (libs/contracts/schemas/examples); a
 consumer that dead-letters one of them has drifted from the contract. Each consumer is replayed
-against its service's real, migrated database.
+against its service's real, migrated database, then replayed again: the redelivery must
+change no row of any of the service's tables (the inbox makes every effect happen once).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import tempfile
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import pytest
 
 from opscenter.contracts import all_payload_classes, example_event
+from opscenter.servicekit.db import asyncpg_dsn
 from opscenter.servicekit.kafka import create_broker
 from opscenter.servicekit.runtime import ServiceRuntime
 from opscenter.servicekit.settings import ServiceSettings
@@ -82,8 +85,33 @@ async def test_every_consumer_accepts_every_example_on_its_topics(service_runtim
             for offset, cls in enumerate(examples)
         ]
         await consumer.process(records)
-        await consumer.process(records)  # a redelivery changes nothing and dead-letters nothing
         assert sink.dead == [], f"{consumer.name} dead-lettered contract examples: {sink.dead}"
+        before = await every_row(runtime.settings.database_url)
+        await consumer.process(records)  # a redelivery changes nothing and dead-letters nothing
+        assert sink.dead == [], f"{consumer.name} dead-lettered a redelivery: {sink.dead}"
+        after = await every_row(runtime.settings.database_url)
+        changed = sorted(t for t in before if before[t] != after.get(t))
+        assert not changed, f"{consumer.name}: a redelivery changed rows of {changed}"
         replayed += len(examples)
     assert replayed > 0
     print(f"{service}: replayed {replayed} contract examples")
+
+
+async def every_row(database_url: str) -> dict[str, list[str]]:
+    """Every row of every table of the database, as JSON text, in a stable order per table."""
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+        )
+        return {
+            t["tablename"]: [
+                r[0]
+                for r in await conn.fetch(
+                    f'SELECT row_to_json(t)::text FROM "{t["tablename"]}" t ORDER BY 1'  # noqa: S608
+                )
+            ]
+            for t in tables
+        }
+    finally:
+        await conn.close()

@@ -16,7 +16,20 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from opscenter.contracts import CloudEvent
 from opscenter.servicekit.db import create_engine, create_session_factory
-from opscenter.servicekit.driver import column_list, driver, new_row, snapshot, write_rows
+from opscenter.servicekit.driver import (
+    DriverRowError,
+    DriverRows,
+    SnapshotIsReadOnly,
+    UnwrittenChanges,
+    column_list,
+    driver,
+    new_row,
+    rows_for_update,
+    select_from,
+    snapshot,
+    snapshots,
+    write_rows,
+)
 from opscenter.servicekit.outbox import Outbox, outbox_table, take_pending
 from opscenter.servicekit.settings import ServiceSettings
 from opscenter.servicekit.testing import LocalStack, create_database, drop_database
@@ -24,7 +37,7 @@ from opscenter.servicekit.testing import LocalStack, create_database, drop_datab
 pytestmark = pytest.mark.integration
 
 
-class Base(DeclarativeBase):
+class Base(DriverRows, DeclarativeBase):
     pass
 
 
@@ -161,16 +174,15 @@ async def test_rows_of_several_tables_go_in_one_statement_with_their_foreign_key
         assert labels == ["c0", "c1"]
 
 
-async def test_changed_snapshots_are_written_back_whole_with_new_rows(sessions):
+_PARENT_FOR_UPDATE = select_from(Parent, "p") + " WHERE p.id = $1 FOR UPDATE"
+
+
+async def test_changed_rows_for_update_are_written_back_whole_with_new_rows(sessions):
     kept, changed = Parent(name="kept", attrs={"v": 1}), Parent(name="old", attrs={"v": 1})
     async with sessions() as session, session.begin():
         await write_rows(session, [kept, changed])
     async with sessions() as session, session.begin():
-        conn = await driver(session)
-        record = await conn.fetchrow(
-            f"SELECT {column_list(Parent, 'p')} FROM parents p WHERE p.id = $1", changed.id
-        )
-        row = snapshot(Parent, record)
+        [row] = await rows_for_update(session, Parent, _PARENT_FOR_UPDATE, changed.id)
         row.name, row.attrs, row.note = "new", {"v": 2}, {"why": "test"}
         await write_rows(session, new=[Child(parent_id=row.id, label="c")], changed=[row])
     async with sessions() as session:
@@ -224,3 +236,50 @@ async def test_events_taken_by_write_rows_go_with_the_rows_in_the_order_added(se
         headers = (await session.execute(select(OUTBOX.c.headers))).scalars().first()
         assert headers["ce_type"] == "test.parent.changed"  # JSONB written as JSON
         assert (await session.execute(select(Parent.name))).scalars().all() == ["with-events"]
+
+
+async def test_a_snapshot_cannot_be_changed_nor_added_to_a_session(sessions):
+    parent = Parent(name="read-only")
+    async with sessions() as session, session.begin():
+        await write_rows(session, [parent])
+    async with sessions() as session, session.begin():
+        [copy] = await snapshots(session, Parent, select_from(Parent, "p"))
+        with pytest.raises(SnapshotIsReadOnly, match=r"Parent\.name"):
+            copy.name = "changed"
+        with pytest.raises(DriverRowError):
+            session.add(copy)  # it would be inserted as a new row
+        with pytest.raises(DriverRowError, match="rows_for_update"):
+            await write_rows(session, changed=[copy])  # read without a lock: never written back
+        with pytest.raises(DriverRowError):
+            session.add(new_row(Parent, name="plain"))
+        with pytest.raises(SnapshotIsReadOnly):
+            parent.name = "after"  # what write_rows wrote is a snapshot too
+    async with sessions() as session:
+        assert (await session.execute(select(Parent.name))).scalars().all() == ["read-only"]
+
+
+async def test_a_row_for_update_changed_and_not_written_back_fails_the_commit(sessions):
+    parent = Parent(name="held", attrs={"v": 1})
+    async with sessions() as session, session.begin():
+        await write_rows(session, [parent])
+
+    async def change_without_writing_back() -> None:
+        async with sessions() as session, session.begin():
+            [row] = await rows_for_update(session, Parent, _PARENT_FOR_UPDATE, parent.id)
+            row.name = "lost"
+            session.add(Child(parent_id=parent.id, label="written"))  # the ORM's row
+
+    with pytest.raises(UnwrittenChanges, match="Parent"):
+        await change_without_writing_back()
+    async with sessions() as session:
+        assert (await session.execute(select(Parent.name))).scalars().all() == ["held"]
+        assert (await session.execute(select(Child.label))).scalars().all() == []
+    # Unchanged rows for update, or changed ones written back, commit.
+    async with sessions() as session, session.begin():
+        [row] = await rows_for_update(session, Parent, _PARENT_FOR_UPDATE, parent.id)
+    async with sessions() as session, session.begin():
+        [row] = await rows_for_update(session, Parent, _PARENT_FOR_UPDATE, parent.id)
+        row.name = "kept"
+        await write_rows(session, changed=[row])
+    async with sessions() as session:
+        assert (await session.execute(select(Parent.name))).scalars().all() == ["kept"]

@@ -13,6 +13,7 @@ import yaml
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from opscenter.catalog.models import Base
 from opscenter.catalog.testing import (
     Signer,
     gzip_bomb_tar,
@@ -199,7 +200,16 @@ async def test_zip_upload_with_a_valid_signature(client, tokens, register, uploa
 # -- upload: refusals, nothing stored ---------------------------------------------------------
 
 
-async def _assert_refused(db_url, r, status, kind=None, field=None):
+async def stored_rows(db_url: str) -> dict[str, int]:
+    """The number of rows of every catalog table (the tests of this module run one at a time)."""
+    return {t.name: await count_rows(db_url, t.name) for t in Base.metadata.sorted_tables}
+
+
+async def _assert_refused(db_url, request, status, kind=None, field=None):
+    """Sends ``request`` (an upload not yet awaited) and checks it answers a problem and that
+    no table of the catalog gained or lost a row."""
+    before = await stored_rows(db_url)
+    r = await request
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     problem = r.json()
@@ -207,6 +217,7 @@ async def _assert_refused(db_url, r, status, kind=None, field=None):
         assert problem["type"].endswith("/" + kind), problem
     if field:
         assert field in {e["field"] for e in problem.get("errors", [])}, problem
+    assert await stored_rows(db_url) == before, "a refused request stored rows"
     return problem
 
 
@@ -215,8 +226,9 @@ async def test_invalid_manifest_lists_every_reason(db_url, register, upload, pub
     before = await count_rows(db_url, "plugin_versions")
     bad = manifest(plugin["slug"], "not-a-version", category="nope", permissions=["root:all"])
     del bad["author"]
-    r = await upload(publisher, package(bad))
-    problem = await _assert_refused(db_url, r, 422, "manifest-invalid")
+    problem = await _assert_refused(
+        db_url, upload(publisher, package(bad)), 422, "manifest-invalid"
+    )
     fields = {e["field"] for e in problem["errors"]}
     assert {"version", "category", "author", "permissions[0]"} <= fields, fields
     assert await count_rows(db_url, "plugin_versions") == before
@@ -224,22 +236,24 @@ async def test_invalid_manifest_lists_every_reason(db_url, register, upload, pub
 
 async def test_manifest_id_must_match_the_registered_slug(db_url, register, upload, publisher):
     plugin = await register(publisher)
-    r = await upload(publisher, package(manifest(unique_slug())), plugin=plugin["slug"])
+    r = upload(publisher, package(manifest(unique_slug())), plugin=plugin["slug"])
     await _assert_refused(db_url, r, 422, "manifest-id-mismatch", "id")
 
 
 async def test_another_publishers_plugin_answers_404(register, upload, publisher, db_url):
     plugin = await register(publisher)
-    r = await upload("pub-intruder", package(manifest(plugin["slug"])))
-    await _assert_refused(db_url, r, 404)
+    await _assert_refused(db_url, upload("pub-intruder", package(manifest(plugin["slug"]))), 404)
 
 
 async def test_unknown_dependency_is_refused(register, upload, publisher, db_url):
     plugin = await register(publisher)
     m = manifest(plugin["slug"], dependencies={"plugins": {"no-such-plugin-x": "^1.0.0"}})
-    r = await upload(publisher, package(m))
     await _assert_refused(
-        db_url, r, 422, "dependency-unknown", "dependencies.plugins.no-such-plugin-x"
+        db_url,
+        upload(publisher, package(m)),
+        422,
+        "dependency-unknown",
+        "dependencies.plugins.no-such-plugin-x",
     )
 
 
@@ -251,8 +265,9 @@ async def test_dependency_cycle_is_refused(register, upload, publisher, db_url):
     m_c = manifest(c["slug"], dependencies={"plugins": {b["slug"]: "^1.0.0"}})
     assert (await upload(publisher, package(m_c))).status_code == 201
     m_a2 = manifest(a["slug"], "2.0.0", dependencies={"plugins": {c["slug"]: "*"}})
-    r = await upload(publisher, package(m_a2))
-    problem = await _assert_refused(db_url, r, 422, "dependency-cycle")
+    problem = await _assert_refused(
+        db_url, upload(publisher, package(m_a2)), 422, "dependency-cycle"
+    )
     assert problem["cycle"] == [a["slug"], c["slug"], b["slug"], a["slug"]]
 
 
@@ -292,8 +307,7 @@ async def test_hostile_archives_are_refused(register, upload, publisher, db_url)
     )
     cases.append(("no-manifest", tar_gz({"readme.md": b"hi"}), "plugin.yaml"))
     for name, data, field in cases:
-        r = await upload(publisher, data)
-        problem = await _assert_refused(db_url, r, 422, field=field)
+        problem = await _assert_refused(db_url, upload(publisher, data), 422, field=field)
         assert problem["type"].endswith("/package-invalid"), (name, problem)
     assert await count_rows(db_url, "artifacts") == before
 
@@ -302,8 +316,7 @@ async def test_too_many_files_is_refused(register, upload, publisher, db_url):
     plugin = await register(publisher)
     files = {f"f{i}.txt": b"x" for i in range(60)}  # the test limit is 50
     files["plugin.yaml"] = yaml.safe_dump(manifest(plugin["slug"])).encode()
-    r = await upload(publisher, tar_gz(files))
-    await _assert_refused(db_url, r, 422, "package-too-many-files")
+    await _assert_refused(db_url, upload(publisher, tar_gz(files)), 422, "package-too-many-files")
 
 
 async def test_oversized_upload_answers_413_while_streaming(register, upload, publisher, db_url):
@@ -315,8 +328,7 @@ async def test_oversized_upload_answers_413_while_streaming(register, upload, pu
         }
     )
     assert len(big) > 2 * 1024 * 1024
-    r = await upload(publisher, big)
-    await _assert_refused(db_url, r, 413, "package-too-large", "package")
+    await _assert_refused(db_url, upload(publisher, big), 413, "package-too-large", "package")
 
 
 async def test_unpacked_size_over_the_limit_answers_413(register, upload, publisher, db_url):
@@ -330,23 +342,25 @@ async def test_unpacked_size_over_the_limit_answers_413(register, upload, publis
         head.size = len(pm)
         tar.addfile(head, io.BytesIO(pm))
         tar.addfile(info, io.BytesIO(bytes(info.size)))
-    r = await upload(publisher, buf.getvalue())
-    await _assert_refused(db_url, r, 413, "package-too-large")
+    await _assert_refused(db_url, upload(publisher, buf.getvalue()), 413, "package-too-large")
 
 
 async def test_compression_bombs_are_refused(register, upload, publisher, db_url):
     await register(publisher, slug=f"bomb-{uuid.uuid4().hex[:6]}")
     bomb = gzip_bomb_tar()
     assert len(bomb) < 200 * 1024
-    r = await upload(publisher, bomb)
-    await _assert_refused(db_url, r, 422, "package-bomb")
-    r = await upload(publisher, zip_bomb())
-    await _assert_refused(db_url, r, 422, "package-bomb")
+    await _assert_refused(db_url, upload(publisher, bomb), 422, "package-bomb")
+    await _assert_refused(db_url, upload(publisher, zip_bomb()), 422, "package-bomb")
 
 
 async def test_not_an_archive_is_refused(upload, publisher, db_url):
-    r = await upload(publisher, b"just some text, not an archive")
-    await _assert_refused(db_url, r, 422, "package-unsupported", "package")
+    await _assert_refused(
+        db_url,
+        upload(publisher, b"just some text, not an archive"),
+        422,
+        "package-unsupported",
+        "package",
+    )
 
 
 async def test_signature_that_does_not_verify_is_refused(
@@ -360,16 +374,23 @@ async def test_signature_that_does_not_verify_is_refused(
     )
     plugin = await register(publisher)
     data = package(manifest(plugin["slug"]))
-    r = await upload(publisher, data, signature=other.sign(data))
-    await _assert_refused(db_url, r, 422, "signature-invalid", "signature")
+    await _assert_refused(
+        db_url,
+        upload(publisher, data, signature=other.sign(data)),
+        422,
+        "signature-invalid",
+        "signature",
+    )
     # signed over the hex digest instead of the raw digest: refused too
     hex_sig = base64.b64encode(
         signer.private.sign(hashlib.sha256(data).hexdigest().encode())
     ).decode()
-    r = await upload(publisher, data, signature=hex_sig)
-    await _assert_refused(db_url, r, 422, "signature-invalid")
-    r = await upload(publisher, data, signature="bm90IGEgc2lnbmF0dXJl")
-    await _assert_refused(db_url, r, 422, "signature-invalid")
+    await _assert_refused(
+        db_url, upload(publisher, data, signature=hex_sig), 422, "signature-invalid"
+    )
+    await _assert_refused(
+        db_url, upload(publisher, data, signature="bm90IGEgc2lnbmF0dXJl"), 422, "signature-invalid"
+    )
 
 
 async def test_signed_upload_without_a_registered_key_is_refused(
@@ -377,8 +398,9 @@ async def test_signed_upload_without_a_registered_key_is_refused(
 ):
     plugin = await register(publisher)
     data = package(manifest(plugin["slug"]))
-    r = await upload(publisher, data, signature=Signer().sign(data))
-    await _assert_refused(db_url, r, 422, "signing-key-missing")
+    await _assert_refused(
+        db_url, upload(publisher, data, signature=Signer().sign(data)), 422, "signing-key-missing"
+    )
 
 
 async def test_upload_needs_a_developer(client, tokens):

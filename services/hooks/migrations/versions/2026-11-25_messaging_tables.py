@@ -1,4 +1,4 @@
-"""Outbox, inbox and idempotency tables (servicekit's shapes, at the time of this revision)
+"""Outbox, inbox and idempotency tables (frozen DDL: servicekit's shapes on 2026-11-25)
 
 Revision ID: hooks_0001
 Revises:
@@ -7,14 +7,11 @@ Create Date: 2026-11-25
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
-
-from opscenter.servicekit.db import NAMING_CONVENTION
-from opscenter.servicekit.idempotency import idempotency_table
-from opscenter.servicekit.inbox import inbox_table
-from opscenter.servicekit.migrations import create_outbox_notify_trigger, create_table_from
-from opscenter.servicekit.outbox import outbox_table
+from opscenter.servicekit.migration_history import (
+    DROP_MESSAGING_TABLES_2026_11_25,
+    MESSAGING_TABLES_2026_11_25,
+    run,
+)
 
 revision: str = "hooks_0001"
 down_revision: str | None = None
@@ -23,14 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
-    for table in (outbox_table(metadata), inbox_table(metadata), idempotency_table(metadata)):
-        create_table_from(table)
-    create_outbox_notify_trigger()
+    run(MESSAGING_TABLES_2026_11_25)
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER IF EXISTS outbox_notify ON outbox")
-    op.execute("DROP FUNCTION IF EXISTS outbox_notify()")
-    for name in ("idempotency_keys", "inbox", "outbox"):
-        op.drop_table(name)
+    run(DROP_MESSAGING_TABLES_2026_11_25)

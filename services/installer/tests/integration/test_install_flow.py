@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 from opscenter.contracts import INSTALLER_INSTALLATION
+from opscenter.installer.installations.schemas import DryRunPlan, InstallAccepted
 from opscenter.servicekit.testing import collect_events
 
 
@@ -32,6 +33,7 @@ async def test_dry_run_shows_the_whole_plan_and_changes_nothing(catalog, new_ten
     tenant = new_tenant()
     response = await tenant.install(top, dry_run=True)
     assert response.status_code == 200, response.text
+    DryRunPlan.model_validate(response.json())  # the answer is the documented one
     plan = response.json()["plan"]
     assert [(i["plugin"], i["version"]) for i in plan["items"]] == [
         (base, "1.2.0"),
@@ -60,6 +62,7 @@ async def test_install_resolves_installs_and_enables_dependencies_first(
     response = await tenant.install(top, accept_permissions=["storage:write"], enable=True)
     assert response.status_code == 202, response.text
     body = response.json()
+    InstallAccepted.model_validate(body)  # the answer is the documented one
     assert body["installation"]["state"] == "installing"
     assert [i["plugin"] for i in body["plan"]["items"]] == [base, top]
 

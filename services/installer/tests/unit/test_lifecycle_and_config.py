@@ -17,7 +17,7 @@ from opscenter.installer.config import (
     split_secrets,
     validate_config,
 )
-from opscenter.installer.installations.service import transition
+from opscenter.installer.installations.service.transitions import transition
 from opscenter.installer.models import Installation, InstallationHistory
 from opscenter.servicekit.errors import Problem
 

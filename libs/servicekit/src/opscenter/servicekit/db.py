@@ -20,7 +20,7 @@ from opscenter.servicekit.settings import ServiceSettings
 def create_engine(settings: ServiceSettings) -> AsyncEngine:
     """A fixed pool of ``db_pool_size`` connections (no overflow).
 
-    A connection opened for a burst costs ~10 ms of CPU (TLS probe, authentication, type
+    A connection opened for a burst costs the client CPU (TLS probe, authentication, type
     introspection), must prepare every statement again, and is closed when the burst ends; on
     a CPU-bound process, waiting for a pooled connection is cheaper. The liveness check on
     checkout costs no round trip (`pool_pre_ping` costs three with asyncpg: BEGIN, a ping,

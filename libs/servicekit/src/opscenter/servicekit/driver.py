@@ -1,21 +1,27 @@
 """Plain SQL on a unit of work's own connection, for the statements of hot paths (ADR 0010).
 
-Through the ORM a statement costs several times what the driver does (the install request:
-13 statements, about half the API's CPU). A hot path's repository may send its statements
-through ``driver(session)`` instead. They run in the session's transaction and commit or roll
-back with it, and they mix with ORM statements in that transaction. The rules:
+Through the ORM a statement costs several times what the driver does. A hot path's repository
+may send its statements through ``driver(session)`` instead. They run in the session's
+transaction, commit or roll back with it, and mix with ORM statements in that transaction.
 
-- ``snapshot`` objects (read this way) are transient: the session does not know them, and
-  one must never be added to it (it would be inserted as a new row).
-- A changed snapshot is written back with ``write_rows``, whole, by a caller that holds the
-  lock that keeps others from that row; otherwise a row the transaction changes is loaded
-  and changed through the ORM.
-- ``write_rows`` inserts new rows (ORM-constructed or ``new_row``) and writes changed snapshots
-  back (any number of tables, in one statement); the session holds neither.
-- Reads go through ``snapshots``/``one_snapshot`` with a statement that starts with
-  ``select_from(Model, alias)`` (or selects ``column_list`` itself, for a join).
-- JSON and JSONB parameters are JSON text and results arrive decoded: SQLAlchemy's dialect
-  sets those codecs on every connection of the pool.
+The driver hands out three kinds of objects of the models' classes, none known to the session
+(``session.add`` refuses each of them with ``DriverRowError``; the model's base must derive from
+``DriverRows``):
+
+- **snapshots** (``snapshots``, ``one_snapshot``, ``snapshot``): read-only. Assigning to one
+  raises ``SnapshotIsReadOnly``, so a change can never be made and then silently not saved.
+- **rows for update** (``rows_for_update``): rows the caller holds a lock on (``FOR UPDATE``,
+  or a lock that guards them such as the installer's tenant plan lock) and may change in memory
+  and write back, whole, with ``write_rows(changed=...)``. One changed but not written back
+  makes the commit fail with ``UnwrittenChanges`` (values are compared as read; change a JSON
+  value by assigning a new one, not in place).
+- **new rows** (``new_row``, or ORM-constructed objects) for ``write_rows(new=...)``.
+
+Whatever ``write_rows`` wrote becomes a read-only snapshot. Reads go through a statement that
+starts with ``select_from(Model, alias)`` (or selects ``column_list`` itself, for a join). JSON
+and JSONB parameters are JSON text and results arrive decoded: SQLAlchemy's dialect sets those
+codecs on every connection of the pool. SQLAlchemy's private attributes are used only through
+``sqlalchemy_private``.
 """
 
 # ruff: noqa: S608 - the SQL interpolates names from the models; values are $n parameters.
@@ -26,47 +32,129 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache, partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
-from sqlalchemy import JSON, Column, Table, inspect
+from sqlalchemy import JSON, Column, Table, event, inspect
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapper, Session
+
+from opscenter.servicekit.sqlalchemy_private import (
+    bare_instance,
+    opened_connection,
+    run_in_greenlet,
+)
 
 M = TypeVar("M", bound=DeclarativeBase)
 
 
 _CONNECTION = "opscenter.driver.connection"
+_HELD = "opscenter.driver.rows_for_update"
+#: Where an object's kind is kept (in its ``__dict__``, beside the column values).
+_KIND = "_opscenter_driver_row"
+_SNAPSHOT = "snapshot"
+_FOR_UPDATE = "row for update"
+_NEW = "new row"
+
+
+class DriverRowError(RuntimeError):
+    """An object of the driver used as if the session knew it."""
+
+
+class SnapshotIsReadOnly(DriverRowError):
+    """Assignment to a snapshot: it would never be saved."""
+
+
+class UnwrittenChanges(DriverRowError):
+    """A row read for update was changed and not written back by the commit."""
+
+
+class DriverRows:
+    """Base class mixin for models the driver reads (``class Base(DriverRows, DeclarativeBase)``):
+    their snapshots refuse assignment. Other instances are untouched."""
+
+    __slots__ = ()
+
+    if not TYPE_CHECKING:  # mypy keeps checking assignments against the mapped attributes
+
+        def __setattr__(self, key: str, value: Any) -> None:
+            if self.__dict__.get(_KIND) is _SNAPSHOT:
+                raise SnapshotIsReadOnly(
+                    f"{type(self).__name__}.{key}: a snapshot is read-only; read the row with "
+                    "rows_for_update (under a lock) or through the ORM to change it"
+                )
+            super().__setattr__(key, value)
+
+
+@event.listens_for(Session, "before_attach")
+def _refuse_driver_rows(session: Session, obj: object) -> None:
+    kind = getattr(obj, "__dict__", {}).get(_KIND)
+    if kind is not None:
+        raise DriverRowError(
+            f"{type(obj).__name__}: a driver {kind} is never added to a session "
+            "(it would be inserted again); write it with write_rows"
+        )
+
+
+@event.listens_for(Session, "before_commit")
+def _refuse_unwritten_changes(session: Session) -> None:
+    held = session.info.pop(_HELD, None)
+    if held is None or held[0] is not session.get_transaction():
+        return
+    for obj, read in held[1]:
+        if obj.__dict__.get(_KIND) is _FOR_UPDATE and _row_values(obj) != read:
+            raise UnwrittenChanges(
+                f"{type(obj).__name__} {_primary_key(obj)} was changed but not written back "
+                "with write_rows; the commit would have lost the change"
+            )
 
 
 async def driver(session: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection of the session's transaction, with the transaction open.
 
-    Looked up once per transaction (a lookup through the session costs ~25 us, and a hot path
-    sends several statements): the session's transaction object holds one connection until
-    it ends, and the next transaction is another object."""
+    Looked up once per transaction (a lookup through the session costs far more than the
+    cached one, and a hot path sends several statements): the session's transaction object
+    holds one connection until it ends, and the next transaction is another object."""
     sync = session.sync_session
     cached = sync.info.get(_CONNECTION)
     if cached is not None and cached[0] is sync.get_transaction():
         conn: asyncpg.Connection = cached[1]
         return conn
     connection = await session.connection()
-    conn = await _opened((await connection.get_raw_connection()).dbapi_connection)
+    conn = await opened_connection((await connection.get_raw_connection()).dbapi_connection)
     sync.info[_CONNECTION] = (sync.get_transaction(), conn)
     return conn
 
 
 async def snapshots(session: AsyncSession, model: type[M], sql: str, *args: Any) -> list[M]:
-    """The rows of ``sql`` (which selects ``select_from(model, ...)``) as snapshots."""
+    """The rows of ``sql`` (which selects ``select_from(model, ...)``) as read-only snapshots."""
     rows = await (await driver(session)).fetch(sql, *args)
     return [snapshot(model, r) for r in rows]
 
 
 async def one_snapshot(session: AsyncSession, model: type[M], sql: str, *args: Any) -> M | None:
-    """The first row of ``sql`` as a snapshot; None when there is none."""
+    """The first row of ``sql`` as a read-only snapshot; None when there is none."""
     row = await (await driver(session)).fetchrow(sql, *args)
     return None if row is None else snapshot(model, row)
+
+
+async def rows_for_update(session: AsyncSession, model: type[M], sql: str, *args: Any) -> list[M]:
+    """The rows of ``sql`` as rows the caller may change and write back with ``write_rows``.
+
+    The caller holds the lock that keeps others from these rows until its transaction ends
+    (``sql`` ends in ``FOR UPDATE``, or another lock guards them): a row is written back whole.
+    The commit fails with ``UnwrittenChanges`` if one was changed and not written back."""
+    records = await (await driver(session)).fetch(sql, *args)
+    rows = [_build(model, record, "", _FOR_UPDATE) for record in records]
+    sync = session.sync_session
+    held: tuple[object, list[tuple[DeclarativeBase, tuple[Any, ...]]]] | None
+    held = sync.info.get(_HELD)
+    if held is None or held[0] is not sync.get_transaction():
+        held = (sync.get_transaction(), [])
+        sync.info[_HELD] = held
+    held[1].extend([(row, _row_values(row)) for row in rows])
+    return rows
 
 
 def execute_from_hook(session: Session, sql: str, *args: Any) -> None:
@@ -75,18 +163,9 @@ def execute_from_hook(session: Session, sql: str, *args: Any) -> None:
     adapted: Any = session.connection().connection.dbapi_connection
 
     async def run(_: asyncpg.Connection) -> None:
-        await (await _opened(adapted)).execute(sql, *args)
+        await (await opened_connection(adapted)).execute(sql, *args)
 
-    adapted.run_async(run)
-
-
-async def _opened(adapted: Any) -> asyncpg.Connection:
-    # SQLAlchemy's asyncpg adapter sends BEGIN with its first statement; one sent past it must
-    # find the transaction open already, or it would commit on its own.
-    if not adapted._started:
-        await adapted._start_transaction()
-    conn: asyncpg.Connection = adapted.driver_connection
-    return conn
+    run_in_greenlet(adapted, run)
 
 
 @cache
@@ -117,23 +196,44 @@ def select_from(model: type[DeclarativeBase], alias: str) -> str:
 
 
 def snapshot(model: type[M], record: asyncpg.Record, prefix: str = "") -> M:
-    """A transient ``model`` holding the record's values (every column, as ``column_list``
+    """A read-only ``model`` holding the record's values (every column, as ``column_list``
     selected them), built the way the ORM loads rows: without ``__init__`` or change events."""
-    return _transient(model, {key: record[prefix + c.name] for key, c in _columns(model)})
+    return _build(model, record, prefix, _SNAPSHOT)
 
 
 def new_row(model: type[M], **values: Any) -> M:
-    """A new, transient ``model`` holding ``values``, for ``write_rows``: built as ``snapshot``
-    builds (a tenth of the ORM constructor's cost on a hot path). Like a snapshot it is never
-    added to a session. A column not given reads None, and ``write_rows`` applies its
-    Python-side default."""
-    return _transient(model, values)
-
-
-def _transient(model: type[M], values: dict[str, Any]) -> M:
-    obj: M = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    """A new ``model`` holding ``values``, for ``write_rows``, built without the ORM constructor
+    (far cheaper on a hot path). It may be changed until ``write_rows`` wrote it. A column not given
+    reads None, and ``write_rows`` applies its Python-side default."""
+    obj = bare_instance(_guarded(model))
     obj.__dict__.update(values)
+    obj.__dict__[_KIND] = _NEW
     return obj
+
+
+def _build(model: type[M], record: asyncpg.Record, prefix: str, kind: str) -> M:
+    obj = bare_instance(_guarded(model))
+    values = obj.__dict__
+    for key, column in _columns(model):
+        values[key] = record[prefix + column.name]
+    values[_KIND] = kind
+    return obj
+
+
+@cache
+def _guarded(model: type[M]) -> type[M]:
+    if not issubclass(model, DriverRows):
+        raise TypeError(f"{model.__name__}: its declarative base must derive from DriverRows")
+    return model
+
+
+def _row_values(obj: DeclarativeBase) -> tuple[Any, ...]:
+    values = obj.__dict__
+    return tuple(values.get(key) for key, _ in _columns(type(obj)))
+
+
+def _primary_key(obj: DeclarativeBase) -> tuple[Any, ...]:
+    return tuple(obj.__dict__.get(key) for key, c in _columns(type(obj)) if c.primary_key)
 
 
 #: Rows of plain tables: per table, dicts of one set of columns. Inserted in list order (the
@@ -150,19 +250,29 @@ async def write_rows(
     changed: Iterable[DeclarativeBase] = (),
     table_rows: TableRows | None = None,
 ) -> None:
-    """Inserts ``new`` (transient) objects, writes ``changed`` snapshots back (every column but
-    the primary key, found by it) and inserts ``table_rows`` (rows of tables without a mapped
+    """Inserts ``new`` objects (``new_row`` or ORM-constructed, never added to a session),
+    writes ``changed`` rows back (rows read with ``rows_for_update``: every column but the
+    primary key, found by it) and inserts ``table_rows`` (rows of tables without a mapped
     class, such as the outbox's), for any number of tables, in ONE statement: a data-modifying
     CTE per table and kind, each column's values as one array parameter. Foreign keys between
     the rows hold, since Postgres checks them at the statement's end.
 
     As a flush would, a new row's column left None takes its Python-side default, which is also
     set on the object; a column that is None in every new row of a table is left to its server
-    default. Python None is SQL NULL (also for JSON columns). A changed row is written whole:
-    the caller holds the lock that keeps others from changing it since it was read."""
+    default. Python None is SQL NULL (also for JSON columns). Every object written becomes a
+    read-only snapshot: a later change would not be saved."""
+    new, changed = list(new), list(changed)
+    for obj in changed:
+        if obj.__dict__.get(_KIND) is not _FOR_UPDATE:
+            raise DriverRowError(
+                f"{type(obj).__name__} {_primary_key(obj)}: only rows read with rows_for_update "
+                "(under the caller's lock) are written back"
+            )
     built = write_statement(new, changed, table_rows)
     if built is not None:
         await (await driver(session)).execute(built[0], *built[1])
+    for obj in (*new, *changed):
+        obj.__dict__[_KIND] = _SNAPSHOT
 
 
 def write_statement(

@@ -1,8 +1,9 @@
 """Alembic helpers shared by every service's migrations.
 
 Each service keeps its own Alembic history (`services/<name>/migrations`) and its own database;
-`env.py` calls `run_migrations(target_metadata, settings)`. The outbox, inbox and idempotency
-tables come from the same factories as the models, so autogenerate finds no drift.
+`env.py` calls `run_migrations(target_metadata, settings)`. Past revisions run frozen DDL
+(`migration_history`), never today's factories; `tests/migrations` compares each migrated
+database with the models, so a change to a factory fails it until a new revision exists.
 """
 
 from __future__ import annotations
@@ -32,12 +33,16 @@ def alembic_config(service: str, url: str) -> Config:
 
 
 def create_table_from(table: Table) -> None:
-    """Creates `table` (columns, constraints, indexes) exactly as the model declares it."""
+    """Creates `table` (columns, constraints, indexes) as the model declares it TODAY.
+
+    Not for a revision that will outlive the declaration (every one): freeze its DDL as text
+    instead (see `migration_history`), or a later change to the model rewrites history."""
     bind = op.get_bind()
     table.create(bind)
 
 
 def create_outbox_notify_trigger(table_name: str = "outbox") -> None:
+    """The outbox's NOTIFY trigger as servicekit declares it today (same caveat as above)."""
     for ddl in notify_trigger_ddl(table_name):
         op.execute(ddl)
 

@@ -62,7 +62,7 @@ class ServiceRuntime:
         """`tables` is usually the service's `models` module."""
         engine = create_engine(settings)
         if settings.otel_exporter != "none":
-            # Statement spans cost ~0.2 ms each; without an exporter nobody reads them.
+            # Statement spans cost CPU on every statement; without an exporter nobody reads them.
             instrument_engine(engine)
         return cls(
             settings=settings,

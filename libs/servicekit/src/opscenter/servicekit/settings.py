@@ -47,7 +47,7 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     # API processes on one host (uvicorn workers sharing the port), each with its own pool of
     # db_pool_size connections. On a host of N cores, N processes keep them all busy in a burst
-    # (bench/installer.py: 2 processes of 5 connections against 1 of 10, p99 -12..18%).
+    # (ADR 0010; the runs are in bench/RESULTS.md).
     http_workers: int = Field(default=1, ge=1)
 
     log_level: str = "INFO"

@@ -1,4 +1,4 @@
-"""The analytics's HTTP API."""
+"""The analytics service's HTTP API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The analytics's tables, and only the analytics's."""
+"""The analytics service's tables, and only the analytics service's."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The analytics's outbox relay process."""
+"""The analytics service's outbox relay process."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The analytics's consumers: see ARCHITECTURE.md for what this service consumes."""
+"""The analytics service's consumers: see ARCHITECTURE.md for what this service consumes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The hooks's HTTP API."""
+"""The hooks service's HTTP API."""
 
 from __future__ import annotations
 

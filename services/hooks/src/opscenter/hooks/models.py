@@ -1,4 +1,4 @@
-"""The hooks's tables, and only the hooks's."""
+"""The hooks service's tables, and only the hooks service's."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The hooks's outbox relay process."""
+"""The hooks service's outbox relay process."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The hooks's consumers: see ARCHITECTURE.md for what this service consumes."""
+"""The hooks service's consumers: see ARCHITECTURE.md for what this service consumes."""
 
 from __future__ import annotations
 

@@ -37,6 +37,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from opscenter.servicekit.db import NAMING_CONVENTION
+from opscenter.servicekit.driver import DriverRows
 from opscenter.servicekit.idempotency import idempotency_table
 from opscenter.servicekit.inbox import inbox_table
 from opscenter.servicekit.outbox import outbox_table
@@ -44,7 +45,9 @@ from opscenter.servicekit.outbox import outbox_table
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Base(DeclarativeBase):
+class Base(DriverRows, DeclarativeBase):
+    """The installer's models; ``DriverRows``: their driver snapshots refuse assignment."""
+
     metadata = metadata
 
 

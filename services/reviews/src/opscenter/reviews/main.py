@@ -1,4 +1,4 @@
-"""The reviews's HTTP API."""
+"""The reviews service's HTTP API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The reviews's tables, and only the reviews's."""
+"""The reviews service's tables, and only the reviews service's."""
 
 from __future__ import annotations
 

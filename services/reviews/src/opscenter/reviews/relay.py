@@ -1,4 +1,4 @@
-"""The reviews's outbox relay process."""
+"""The reviews service's outbox relay process."""
 
 from __future__ import annotations
 

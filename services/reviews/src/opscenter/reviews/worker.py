@@ -1,4 +1,4 @@
-"""The reviews's consumers: see ARCHITECTURE.md for what this service consumes."""
+"""The reviews service's consumers: see ARCHITECTURE.md for what this service consumes."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ marketplace caches of every process as soon as the change commits.
 - **Who listens**: each API process holds one dedicated asyncpg connection (outside the pool)
   that ``LISTEN``s; every notification invalidates the caches (bumps their generation). A write
   handled by this very process also invalidates its caches before the answer leaves
-  (``fast_path.InvalidateOnWrite``), so a client reads its own write without waiting for the
+  (``caching.InvalidateOnWrite``), so a client reads its own write without waiting for the
   notification's round trip.
 - **While not listening** (not yet connected, connection lost, reconnecting) the search cache is
   disabled: it is emptied and bypassed until ``LISTEN`` is in place again, so a missed

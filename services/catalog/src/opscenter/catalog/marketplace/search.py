@@ -22,8 +22,8 @@ Relevance (the formula of v1, evaluated on candidates only; ADR 0007)::
 verified or deprecated change, whatever code path writes them) indexed by the covering partial
 index ``ix_plugins_search_rank`` (boost DESC, id DESC, INCLUDE search_vector and the filter
 columns). Recency depends on the request's reference time (carried in the cursor) so it is not
-stored; it is evaluated in float8 (numeric ``exp`` costs ~5 us a row). Without ``q`` the text
-term is 0 and the candidates are the ``N_ALL`` best by boost.
+stored; it is evaluated in float8 (numeric ``exp`` is several times slower per row). Without
+``q`` the text term is 0 and the candidates are the ``N_ALL`` best by boost.
 
 Candidates (the approximation, see ADR 0007)
 --------------------------------------------
@@ -35,13 +35,14 @@ Candidates (the approximation, see ADR 0007)
 - ``cand_typo`` (typo mode only): the ``N_TYPO`` best by boost among trigram name matches.
 
 This is an approximation: a match outside every list is ordered after the candidates by its
-static score even when its full relevance would be higher (measured on the bench data: 98% of
-the top 20 agree with ranking every match). Each "best N by boost" is found exactly, by one of
-two plans: walk the ``WINDOW`` best listed rows of the covering index (index-only, ~1-2 ms) and
-keep the matches; only if fewer than N matched there does a one-time-filtered bitmap plan
-(``ORDER BY search_boost + 0`` keeps the planner off the index walk) compute the top N over every
-match (then rare words, or words combined with a selective filter). Either way the set equals
-"the top N by (boost, id)", independent of the plan, of the page and of the cursor.
+static score even when its full relevance would be higher (on the bench data nearly all of
+the top 20 agree with ranking every match; ``bench/RESULTS.md``). Each "best N by boost" is
+found exactly, by one of two plans: walk the ``WINDOW`` best listed rows of the covering
+index (index-only) and keep the matches; only if fewer than N matched there does a
+one-time-filtered bitmap plan (``ORDER BY search_boost + 0`` keeps the planner off the index
+walk) compute the top N over every match (then rare words, or words combined with a
+selective filter). Either way the set equals "the top N by (boost, id)", independent of the
+plan, of the page and of the cursor.
 
 Order and keyset pages (relevance)
 ----------------------------------

@@ -1,4 +1,7 @@
-"""Reads and writes of the catalog projection."""
+"""Reads and writes of the catalog projection.
+
+``..._snapshots`` readers return read-only driver snapshots (the hot paths' reads, ADR 0010);
+the projection's handlers change rows through the ORM (``upsert_...``)."""
 
 # ruff: noqa: S608 - the SQL interpolates column lists from the models; values are $n parameters.
 
@@ -7,7 +10,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,9 +46,7 @@ async def upsert_version(session: AsyncSession, values: dict[str, object]) -> No
     )
 
 
-# Read by every install request and executor batch: plain SQL on the unit of work's
-# connection (ADR 0010); the objects are read-only snapshots (the projection's handlers change
-# rows through the ORM). Lists travel as array parameters.
+# Read by every install request and executor batch; lists travel as array parameters.
 _PLUGINS = select_from(CatalogPlugin, "p")
 _PLUGIN_BY_ID = _PLUGINS + " WHERE p.plugin_id = $1"
 _PLUGIN_BY_SLUG = _PLUGINS + " WHERE p.slug = $1"
@@ -72,8 +72,8 @@ WHERE v.slug IN (SELECT slug FROM reach)
 """
 
 
-async def get_plugin(session: AsyncSession, ref: str | uuid.UUID) -> CatalogPlugin | None:
-    """By UUID or slug (a slug never has a UUID's shape); a read-only snapshot."""
+async def plugin_snapshot(session: AsyncSession, ref: str | uuid.UUID) -> CatalogPlugin | None:
+    """By UUID or slug (a slug never has a UUID's shape)."""
     value: str | uuid.UUID
     try:
         value = ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref))
@@ -89,15 +89,7 @@ async def get_version(
     return await session.get(CatalogVersion, (plugin_id, version))
 
 
-async def versions_of(session: AsyncSession, slugs: Iterable[str]) -> Sequence[CatalogVersion]:
-    wanted = list(set(slugs))
-    if not wanted:
-        return []
-    rows = await session.execute(select(CatalogVersion).where(CatalogVersion.slug.in_(wanted)))
-    return rows.scalars().all()
-
-
-async def closure(
+async def closure_snapshots(
     session: AsyncSession, slugs: Iterable[str]
 ) -> Sequence[tuple[CatalogVersion, CatalogPlugin]]:
     """Every published version (with its plugin) of the plugins reachable from ``slugs`` through
@@ -110,7 +102,7 @@ async def closure(
     return [(snapshot(CatalogVersion, r, "v_"), snapshot(CatalogPlugin, r, "p_")) for r in rows]
 
 
-async def versions_by_key(
+async def version_snapshots(
     session: AsyncSession, keys: Iterable[tuple[uuid.UUID, str]]
 ) -> dict[tuple[uuid.UUID, str], CatalogVersion]:
     """Versions by ``(plugin_id, version)``, one query for many."""
@@ -123,7 +115,7 @@ async def versions_by_key(
     return {(v.plugin_id, v.version): v for v in versions}
 
 
-async def plugins_by_id(
+async def plugin_snapshots(
     session: AsyncSession, plugin_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, CatalogPlugin]:
     wanted = list(set(plugin_ids))
@@ -133,7 +125,7 @@ async def plugins_by_id(
     return {p.plugin_id: p for p in plugins}
 
 
-async def keys_by_id(
+async def key_snapshots(
     session: AsyncSession, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], PublisherKey]:
     """Publisher keys by ``(publisher_id, key_id)``, one query for many."""
@@ -144,14 +136,6 @@ async def keys_by_id(
         session, PublisherKey, _KEYS_BY_ID, [p for p, _ in wanted], [k for _, k in wanted]
     )
     return {(k.publisher_id, k.key_id): k for k in found}
-
-
-async def plugins_by_slug(session: AsyncSession, slugs: Iterable[str]) -> dict[str, CatalogPlugin]:
-    wanted = list(set(slugs))
-    if not wanted:
-        return {}
-    rows = await session.execute(select(CatalogPlugin).where(CatalogPlugin.slug.in_(wanted)))
-    return {p.slug: p for p in rows.scalars()}
 
 
 async def get_key(session: AsyncSession, publisher_id: str, key_id: str) -> PublisherKey | None:

@@ -2,7 +2,7 @@
 
 Invariants: applying an event twice leaves the same rows (upserts), so replays are harmless; a
 yank marks the version and nothing else (installations keep running); a ban marks the plugin and
-disables every installation of it in every tenant (see ``installations.service.ban``).
+disables every installation of it in every tenant (see ``installations.service.actions.ban``).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ async def grant_entitlement(
     """Activates a paid plan for a tenant: 201 with the ledger row (gross and the split)."""
 
     async def work(uow: UnitOfWork) -> tuple[int, Any]:
-        plugin = await catalog.get_plugin(uow.session, body.plugin)
+        plugin = await catalog.plugin_snapshot(uow.session, body.plugin)
         if plugin is None:
             raise Problem(
                 422,

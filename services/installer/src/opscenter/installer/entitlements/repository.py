@@ -6,31 +6,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opscenter.installer.models import Entitlement, Trial
+from opscenter.installer.models import Entitlement
 from opscenter.servicekit.driver import driver, select_from, snapshots
 
-
-async def active(
-    session: AsyncSession, tenant_id: str, plugin_id: uuid.UUID, now: datetime
-) -> Sequence[Entitlement]:
-    stmt = (
-        select(Entitlement)
-        .where(
-            Entitlement.tenant_id == tenant_id,
-            Entitlement.plugin_id == plugin_id,
-            Entitlement.status == "active",
-            or_(Entitlement.period_end.is_(None), Entitlement.period_end > now),
-        )
-        .order_by(Entitlement.created_at.desc())
-    )
-    return (await session.execute(stmt)).scalars().all()
-
-
-# Read by every install request: plain SQL on the unit of work's connection (ADR 0010);
-# the rows are read-only snapshots.
+# Read by every install request: plain SQL on the unit of work's connection (ADR 0010).
 _ACTIVE_MANY = select_from(Entitlement, "e") + (
     " WHERE e.tenant_id = $1 AND e.plugin_id = ANY($2::uuid[]) AND e.status = 'active'"
     " AND (e.period_end IS NULL OR e.period_end > $3)"
@@ -39,10 +21,11 @@ _ACTIVE_MANY = select_from(Entitlement, "e") + (
 _TRIALS_USED = "SELECT plugin_id FROM trials WHERE tenant_id = $1 AND plugin_id = ANY($2::uuid[])"
 
 
-async def active_many(
+async def active_snapshots(
     session: AsyncSession, tenant_id: str, plugin_ids: Sequence[uuid.UUID], now: datetime
 ) -> dict[uuid.UUID, list[Entitlement]]:
-    """``active`` for several plugins in one query (each list newest first)."""
+    """The active ledger rows of the tenant's ``plugin_ids`` at ``now``, per plugin (every id
+    is a key), each list newest first: one query for any number of plugins."""
     out: dict[uuid.UUID, list[Entitlement]] = {p: [] for p in plugin_ids}
     if not plugin_ids:
         return out
@@ -61,10 +44,6 @@ async def trials_used(
         return set()
     rows = await (await driver(session)).fetch(_TRIALS_USED, tenant_id, list(set(plugin_ids)))
     return {r["plugin_id"] for r in rows}
-
-
-async def trial(session: AsyncSession, tenant_id: str, plugin_id: uuid.UUID) -> Trial | None:
-    return await session.get(Trial, (tenant_id, plugin_id))
 
 
 async def of_tenant(session: AsyncSession, tenant_id: str) -> Sequence[Entitlement]:

@@ -50,16 +50,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-async def charge_for(
-    session: AsyncSession, tenant_id: str, plugin_id: uuid.UUID, pricing: dict[str, Any]
-) -> Charge:
-    if pricing.get("free"):
-        return Charge("free", "free plugin")
-    active = await repo.active(session, tenant_id, plugin_id, now())
-    used = await repo.trial(session, tenant_id, plugin_id)
-    return _decide(pricing, active, used is not None)
-
-
 @dataclass
 class Charges:
     """What a plan costs: a charge per plugin, and the active ledger rows it was decided on."""
@@ -71,10 +61,10 @@ class Charges:
 async def charges_for(
     session: AsyncSession, tenant_id: str, pricings: dict[uuid.UUID, dict[str, Any]]
 ) -> Charges:
-    """``charge_for`` for every plugin of a plan: one ledger query, plus one trial query only
-    when a paid plugin has no entitlement."""
+    """What installing costs, for every plugin of a plan: one ledger query, plus one trial query
+    only when a paid plugin has no entitlement."""
     ids = list(pricings)
-    active = await repo.active_many(session, tenant_id, ids, now())
+    active = await repo.active_snapshots(session, tenant_id, ids, now())
     unpaid = [
         p
         for p, pricing in pricings.items()
@@ -115,9 +105,9 @@ def prepare_charge(
     currency: str = "USD",
 ) -> tuple[list[Trial | Entitlement], list[EntitlementChangedV1]]:
     """Records what ``charges_for`` decided: a free row once, or the start of a trial. Returns
-    the rows to add (the caller adds and flushes them, with the rest of its plan) and the events
-    to emit after that flush. ``active`` is the plugin's active ledger rows
-    as ``charges_for`` read them in this transaction."""
+    the new rows (the caller writes them with the rest of its plan, ``write_rows``) and their
+    events. ``active`` is the plugin's active ledger rows as ``charges_for`` read them in this
+    transaction."""
     at = now()
     if charge.kind == "free":
         if active:
@@ -217,9 +207,11 @@ def describe(e: Entitlement | None) -> dict[str, Any] | None:
 
 
 async def current(
-    session: AsyncSession, tenant_id: str, plugin_id: uuid.UUID
-) -> Entitlement | None:
-    return pick_current(await repo.active(session, tenant_id, plugin_id, now()))
+    session: AsyncSession, tenant_id: str, plugin_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Entitlement | None]:
+    """The entitlement to show for each of the tenant's ``plugin_ids`` (one query)."""
+    active = await repo.active_snapshots(session, tenant_id, plugin_ids, now())
+    return {plugin_id: pick_current(rows) for plugin_id, rows in active.items()}
 
 
 def pick_current(rows: Sequence[Entitlement]) -> Entitlement | None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from opscenter.contracts.fields import SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, SLUG_PATTERN
+from opscenter.installer.config import ConfigCipher
 from opscenter.installer.deps import (
     CipherDep,
     Member,
@@ -19,15 +22,19 @@ from opscenter.installer.installations import service
 from opscenter.installer.installations.schemas import (
     ConfigUpdate,
     DisableCreate,
+    DryRunPlan,
+    InstallAccepted,
     InstallationPage,
     InstallationRead,
     InstallCreate,
     UninstallCreate,
     UpgradeCreate,
 )
+from opscenter.installer.installations.service import TenantAction
+from opscenter.servicekit.auth import Principal
 from opscenter.servicekit.errors import problem_responses
 from opscenter.servicekit.idempotency import IdempotencyKey
-from opscenter.servicekit.runtime import RuntimeDep
+from opscenter.servicekit.runtime import RuntimeDep, ServiceRuntime
 from opscenter.servicekit.uow import UnitOfWork
 from opscenter.servicekit.writes import idempotent_write
 
@@ -73,7 +80,13 @@ async def get_installation(
         return await service.get_one(session, cipher, tenant, plugin)
 
 
-@router.post("/install", status_code=202, responses=_PROBLEMS)
+@router.post(
+    "/install",
+    status_code=202,
+    response_model=InstallAccepted,
+    responses={200: {"model": DryRunPlan, "description": "dry_run: the plan; nothing changed"}}
+    | _PROBLEMS,
+)
 async def install(
     body: InstallCreate,
     runtime: RuntimeDep,
@@ -84,17 +97,15 @@ async def install(
     """Resolves the dependency plan; ``dry_run`` answers 200 with it and changes nothing,
     otherwise 202 with the installation and the plan (the worker installs it)."""
     tenant = principal.require_tenant()
-
-    async def work(uow: UnitOfWork) -> tuple[int, Any]:
-        emit = uow_emitter(uow)
-        return await service.install(uow.session, emit, cipher, tenant, principal.subject, body)
-
     if body.dry_run:
         async with runtime.sessions() as session:
-            status, answer = await service.install(
-                session, _no_emit, cipher, tenant, principal.subject, body
-            )
+            action = TenantAction(session, _no_emit, cipher, tenant, principal.subject)
+            status, answer = await service.install(action, body)
         return JSONResponse(answer, status_code=status)
+
+    async def work(uow: UnitOfWork) -> tuple[int, Any]:
+        return await service.install(_action(uow, cipher, principal), body)
+
     return await idempotent_write(
         runtime, principal, "install", idempotency_key, body.model_dump(mode="json"), work
     )
@@ -104,7 +115,7 @@ async def _no_emit(*_: object) -> None:
     raise RuntimeError("a dry run emits nothing")
 
 
-@router.post("/{plugin}/enable", responses=_PROBLEMS)
+@router.post("/{plugin}/enable", response_model=InstallationRead, responses=_PROBLEMS)
 async def enable(
     plugin: PluginRef,
     runtime: RuntimeDep,
@@ -113,10 +124,16 @@ async def enable(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Enables the plugin (its dependencies must be enabled): 200 with the new state."""
-    return await _run(runtime, principal, cipher, "enable", plugin, idempotency_key, None)
+
+    async def act(action: TenantAction) -> dict[str, Any]:
+        return await service.enable(action, plugin)
+
+    return await _write(
+        runtime, principal, cipher, f"enable:{plugin}", idempotency_key, None, 200, act
+    )
 
 
-@router.post("/{plugin}/disable", responses=_PROBLEMS)
+@router.post("/{plugin}/disable", response_model=InstallationRead, responses=_PROBLEMS)
 async def disable(
     plugin: PluginRef,
     runtime: RuntimeDep,
@@ -126,12 +143,19 @@ async def disable(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Disables the plugin; 409 naming enabled dependents unless ``cascade=disable``."""
-    return await _run(
-        runtime, principal, cipher, "disable", plugin, idempotency_key, body or DisableCreate()
+    chosen = body or DisableCreate()
+
+    async def act(action: TenantAction) -> dict[str, Any]:
+        return await service.disable(action, plugin, chosen)
+
+    return await _write(
+        runtime, principal, cipher, f"disable:{plugin}", idempotency_key, chosen, 200, act
     )
 
 
-@router.post("/{plugin}/uninstall", status_code=202, responses=_PROBLEMS)
+@router.post(
+    "/{plugin}/uninstall", status_code=202, response_model=InstallationRead, responses=_PROBLEMS
+)
 async def uninstall(
     plugin: PluginRef,
     runtime: RuntimeDep,
@@ -146,10 +170,16 @@ async def uninstall(
     chosen = body or UninstallCreate()
     if cascade is not None:
         chosen = UninstallCreate.model_validate({"cascade": cascade})
-    return await _run(runtime, principal, cipher, "uninstall", plugin, idempotency_key, chosen)
+
+    async def act(action: TenantAction) -> dict[str, Any]:
+        return await service.uninstall(action, plugin, chosen)
+
+    return await _write(
+        runtime, principal, cipher, f"uninstall:{plugin}", idempotency_key, chosen, 202, act
+    )
 
 
-@router.put("/{plugin}/config", responses=_PROBLEMS)
+@router.put("/{plugin}/config", response_model=InstallationRead, responses=_PROBLEMS)
 async def update_config(
     plugin: PluginRef,
     body: ConfigUpdate,
@@ -159,10 +189,18 @@ async def update_config(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Replaces the config (secrets omitted or masked are kept): 200; 422 with field errors."""
-    return await _run(runtime, principal, cipher, "config", plugin, idempotency_key, body)
+
+    async def act(action: TenantAction) -> dict[str, Any]:
+        return await service.update_config(action, plugin, body)
+
+    return await _write(
+        runtime, principal, cipher, f"config:{plugin}", idempotency_key, body, 200, act
+    )
 
 
-@router.post("/{plugin}/upgrade", status_code=202, responses=_PROBLEMS)
+@router.post(
+    "/{plugin}/upgrade", status_code=202, response_model=InstallationRead, responses=_PROBLEMS
+)
 async def upgrade(
     plugin: PluginRef,
     body: UpgradeCreate,
@@ -173,34 +211,37 @@ async def upgrade(
 ) -> Response:
     """Starts an upgrade (202); new permissions need consent; on failure the old version stays
     in the state it had."""
-    return await _run(runtime, principal, cipher, "upgrade", plugin, idempotency_key, body)
+
+    async def act(action: TenantAction) -> dict[str, Any]:
+        return await service.upgrade(action, plugin, body)
+
+    return await _write(
+        runtime, principal, cipher, f"upgrade:{plugin}", idempotency_key, body, 202, act
+    )
 
 
-_ACTIONS: dict[str, tuple[Any, int]] = {
-    "enable": (service.enable, 200),
-    "disable": (service.disable, 200),
-    "uninstall": (service.uninstall, 202),
-    "config": (service.update_config, 200),
-    "upgrade": (service.upgrade, 202),
-}
+def _action(uow: UnitOfWork, cipher: ConfigCipher, principal: Principal) -> TenantAction:
+    return TenantAction(
+        uow.session, uow_emitter(uow), cipher, principal.require_tenant(), principal.subject
+    )
 
 
-async def _run(
-    runtime: Any,
-    principal: Any,
-    cipher: Any,
-    action: str,
-    plugin: str,
+async def _write(
+    runtime: ServiceRuntime,
+    principal: Principal,
+    cipher: ConfigCipher,
+    operation: str,
     key: str | None,
-    body: Any,
+    body: BaseModel | None,
+    status: int,
+    act: Callable[[TenantAction], Awaitable[dict[str, Any]]],
 ) -> Response:
-    fn, status = _ACTIONS[action]
-    tenant = principal.require_tenant()
+    """Runs ``act`` as an idempotent write of the caller's tenant, answering ``status``.
+    ``operation`` names the action and its object (it scopes the Idempotency-Key)."""
+    principal.require_tenant()
 
     async def work(uow: UnitOfWork) -> tuple[int, Any]:
-        args = (uow.session, uow_emitter(uow), cipher, tenant, principal.subject, plugin)
-        result = await (fn(*args, body) if body is not None else fn(*args))
-        return status, result
+        return status, await act(_action(uow, cipher, principal))
 
     payload = body.model_dump(mode="json") if body is not None else None
-    return await idempotent_write(runtime, principal, f"{action}:{plugin}", key, payload, work)
+    return await idempotent_write(runtime, principal, operation, key, payload, work)

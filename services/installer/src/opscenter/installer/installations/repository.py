@@ -1,27 +1,33 @@
-"""Reads and writes of installations, their history and consents (never commits)."""
+"""Reads and writes of installations, their history and consents (never commits).
+
+Readers are named by what they return: ``..._snapshots`` are read-only driver snapshots,
+``..._for_update`` are driver rows the caller holds a lock on and writes back with ``save``;
+the rest are ORM rows, changed through the session."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opscenter.contracts import InstallationState
+from opscenter.installer.installations.states import LIVE_STATES
 from opscenter.installer.models import (
     Base,
     Consent,
     Installation,
     InstallationHistory,
 )
-from opscenter.servicekit.driver import driver, select_from, snapshots, write_rows
+from opscenter.servicekit.driver import (
+    driver,
+    rows_for_update,
+    select_from,
+    snapshots,
+    write_rows,
+)
 from opscenter.servicekit.outbox import take_pending
-
-S = InstallationState
-
-#: States in which an installation holds a version in the tenant (its constraints count).
-LIVE_STATES = (S.INSTALLING, S.INSTALLED, S.ENABLED, S.DISABLED, S.UPDATING, S.UNINSTALLING)
 
 # The first statement of most writes: plain SQL (ADR 0010), which also opens the transaction.
 _LOCK_TENANT = (
@@ -36,12 +42,11 @@ _OF_TENANT = (
     .order_by(Installation.slug)
 )
 _OF_TENANT_LOCKED = _OF_TENANT.with_for_update()
-# The executor's reads (ADR 0010): plain SQL, snapshots. The rows it changes are locked by
-# ``of_plans`` and written back with ``save``.
+# The hot paths' reads (ADR 0010): plain SQL.
 _INSTALLATIONS = select_from(Installation, "i")
 _BY_IDS = _INSTALLATIONS + " WHERE i.id = ANY($1::uuid[])"
 _OF_TENANTS = _INSTALLATIONS + " WHERE i.tenant_id = ANY($1::varchar[])"
-_TENANT_VIEW = _INSTALLATIONS + " WHERE i.tenant_id = $1 ORDER BY i.slug"
+_OF_TENANT_SQL = _INSTALLATIONS + " WHERE i.tenant_id = $1 ORDER BY i.slug"
 _OF_PLANS = _INSTALLATIONS + (
     " WHERE i.plan_id = ANY($1::uuid[]) ORDER BY i.plan_id, i.plan_position, i.id FOR UPDATE"
 )
@@ -78,28 +83,45 @@ async def find(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def by_ids(
+async def snapshots_by_id(
     session: AsyncSession, installation_ids: Sequence[uuid.UUID]
 ) -> Sequence[Installation]:
-    """Read-only snapshots of the installations (unlocked: a caller that acts on one locks it
-    with ``of_plans`` and reads its state again there)."""
+    """Unlocked: a caller that acts on one locks it (``plans_for_update``) and reads its state
+    again there."""
     if not installation_ids:
         return []
     return await snapshots(session, Installation, _BY_IDS, list(set(installation_ids)))
 
 
-async def of_tenants(session: AsyncSession, tenant_ids: Sequence[str]) -> Sequence[Installation]:
-    """Read-only snapshots of every installation of ``tenant_ids`` (one query for a whole
-    executor batch)."""
+async def tenants_snapshots(
+    session: AsyncSession, tenant_ids: Sequence[str]
+) -> Sequence[Installation]:
+    """Every installation of ``tenant_ids`` (one query for a whole executor batch)."""
     if not tenant_ids:
         return []
     return await snapshots(session, Installation, _OF_TENANTS, list(set(tenant_ids)))
 
 
-async def tenant_view(session: AsyncSession, tenant_id: str) -> Sequence[Installation]:
-    """Snapshots of the tenant's installations (plain SQL, ADR 0010), for the install request:
-    it holds the tenant's plan lock and writes back the rows it installs again (``save``)."""
-    return await snapshots(session, Installation, _TENANT_VIEW, tenant_id)
+async def tenant_snapshots(session: AsyncSession, tenant_id: str) -> Sequence[Installation]:
+    """The tenant's installations, read-only (a dry run's plan)."""
+    return await snapshots(session, Installation, _OF_TENANT_SQL, tenant_id)
+
+
+async def tenant_for_update(session: AsyncSession, tenant_id: str) -> Sequence[Installation]:
+    """The tenant's installations, for the install request: it holds the tenant's plan lock
+    (``lock_tenant``), which guards them, and writes back the rows it installs again."""
+    return await rows_for_update(session, Installation, _OF_TENANT_SQL, tenant_id)
+
+
+async def plans_for_update(
+    session: AsyncSession, plan_ids: Sequence[uuid.UUID]
+) -> Sequence[Installation]:
+    """The installations of several plans, locked in one statement, ordered by plan and then
+    plan order (every executor locks in this order, so two never wait on each other in a
+    cycle)."""
+    if not plan_ids:
+        return []
+    return await rows_for_update(session, Installation, _OF_PLANS, list(set(plan_ids)))
 
 
 async def of_tenant(
@@ -113,7 +135,7 @@ async def page(
     session: AsyncSession, tenant_id: str, *, after: str | None, limit: int
 ) -> Sequence[Installation]:
     stmt = select(Installation).where(
-        Installation.tenant_id == tenant_id, Installation.state != S.UNINSTALLED
+        Installation.tenant_id == tenant_id, Installation.state != InstallationState.UNINSTALLED
     )
     if after:
         stmt = stmt.where(Installation.slug > after)
@@ -121,18 +143,10 @@ async def page(
     return (await session.execute(stmt)).scalars().all()
 
 
-async def of_plans(session: AsyncSession, plan_ids: Sequence[uuid.UUID]) -> Sequence[Installation]:
-    """Snapshots of the installations of several plans, locked in one statement, ordered by
-    plan and then plan order (every executor locks in this order, so two never wait on each
-    other in a cycle). The caller writes the rows it changes back with ``save``."""
-    if not plan_ids:
-        return []
-    return await snapshots(session, Installation, _OF_PLANS, list(set(plan_ids)))
-
-
-async def of_plugin(
-    session: AsyncSession, plugin_id: uuid.UUID, states: Sequence[str]
+async def of_plugin_for_update(
+    session: AsyncSession, plugin_id: uuid.UUID, states: Collection[str]
 ) -> Sequence[Installation]:
+    """ORM rows, locked."""
     stmt = (
         select(Installation)
         .where(Installation.plugin_id == plugin_id, Installation.state.in_(list(states)))
@@ -171,16 +185,12 @@ async def consents(session: AsyncSession, installation_id: uuid.UUID) -> Sequenc
     return (await session.execute(stmt)).scalars().all()
 
 
-def add(session: AsyncSession, row: object) -> None:
-    session.add(row)
-
-
 async def save(
     session: AsyncSession, new: Sequence[Base], changed: Sequence[Installation] = ()
 ) -> None:
     """Writes new rows of any tables (installations and the rows that reference them),
-    ``changed`` installation snapshots back and the events emitted so far, in one plain-SQL
-    statement (ADR 0010). The rows stay out of the session, so it never writes them again. The
-    caller holds the lock that keeps others from the changed rows (the tenant's plan lock, or
-    ``of_plans``' row locks), so the events draw their outbox ids in order."""
+    ``changed`` rows for update back and the events emitted so far, in one plain-SQL statement
+    (ADR 0010). The caller holds the lock that keeps others from the changed rows (the tenant's
+    plan lock, or ``plans_for_update``' row locks), so the events draw their outbox ids in
+    order."""
     await write_rows(session, new, changed, take_pending(session))

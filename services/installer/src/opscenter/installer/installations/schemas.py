@@ -91,6 +91,24 @@ class HistoryRead(BaseModel):
     at: datetime
 
 
+class EntitlementView(BaseModel):
+    id: str
+    kind: str
+    status: str
+    period_end: str | None
+    gross: str
+    developer_share: str
+    platform_share: str
+    currency: str
+
+
+class ConsentRead(BaseModel):
+    version: str
+    permissions: list[str]
+    granted_by: str
+    granted_at: datetime
+
+
 class InstallationRead(BaseModel):
     id: str
     plugin: str
@@ -99,7 +117,7 @@ class InstallationRead(BaseModel):
     state: str
     granted_permissions: list[str]
     config: dict[str, Any]
-    entitlement: dict[str, Any] | None = None
+    entitlement: EntitlementView | None = None
     dependencies: dict[str, str] = Field(default_factory=dict)
     reason: str | None = None
     retryable: bool | None = None
@@ -107,9 +125,67 @@ class InstallationRead(BaseModel):
     plan_id: str | None = None
     updated_at: datetime
     history: list[HistoryRead] | None = None
-    consents: list[dict[str, Any]] | None = None
+    consents: list[ConsentRead] | None = None
 
 
 class InstallationPage(BaseModel):
     items: list[InstallationRead]
     next_cursor: str | None = None
+
+
+class FieldErrorRead(BaseModel):
+    field: str
+    message: str
+
+
+class ChargeRead(BaseModel):
+    """What installing means for the tenant's bill (``entitlements.Charge``)."""
+
+    kind: Literal["free", "entitled", "trial", "payment_required"]
+    detail: str
+    trial_days: int | None = None
+    entitlement: str | None = None
+
+
+class PlanItemRead(BaseModel):
+    plugin: str
+    plugin_id: str
+    version: str
+    role: Literal["requested", "dependency"]
+    permissions: list[str]
+    pricing: dict[str, Any]
+    charge: ChargeRead
+    config_errors: list[FieldErrorRead]
+    signed: bool
+    yanked: bool
+
+
+class KeptRead(BaseModel):
+    plugin: str
+    version: str
+
+
+class PlanRead(BaseModel):
+    """A resolved plan: the installations it adds, in order, and the ones it keeps."""
+
+    items: list[PlanItemRead]
+    kept: list[KeptRead]
+    permissions: list[str]
+    missing_permissions: list[str]
+    config_errors: list[FieldErrorRead]
+    payment_required: list[str]
+    plan_id: str | None = None
+
+
+class InstallAccepted(BaseModel):
+    """202: the plan is recorded; the worker installs it."""
+
+    installation: InstallationRead
+    plan: PlanRead
+
+
+class DryRunPlan(BaseModel):
+    """200: what the install would do; nothing changed."""
+
+    dry_run: Literal[True]
+    plan: PlanRead
