@@ -67,9 +67,11 @@ def _source(table: str, columns: str, interval: Interval, *, plugin: bool, versi
         )
     return (
         f"SELECT bucket_start AS bucket, {columns} FROM {table}"
-        f" WHERE grain = 'day' AND bucket_start >= $1 AND bucket_start < LEAST($2, $3){where}"
+        f" WHERE grain = 'day' AND bucket_start >= $1"
+        f" AND bucket_start < LEAST($2::timestamptz, $3::timestamptz){where}"
         f" UNION ALL SELECT date_trunc('day', bucket_start, 'UTC'), {columns} FROM {table}"
-        f" WHERE grain = 'hour' AND bucket_start >= GREATEST($1, $3) AND bucket_start < $2{where}"
+        " WHERE grain = 'hour' AND bucket_start >= GREATEST($1::timestamptz, $3::timestamptz)"
+        f" AND bucket_start < $2{where}"
     )
 
 
