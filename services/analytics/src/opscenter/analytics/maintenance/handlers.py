@@ -12,8 +12,6 @@ from opscenter.servicekit.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
 
-METRICS_CONSUMER = "analytics.metrics"
-
 
 async def run_maintenance(runtime: ServiceRuntime, settings: AnalyticsSettings) -> None:
     """A round every ``maintenance_interval_s`` until cancelled; a failed round (database
@@ -21,7 +19,9 @@ async def run_maintenance(runtime: ServiceRuntime, settings: AnalyticsSettings) 
     while True:
         try:
             async with runtime.uow() as uow:
-                await service.maintain(uow, settings, datetime.now(UTC), consumer=METRICS_CONSUMER)
+                await service.maintain(
+                    uow, settings, datetime.now(UTC), consumer=f"{settings.service_name}.metrics"
+                )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
