@@ -99,10 +99,12 @@ async def test_a_roll_up_keeps_every_day_series_number_and_happens_once(instance
     assert before["totals"]["downloads"] > 0
 
     first = await instance.maintain()
-    assert first.ran and first.rolled_through == TODAY
+    assert first.ran
+    assert first.rolled_through == TODAY
     assert await instance.buckets("day") == 2  # the two complete days
     again = await instance.maintain()
-    assert again.ran and again.rolled_from is None  # nothing left to roll
+    assert again.ran
+    assert again.rolled_from is None  # nothing left to roll
     assert await instance.series(p, **params) == before
     hourly = await instance.series(p, interval="hour", **params)
     assert hourly["totals"]["downloads"] == before["totals"]["downloads"]
