@@ -109,7 +109,7 @@ def fold(events: Sequence[CloudEvent]) -> BatchFold:
     out = BatchFold()
     for event in events:
         payload = parse_payload(event)
-        hour = floor(event.time, "hour")
+        hour = event.time.replace(minute=0, second=0, microsecond=0)  # the envelope's is UTC
         if isinstance(payload, _DELIVERIES):
             plugin = payload.plugin_id
             out.count(plugin, "", hour, "deliveries")
@@ -222,13 +222,20 @@ def _with_late_days(
     """``(grain, key, value)`` rows: every hour row, plus a day row (the key's hour, its second
     part, replaced by its day; values merged) for hours before ``rolled_through``. Sorted by
     plugin, grain and key, so concurrent batches lock shared rows in one order."""
+    late = [key for key in rows if key[1] < rolled_through]
+    if not late:  # the usual batch: nothing before the watermark
+        ordered = sorted(rows.items(), key=lambda item: _sort_key("hour", item[0]))
+        return [("hour", key, value) for key, value in ordered]
     out: dict[tuple[str, K], V] = {("hour", key): value for key, value in rows.items()}
-    for key, value in rows.items():
-        hour: datetime = key[1]
-        if hour >= rolled_through:
-            continue
-        day_key = cast(K, (key[0], floor(hour, "day"), *key[2:]))
+    for key in late:
+        value = rows[key]
+        day_key = cast(K, (key[0], floor(key[1], "day"), *key[2:]))
         slot = ("day", day_key)
         out[slot] = merge(out[slot], value) if slot in out else value
-    ordered = sorted(out.items(), key=lambda item: (item[0][1][0], item[0][0], *item[0][1][1:]))
-    return [(grain, key, value) for (grain, key), value in ordered]
+    ordered_slots = sorted(out.items(), key=lambda item: _sort_key(*item[0]))
+    return [(grain, key, value) for (grain, key), value in ordered_slots]
+
+
+def _sort_key(grain: str, key: tuple[Any, ...]) -> tuple[Any, ...]:
+    # UUIDs compare in Python code; their 128-bit ints compare in C.
+    return (key[0].int, grain, *key[1:])

@@ -121,14 +121,41 @@ async def active_before(
     return value
 
 
-async def latencies(session: AsyncSession, r: Range, plugin_id: UUID) -> list[asyncpg.Record]:
-    """``(bucket, sketch_index, count)``: each bucket's merged sketch."""
+async def latency_quantile_indexes(
+    session: AsyncSession, r: Range, plugin_id: UUID, qs: tuple[float, float, float]
+) -> list[asyncpg.Record]:
+    """``(bucket, i1, i2, i3)``: per bucket, the sketch index of each of the three quantiles
+    ``qs`` (the first index whose cumulative count passes rank ``floor(q * (n - 1))``, as
+    ``sketch.quantiles`` does), computed where the rows are, in one window pass: a year of
+    sketches is tens of thousands of rows, a year of answers 365."""
     sql = (
-        "SELECT bucket, sketch_index, sum(count)::bigint AS count FROM ("
+        "WITH s AS (SELECT bucket, sketch_index, sum(count) AS c FROM ("
         + _source(
             "latency_buckets", "sketch_index, count", r.interval, plugin=True, versioned=False
         )
-        + ") s GROUP BY bucket, sketch_index"
+        + ") u GROUP BY bucket, sketch_index),"
+        " w AS (SELECT bucket, sketch_index,"
+        " sum(c) OVER (PARTITION BY bucket ORDER BY sketch_index) AS cumulative,"
+        " sum(c) OVER (PARTITION BY bucket) AS total FROM s)"
+        " SELECT bucket,"
+        " min(sketch_index) FILTER (WHERE cumulative > floor($5::float8 * (total - 1))) AS i1,"
+        " min(sketch_index) FILTER (WHERE cumulative > floor($6::float8 * (total - 1))) AS i2,"
+        " min(sketch_index) FILTER (WHERE cumulative > floor($7::float8 * (total - 1))) AS i3"
+        " FROM w GROUP BY bucket"
+    )
+    return await (await driver(session)).fetch(sql, *_args(r), plugin_id, *qs)
+
+
+async def merged_latencies(
+    session: AsyncSession, r: Range, plugin_id: UUID
+) -> list[asyncpg.Record]:
+    """``(sketch_index, count)``: the sketch of the whole range, merged."""
+    sql = (
+        "SELECT sketch_index, sum(count)::bigint AS count FROM ("
+        + _source(
+            "latency_buckets", "sketch_index, count", r.interval, plugin=True, versioned=False
+        )
+        + ") s GROUP BY sketch_index"
     )
     return await (await driver(session)).fetch(sql, *_args(r), plugin_id)
 

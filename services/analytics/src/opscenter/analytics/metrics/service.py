@@ -216,17 +216,24 @@ async def _add_latencies(
     points: list[dict[str, Any]],
     totals: dict[str, Any],
 ) -> None:
-    per_bucket: defaultdict[datetime, dict[int, int]] = defaultdict(dict)
-    merged: defaultdict[int, int] = defaultdict(int)
-    for row in await repo.latencies(session, r, plugin.plugin_id):
-        per_bucket[row["bucket"]][row["sketch_index"]] = row["count"]
-        merged[row["sketch_index"]] += row["count"]
     names = [m for m in metrics if m in PERCENTILES]
-    qs = [PERCENTILES[n] for n in names]
+    quantile_of = {n: i for i, n in enumerate(PERCENTILES)}  # the query answers all three
+    picked = {
+        row["bucket"]: [sketch.bucket_value(row[f"i{quantile_of[n] + 1}"]) for n in names]
+        for row in await repo.latency_quantile_indexes(
+            session, r, plugin.plugin_id, (0.50, 0.95, 0.99)
+        )
+    }
+    empty: list[float | None] = [None] * len(names)
     for point in points:
-        values = sketch.quantiles(per_bucket.get(point["bucket_start"], {}), qs)
-        point.update(zip(names, values, strict=True))
-    totals.update(zip(names, sketch.quantiles(merged, qs), strict=True))
+        point.update(zip(names, picked.get(point["bucket_start"], empty), strict=True))
+    merged = {
+        row["sketch_index"]: row["count"]
+        for row in await repo.merged_latencies(session, r, plugin.plugin_id)
+    }
+    totals.update(
+        zip(names, sketch.quantiles(merged, [PERCENTILES[n] for n in names]), strict=True)
+    )
 
 
 async def _add_ratings(
