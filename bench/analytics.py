@@ -39,7 +39,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from http_load import free_port, wait_ready
 
-from opscenter.analytics import models
+from opscenter.analytics import models, sketch_sql
 from opscenter.analytics.buckets import floor
 from opscenter.analytics.ingest.handlers import HANDLED_TYPES, on_events
 from opscenter.analytics.settings import AnalyticsSettings
@@ -239,6 +239,8 @@ async def _populate_year(conn: asyncpg.Connection, target: uuid.UUID, plugins: i
         some,
         first_day,
     )
+    # What the roll-up stores beside each day's sketch, by the roll-up's own statement.
+    await conn.execute(sketch_sql.DAY_RANGE, first_day, floor(NOW, "day"))
     await conn.execute("UPDATE rollup_state SET rolled_through = $1", floor(NOW, "day"))
     await conn.execute("ANALYZE")
 

@@ -45,6 +45,15 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
+        "latency_day_quantiles",
+        sa.Column("plugin_id", sa.UUID(), nullable=False),
+        sa.Column("bucket_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("i50", sa.Integer(), nullable=False),
+        sa.Column("i95", sa.Integer(), nullable=False),
+        sa.Column("i99", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("plugin_id", "bucket_start", name=op.f("pk_latency_day_quantiles")),
+    )
+    op.create_table(
         "metric_counts",
         sa.Column("plugin_id", sa.UUID(), nullable=False),
         sa.Column("grain", sa.String(length=4), nullable=False),
@@ -137,4 +146,5 @@ def downgrade() -> None:
     op.drop_table("metric_counts")
     op.drop_index("ix_latency_buckets_grain_bucket_start", table_name="latency_buckets")
     op.drop_table("latency_buckets")
+    op.drop_table("latency_day_quantiles")
     op.drop_table("installation_states")

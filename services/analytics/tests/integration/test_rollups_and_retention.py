@@ -116,12 +116,22 @@ async def test_an_event_for_a_rolled_up_day_still_counts_once(instance):
     await instance.maintain()
     params = {"from": (TODAY - timedelta(days=2)).isoformat(), "to": NOW.isoformat()}
     before = await instance.series(p, **params)
-    late = p.downloaded(TODAY - timedelta(days=2, hours=-5))
-    await instance.feed([late, late])
+    at = TODAY - timedelta(days=2, hours=-5)
+    late = [p.downloaded(at), *(p.delivery(at, 60_000) for _ in range(5))]
+    await instance.feed([*late, *late])
     after = await instance.series(p, **params)
     assert after["series"][0]["downloads"] == before["series"][0]["downloads"] + 1
+    assert after["series"][0]["hook_deliveries"] == before["series"][0]["hook_deliveries"] + 5
     hourly = await instance.series(p, interval="hour", **params)
     assert hourly["totals"]["downloads"] == after["totals"]["downloads"]
+    # the stored quantiles of the rolled-up day were recomputed with the late latencies:
+    # they agree with the day's merged sketch (the totals of a one-day range)
+    one_day = await instance.series(
+        p, **{"from": params["from"], "to": (TODAY - timedelta(days=1)).isoformat()}
+    )
+    assert one_day["series"][0]["hook_latency_p99"] > before["series"][0]["hook_latency_p99"]
+    for name in ("hook_latency_p50", "hook_latency_p95", "hook_latency_p99"):
+        assert one_day["series"][0][name] == one_day["totals"][name]
 
 
 async def test_old_rows_age_out_and_active_installs_survive_them(instance):

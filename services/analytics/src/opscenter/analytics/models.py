@@ -102,6 +102,19 @@ latency_buckets = Table(
     Index("ix_latency_buckets_grain_bucket_start", "grain", "bucket_start"),
 )
 
+#: Each rolled-up day's p50/p95/p99 as sketch indexes, kept beside its day sketch (written by
+#: the roll-up, rewritten when a late event changes that day), so a year's daily percentiles
+#: are 365 rows, not the year's sketch rows.
+latency_day_quantiles = Table(
+    "latency_day_quantiles",
+    metadata,
+    Column("plugin_id", UUID(as_uuid=True), primary_key=True),
+    Column("bucket_start", DateTime(timezone=True), primary_key=True),
+    Column("i50", Integer, nullable=False),
+    Column("i95", Integer, nullable=False),
+    Column("i99", Integer, nullable=False),
+)
+
 #: Money charged per plugin, bucket and currency, exact (numeric): ``developer + platform``
 #: equals ``gross`` in every row because it does in every event added to it.
 revenue = Table(

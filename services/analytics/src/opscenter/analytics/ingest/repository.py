@@ -13,6 +13,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opscenter.analytics import sketch_sql
 from opscenter.analytics.models import COUNTER_COLUMNS
 from opscenter.servicekit.driver import driver
 
@@ -135,6 +136,16 @@ async def add_latencies(
         [key[1] for _, key, _ in rows],
         [key[2] for _, key, _ in rows],
         [count for _, _, count in rows],
+    )
+
+
+async def refresh_day_quantiles(
+    session: AsyncSession, days: Sequence[tuple[UUID, datetime]]
+) -> None:
+    """Recomputes the stored quantiles of rolled-up days a late event changed."""
+    ordered = sorted(days, key=lambda d: (d[0].int, d[1]))
+    await (await driver(session)).execute(
+        sketch_sql.DAY_PAIRS, [d[0] for d in ordered], [d[1] for d in ordered]
     )
 
 

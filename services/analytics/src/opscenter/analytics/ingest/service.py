@@ -154,9 +154,11 @@ async def apply_events(session: AsyncSession, events: Sequence[CloudEvent]) -> N
     if batch.counts:
         await repo.add_counts(session, _with_late_days(batch.counts, rolled_through, _add_ints))
     if batch.latencies:
-        await repo.add_latencies(
-            session, _with_late_days(batch.latencies, rolled_through, _add_int)
-        )
+        rows = _with_late_days(batch.latencies, rolled_through, _add_int)
+        await repo.add_latencies(session, rows)
+        late_days = {(key[0], key[1]) for grain, key, _ in rows if grain == "day"}
+        if late_days:
+            await repo.refresh_day_quantiles(session, list(late_days))
     if batch.revenue:
         await repo.add_revenue(
             session, _with_late_days(batch.revenue, rolled_through, _add_amounts)

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opscenter.analytics import sketch_sql
 from opscenter.analytics.models import COUNTER_COLUMNS
 from opscenter.servicekit.driver import driver
 
@@ -78,10 +79,12 @@ _ROLLUPS = (
 
 
 async def roll_up(session: AsyncSession, start: datetime, end: datetime) -> None:
-    """Adds the hour rows in ``[start, end)`` to their day rows, in every metric table."""
+    """Adds the hour rows in ``[start, end)`` to their day rows, in every metric table, and
+    stores those days' latency quantiles."""
     conn = await driver(session)
     for statement in _ROLLUPS:
         await conn.execute(statement, start, end)
+    await conn.execute(sketch_sql.DAY_RANGE, start, end)
 
 
 _TABLES = ("metric_counts", "latency_buckets", "revenue", "ratings")
@@ -112,6 +115,7 @@ async def delete_days_before(session: AsyncSession, before: datetime) -> None:
     await conn.execute(_CARRY_AND_DELETE_COUNTS, before)
     for table in _TABLES[1:]:
         await conn.execute(f"DELETE FROM {table} WHERE grain = 'day' AND bucket_start < $1", before)
+    await conn.execute("DELETE FROM latency_day_quantiles WHERE bucket_start < $1", before)
 
 
 async def delete_ledger_before(session: AsyncSession, consumer: str, before: datetime) -> None:

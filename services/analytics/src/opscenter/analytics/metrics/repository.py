@@ -18,6 +18,7 @@ from uuid import UUID
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opscenter.analytics import sketch_sql
 from opscenter.analytics.buckets import Interval
 from opscenter.analytics.models import COUNTER_COLUMNS
 from opscenter.servicekit.driver import driver
@@ -122,28 +123,37 @@ async def active_before(
 
 
 async def latency_quantile_indexes(
-    session: AsyncSession, r: Range, plugin_id: UUID, qs: tuple[float, float, float]
+    session: AsyncSession, r: Range, plugin_id: UUID
 ) -> list[asyncpg.Record]:
-    """``(bucket, i1, i2, i3)``: per bucket, the sketch index of each of the three quantiles
-    ``qs`` (the first index whose cumulative count passes rank ``floor(q * (n - 1))``, as
-    ``sketch.quantiles`` does), computed where the rows are, in one window pass: a year of
-    sketches is tens of thousands of rows, a year of answers 365."""
-    sql = (
-        "WITH s AS (SELECT bucket, sketch_index, sum(count) AS c FROM ("
-        + _source(
-            "latency_buckets", "sketch_index, count", r.interval, plugin=True, versioned=False
-        )
-        + ") u GROUP BY bucket, sketch_index),"
-        " w AS (SELECT bucket, sketch_index,"
-        " sum(c) OVER (PARTITION BY bucket ORDER BY sketch_index) AS cumulative,"
-        " sum(c) OVER (PARTITION BY bucket) AS total FROM s)"
-        " SELECT bucket,"
-        " min(sketch_index) FILTER (WHERE cumulative > floor($5::float8 * (total - 1))) AS i1,"
-        " min(sketch_index) FILTER (WHERE cumulative > floor($6::float8 * (total - 1))) AS i2,"
-        " min(sketch_index) FILTER (WHERE cumulative > floor($7::float8 * (total - 1))) AS i3"
-        " FROM w GROUP BY bucket"
+    """``(bucket, i50, i95, i99)``: each bucket's quantiles as sketch indexes. Rolled-up days
+    read the quantiles the roll-up stored (a year is 365 rows); other buckets are computed
+    from their sketch rows where they are."""
+    hour_rows = (
+        "SELECT {bucket} AS bucket, sketch_index, count FROM latency_buckets"
+        " WHERE grain = 'hour' AND plugin_id = $4 AND bucket_start >= {start}"
+        " AND bucket_start < $2"
     )
-    return await (await driver(session)).fetch(sql, *_args(r), plugin_id, *qs)
+    if r.interval == "hour":
+        computed = sketch_sql.quantile_indexes(
+            hour_rows.format(bucket="bucket_start", start="$1::timestamptz")
+            + " AND $3::timestamptz IS NOT NULL",
+            "bucket",
+        )
+        return await (await driver(session)).fetch(computed, *_args(r), plugin_id)
+    computed = sketch_sql.quantile_indexes(
+        hour_rows.format(
+            bucket="date_trunc('day', bucket_start, 'UTC')",
+            start="GREATEST($1::timestamptz, $3::timestamptz)",
+        ),
+        "bucket",
+    )
+    sql = (
+        "SELECT bucket_start AS bucket, i50, i95, i99 FROM latency_day_quantiles"
+        " WHERE plugin_id = $4 AND bucket_start >= $1"
+        " AND bucket_start < LEAST($2::timestamptz, $3::timestamptz)"
+        f" UNION ALL ({computed})"
+    )
+    return await (await driver(session)).fetch(sql, *_args(r), plugin_id)
 
 
 async def merged_latencies(

@@ -217,12 +217,10 @@ async def _add_latencies(
     totals: dict[str, Any],
 ) -> None:
     names = [m for m in metrics if m in PERCENTILES]
-    quantile_of = {n: i for i, n in enumerate(PERCENTILES)}  # the query answers all three
+    columns = {"hook_latency_p50": "i50", "hook_latency_p95": "i95", "hook_latency_p99": "i99"}
     picked = {
-        row["bucket"]: [sketch.bucket_value(row[f"i{quantile_of[n] + 1}"]) for n in names]
-        for row in await repo.latency_quantile_indexes(
-            session, r, plugin.plugin_id, (0.50, 0.95, 0.99)
-        )
+        row["bucket"]: [sketch.bucket_value(row[columns[n]]) for n in names]
+        for row in await repo.latency_quantile_indexes(session, r, plugin.plugin_id)
     }
     empty: list[float | None] = [None] * len(names)
     for point in points:
