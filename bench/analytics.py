@@ -332,6 +332,7 @@ def main() -> None:
     parser.add_argument("--max-records", type=int, default=2000)
     parser.add_argument("--plugins", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--only", choices=["ingest", "query"], default=None)
     args = parser.parse_args()
     print(f"calibration: fixed pure-Python loop {calibration():.3f} s")
     stack = LocalStack(
@@ -339,8 +340,10 @@ def main() -> None:
         os.environ["OPSCENTER_DATABASE_URL"],
         os.environ["OPSCENTER_PG_ADMIN_DSN"],
     )
-    asyncio.run(bench_ingest(stack, args.events, args.max_records))
-    asyncio.run(bench_query(stack, args.plugins, args.requests))
+    if args.only != "query":
+        asyncio.run(bench_ingest(stack, args.events, args.max_records))
+    if args.only != "ingest":
+        asyncio.run(bench_query(stack, args.plugins, args.requests))
 
 
 if __name__ == "__main__":
