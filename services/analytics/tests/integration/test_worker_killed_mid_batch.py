@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from opscenter.analytics.buckets import floor
 from opscenter.analytics.testing import PluginEvents
 from opscenter.analytics.worker import METRIC_TOPICS
-from opscenter.contracts import ALL_TOPICS, CloudEvent, record_for_event
+from opscenter.contracts import ALL_TOPICS, CloudEvent, Topic, record_for_event
 from opscenter.contracts.topics import topic_by_name
 from opscenter.servicekit.db import asyncpg_dsn
 from opscenter.servicekit.kafka import ensure_topics
@@ -38,25 +38,29 @@ def _events(plugins: list[PluginEvents]) -> list[CloudEvent]:
     return out
 
 
-async def _produce(bootstrap: str, events: list[CloudEvent]) -> None:
+async def _produce(bootstrap: str, prefix: str, events: list[CloudEvent]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
         futures = []
         for e in events:
             r = record_for_event(e)
-            futures.append(await producer.send(r.topic, r.value, key=r.key, headers=r.headers))
+            topic = prefix + r.topic
+            futures.append(await producer.send(topic, r.value, key=r.key, headers=r.headers))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
 
 
-def _start_worker(db_url: str, bootstrap: str, service_name: str) -> subprocess.Popen[bytes]:
+def _start_worker(
+    db_url: str, bootstrap: str, service_name: str, prefix: str
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "ANALYTICS_DATABASE_URL": db_url,
         "ANALYTICS_KAFKA_BOOTSTRAP": bootstrap,
         "ANALYTICS_SERVICE_NAME": service_name,
+        "ANALYTICS_TOPIC_PREFIX": prefix,
         "ANALYTICS_CONSUMER_BATCH_SIZE": "300",
         "ANALYTICS_LOG_LEVEL": "WARNING",
         "ANALYTICS_MAINTENANCE_INTERVAL_S": "3600",
@@ -78,12 +82,14 @@ async def _totals(dsn: str, plugins: list[PluginEvents]) -> dict[str, tuple[int,
     return {str(r[0]): tuple(r[1:]) for r in rows}  # type: ignore[misc]
 
 
-async def _caught_up(bootstrap: str, group: str) -> bool:
+async def _caught_up(bootstrap: str, group: str, prefix: str) -> bool:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
     await consumer.start()
     try:
         partitions = [
-            TopicPartition(t, p) for t in METRIC_TOPICS for p in range(topic_by_name(t).partitions)
+            TopicPartition(prefix + t, p)
+            for t in METRIC_TOPICS
+            for p in range(topic_by_name(t).partitions)
         ]
         ends = await consumer.end_offsets(partitions)
         for tp in partitions:
@@ -104,7 +110,13 @@ async def _wait(predicate, timeout_s: float, what: str) -> None:
 
 async def test_counts_equal_the_events_sent_after_a_sigkill_mid_batch(local_stack: LocalStack):
     bootstrap = local_stack.kafka_bootstrap
-    await ensure_topics(bootstrap, ALL_TOPICS)
+    # Topics of this run's own: thousands of events on the shared topics would be read by
+    # every other test's consumer that starts from the earliest offset.
+    prefix = f"test-{uuid.uuid4().hex[:8]}."
+    await ensure_topics(
+        bootstrap,
+        [Topic(prefix + t.name, key=t.key, partitions=t.partitions) for t in ALL_TOPICS],
+    )
     url = await migrated_database(local_stack, "analytics")
     dsn = asyncpg_dsn(url)
     service_name = f"analytics-kill-{uuid.uuid4().hex[:8]}"
@@ -112,9 +124,9 @@ async def test_counts_equal_the_events_sent_after_a_sigkill_mid_batch(local_stac
     plugins = [PluginEvents("pub-kill") for _ in range(PLUGINS)]
     events = _events(plugins)
     expected = {str(p.plugin_id): (1000, 1000, 1000, 1000) for p in plugins}
-    worker = _start_worker(url, bootstrap, service_name)
+    worker = _start_worker(url, bootstrap, service_name, prefix)
     try:
-        await _produce(bootstrap, events)
+        await _produce(bootstrap, prefix, events)
 
         async def some_applied() -> bool:
             totals = await _totals(dsn, plugins)
@@ -126,12 +138,12 @@ async def test_counts_equal_the_events_sent_after_a_sigkill_mid_batch(local_stac
         partial = await _totals(dsn, plugins)
         assert partial != expected, "the worker finished before it was killed; kill sooner"
 
-        worker = _start_worker(url, bootstrap, service_name)
-        await _wait(lambda: _caught_up(bootstrap, group), 180, "the restarted worker")
+        worker = _start_worker(url, bootstrap, service_name, prefix)
+        await _wait(lambda: _caught_up(bootstrap, group, prefix), 180, "the restarted worker")
         assert await _totals(dsn, plugins) == expected
 
-        await _produce(bootstrap, events)  # every event again, same ids: Kafka redelivers
-        await _wait(lambda: _caught_up(bootstrap, group), 180, "the replay")
+        await _produce(bootstrap, prefix, events)  # every event again, same ids: Kafka redelivers
+        await _wait(lambda: _caught_up(bootstrap, group, prefix), 180, "the replay")
         assert await _totals(dsn, plugins) == expected
     finally:
         worker.kill()

@@ -25,6 +25,9 @@ class AnalyticsSettings(ServiceSettings):
     rollup_grace_s: float = Field(default=3600.0, ge=0)
     #: Most buckets one series answers (a longer range answers 422 naming ``from``).
     max_buckets: int = Field(default=5000, ge=1)
+    #: Prepended to the names of the topics the worker consumes (tests and benchmarks give a run
+    #: topics of its own, so its events reach no other consumer). Empty in deployments.
+    topic_prefix: str = Field(default="", pattern=r"^[a-z0-9.-]*$")
     #: Processed-event ledger entries are kept this many days: longer than any topic's
     #: retention, so no redelivery can outlive its entry.
     ledger_retention_days: int = Field(default=30, ge=1)

@@ -35,10 +35,10 @@ METRIC_TOPICS = [
 
 
 def consumers(runtime: ServiceRuntime, broker: KafkaBroker) -> Sequence[EventConsumer]:
+    prefix = getattr(runtime.settings, "topic_prefix", "")
+    topics = [f"{prefix}{name}" for name in METRIC_TOPICS]
     return [
-        runtime.consumer(
-            broker, "metrics", METRIC_TOPICS, batch_handler=on_events, types=HANDLED_TYPES
-        )
+        runtime.consumer(broker, "metrics", topics, batch_handler=on_events, types=HANDLED_TYPES)
     ]
 
 
