@@ -28,8 +28,8 @@ from opscenter.servicekit.testing import (
     migrated_database,
 )
 
-# Services join this list as they gain consumers (hooks, analytics and reviews have none yet).
-SERVICES = ["catalog", "installer"]
+# Services join this list as they gain consumers (hooks and reviews have none yet).
+SERVICES = ["catalog", "installer", "analytics"]
 
 
 class RecordingSink:

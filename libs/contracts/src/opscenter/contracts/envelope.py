@@ -7,7 +7,6 @@ Unknown extension attributes are accepted when parsing but never emitted.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import UTC, datetime
@@ -65,16 +64,20 @@ class CloudEvent(BaseModel):
 
     @classmethod
     def from_json_bytes(cls, raw: bytes | str) -> CloudEvent:
-        """Parse a structured-mode event; raises ``ContractError`` naming the first bad field."""
+        """Parse a structured-mode event; raises ``ContractError`` naming the first bad field.
+
+        Parsed and validated in one pass by pydantic-core (about half the CPU of ``json.loads``
+        then ``model_validate``: consumers do this for every record)."""
         try:
-            doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ContractError(f"event is not valid JSON: {exc}", field="(body)") from exc
-        if not isinstance(doc, dict):
-            raise ContractError("event must be a JSON object", field="(body)")
-        try:
-            return cls.model_validate(doc)
+            return cls.model_validate_json(raw)
         except ValidationError as exc:
+            first = exc.errors()[0]
+            if first["type"] == "json_invalid":
+                raise ContractError(
+                    f"event is not valid JSON: {first['msg']}", field="(body)"
+                ) from exc
+            if first["type"] == "model_type" and not first["loc"]:
+                raise ContractError("event must be a JSON object", field="(body)") from exc
             errors = field_errors(exc)
             listed = "; ".join(str(e) for e in errors)
             raise ContractError(

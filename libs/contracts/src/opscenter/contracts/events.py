@@ -82,7 +82,13 @@ def _load_all() -> None:
 
 
 def payload_class(event_type: str) -> type[EventPayload]:
-    """The payload class registered for ``event_type``; raises ``UnknownEventType``."""
+    """The payload class registered for ``event_type``; raises ``UnknownEventType``.
+
+    A registered type is answered without importing the payload modules again (consumers
+    call this once per event; the imports cost more than the lookup)."""
+    found = _REGISTRY.get(event_type)
+    if found is not None:
+        return found
     _load_all()
     try:
         return _REGISTRY[event_type]
