@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from opscenter.contracts.semver import satisfies
@@ -199,8 +199,27 @@ def brute_force_solvable(index: dict[str, list[Candidate]], roots: list[Requirem
     return False
 
 
+# Found by hypothesis: p-c 1.1.0 (pinned after p-a 2.0.0) breaks p-a's pin, and resolvelib
+# went on to re-pin p-c past p-a 2.0.0's own ^1 constraint, returning p-c 2.0.0.
+CYCLE_REPIN = {
+    "p-a": [
+        Candidate("p-a", "2.0.0", {"p-c": "^1.0.0"}),
+        Candidate("p-a", "1.0.0", {}),
+        Candidate("p-a", "1.1.0", {}),
+    ],
+    "p-b": [Candidate("p-b", "1.0.0", {"p-c": "^2.0.0"})],
+    "p-c": [
+        Candidate("p-c", "1.0.0", {}),
+        Candidate("p-c", "1.1.0", {"p-a": "^1.0.0", "p-b": "*"}),
+        Candidate("p-c", "2.0.0", {}),
+    ],
+    "p-d": [Candidate("p-d", "1.0.0", {})],
+}
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(index=graphs(), root=st.sampled_from(SLUGS), root_range=st.sampled_from(RANGES))
+@example(index=CYCLE_REPIN, root="p-a", root_range="*")
 def test_random_graphs_plans_hold_and_refusals_are_real(index, root, root_range):
     roots = [Requirement(root, root_range)]
     outcome: object

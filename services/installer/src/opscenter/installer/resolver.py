@@ -141,8 +141,12 @@ class _Provider(AbstractProvider):
         causes = {c.requirement.slug for c in backtrack_causes} | {
             c.parent.slug for c in backtrack_causes if isinstance(c.parent, Candidate)
         }
+        # A plugin whose current pin a later pin's dependencies no longer satisfy is re-decided
+        # before anything else: left for later, resolvelib can pin past the conflict and drop
+        # the constraint from its state, ending on a plan that breaks a dependency range.
         return (
             not pinned,
+            identifier not in resolutions,
             identifier not in causes,
             len(self.index.get(identifier, ())),
             identifier,
