@@ -7,12 +7,15 @@ Every 4xx/5xx body is `application/problem+json` with a stable `type`, a human `
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,38 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
     )
 
 
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+CORRELATION_SCOPE_KEY = "opscenter.correlation_id"
+
+
+def correlation_id(scope: Scope) -> str:
+    """The request's correlation id, the same every time it is asked for one request."""
+    known = scope.get(CORRELATION_SCOPE_KEY)
+    if isinstance(known, str):
+        return known
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if _REQUEST_ID.match(text):
+                scope[CORRELATION_SCOPE_KEY] = text
+                return text
+    made = uuid.uuid4().hex
+    scope[CORRELATION_SCOPE_KEY] = made
+    return made
+
+
+def internal_error(scope: Scope) -> Problem:
+    """The one answer to an unexpected error: nothing about it but the id to quote."""
+    cid = correlation_id(scope)
+    return Problem(
+        500,
+        "internal-error",
+        f"An unexpected error occurred; it has been logged with correlation id {cid}.",
+        headers={"X-Request-ID": cid},
+        correlation_id=cid,
+    )
+
+
 def _loc(parts: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in parts)
 
@@ -168,8 +203,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(
-            Problem(500, "internal-error", "An unexpected error occurred; it has been logged."),
-            request,
+        problem = internal_error(request.scope)
+        log.exception(
+            "unhandled error",
+            extra={"path": request.url.path, "correlation_id": problem.extra["correlation_id"]},
         )
+        return problem_response(problem, request)
