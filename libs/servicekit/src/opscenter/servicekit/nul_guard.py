@@ -21,13 +21,23 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from opscenter.contracts.text import NUL_REASON, bad_text_reason, find_bad_text
 from opscenter.servicekit.errors import Problem, field_error, problem_response
+
+__all__ = [
+    "GuardRequestText",
+    "RejectNulMiddleware",
+    "bad_text_reason",
+    "check_text",
+    "find_bad_text",
+    "is_json_media_type",
+    "json_depth",
+    "text_problem",
+]
 
 MAX_INSPECTED_BODY = 4 * 1024 * 1024  # kept for callers of the earlier name
 MAX_JSON_BODY_BYTES = 1024 * 1024
@@ -37,19 +47,6 @@ MAX_JSON_DEPTH = 32
 # by the parse that follows a hit, so an escaped backslash before "u0000" costs a parse, no more.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
-_BAD_CHAR = re.compile("[\x00\ud800-\udfff]")
-
-
-NUL_REASON = "contains a NUL (U+0000) character"
-SURROGATE_REASON = "contains a lone surrogate (U+D800..U+DFFF), which is not text"
-
-
-def bad_text_reason(value: str) -> str | None:
-    """Why ``value`` cannot be stored as Postgres text, or None when it can."""
-    found = _BAD_CHAR.search(value)
-    if found is None:
-        return None
-    return NUL_REASON if found.group() == "\x00" else SURROGATE_REASON
 
 
 def text_problem(where: str, reason: str) -> Problem:
@@ -68,32 +65,6 @@ def check_text(where: str, value: str) -> str:
     if reason is not None:
         raise text_problem(where, reason)
     return value
-
-
-def find_bad_text(value: Any, where: str) -> tuple[str, str] | None:
-    """The first (field path, reason) inside a decoded JSON/YAML value that holds text Postgres
-    cannot store, looking at keys and strings alike; None when all of it can be stored."""
-    for path, text in _texts(value, where):
-        reason = bad_text_reason(text)
-        if reason is not None:
-            return path, reason
-    return None
-
-
-def _texts(value: Any, where: str) -> Iterator[tuple[str, str]]:
-    stack: list[tuple[str, Any]] = [(where, value)]
-    while stack:
-        path, item = stack.pop()
-        if isinstance(item, str):
-            yield path, item
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                child_path = f"{path}.{key}"
-                if isinstance(key, str):
-                    yield child_path, key
-                stack.append((child_path, child))
-        elif isinstance(item, list | tuple):
-            stack.extend((f"{path}.{i}", child) for i, child in enumerate(item))
 
 
 def json_depth(body: bytes) -> int:

@@ -252,9 +252,11 @@ def _gone(plugin: Plugin) -> Problem:
 
 
 async def listed_plugin(uow: UnitOfWork, slug: str) -> Plugin:
-    """The plugin named ``slug``; 404 when unknown, 410 with the reason when banned."""
+    """The plugin named ``slug``; 404 when unknown or never published (a registered plugin is its
+    publisher's draft until its first version; one whose versions were all yanked stays
+    readable, so exact pins still download), 410 with the reason when banned."""
     plugin = await repo.plugin_by_slug(uow.session, slug)
-    if plugin is None:
+    if plugin is None or plugin.latest_published_at is None:
         raise not_found("Plugin")
     if plugin.banned_at is not None:
         raise _gone(plugin)

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from opscenter.contracts.semver import is_valid_range, is_valid_version
+from opscenter.servicekit.bounded import MAX_STORED_JSON_BYTES, stored_json_limit
+
+#: A plugin's config as a tenant sends it: stored and answered in every listing, so capped.
+StoredConfig = Annotated[
+    dict[str, Any],
+    stored_json_limit(),
+    Field(description=f"At most {MAX_STORED_JSON_BYTES} bytes as compact JSON"),
+]
 
 
 class _Body(BaseModel):
@@ -26,8 +34,10 @@ class InstallCreate(_Body):
 
     plugin: str = Field(min_length=1, max_length=64)
     version: str | None = Field(default=None, max_length=256)
-    config: dict[str, Any] = Field(default_factory=dict)
-    dependency_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    config: StoredConfig = Field(default_factory=dict)
+    dependency_config: Annotated[dict[str, StoredConfig], stored_json_limit()] = Field(
+        default_factory=dict
+    )
     accept_permissions: list[str] = Field(default_factory=list, max_length=50)
     enable: bool = True
     dry_run: bool = False
@@ -54,7 +64,7 @@ class DisableCreate(_Body):
 
 
 class ConfigUpdate(_Body):
-    config: dict[str, Any]
+    config: StoredConfig
 
 
 class UpgradeCreate(_Body):
