@@ -242,6 +242,19 @@ def _calls(dependant: Any) -> Iterator[Any]:
         yield from _calls(dep)
 
 
+def _flat_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route with its full path: FastAPI >= 0.160 keeps included routers nested
+    (``iter_route_contexts`` flattens them); earlier ones list the routes themselves."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI
+        for route in routes:
+            route.original_route = route
+            yield route
+        return
+    yield from iter_route_contexts(list(routes))
+
+
 def document_auth(openapi: dict[str, Any], routes: Iterable[Any]) -> dict[str, Any]:
     """Makes the OpenAPI document say how each operation authenticates: an operation that needs a
     token declares ``security`` (``bearerAuth``, whose description states the claim rules) and
@@ -253,8 +266,8 @@ def document_auth(openapi: dict[str, Any], routes: Iterable[Any]) -> dict[str, A
         "bearerFormat": "JWT",
         "description": CLAIM_RULES,
     }
-    for route in routes:
-        dependant = getattr(route, "dependant", None)
+    for route in _flat_routes(routes):
+        dependant = getattr(route.original_route, "dependant", None)
         if dependant is None or not getattr(route, "include_in_schema", False):
             continue
         calls = set(_calls(dependant))
@@ -273,6 +286,9 @@ def document_auth(openapi: dict[str, Any], routes: Iterable[Any]) -> dict[str, A
                 responses.setdefault(
                     "403", {"description": "The token lacks the role or tenant this needs"}
                 )
+            else:
+                # OpenAPI's "optional": no token, or a valid one.
+                operation["security"] = [{}, {BEARER_SCHEME: []}]
     return openapi
 
 
