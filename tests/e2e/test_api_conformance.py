@@ -8,8 +8,11 @@ phases, with a fixed seed so a landing is never decided by a random draw."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ import pytest
 from opscenter.servicekit.auth import mint_dev_token
 from opscenter.servicekit.settings import ServiceSettings
 
+HERE = Path(__file__).resolve().parent
 SERVICES = ["catalog", "installer", "hooks", "analytics", "reviews"]
 # Enough to find the classes issue 11 listed (each showed within the first 20 examples of an
 # operation) while the five services stay within a few minutes on a 2-core machine.
@@ -32,12 +36,20 @@ def test_openapi_matches_what_the_service_serves(gateway_url: str, service: str)
         publisher_id="pub-conformance",
         roles=["member", "tenant_admin", "developer", "platform_admin"],
     )
+    document = f"{gateway_url}/api/v1/{service}/openapi.json"
+    with urllib.request.urlopen(document, timeout=30) as answer:  # noqa: S310 - loopback
+        paths = json.load(answer)["paths"]
+    if not paths:
+        # A service with no API yet (a skeleton) documents none; schemathesis refuses an empty
+        # document, and there is nothing it could find.
+        assert paths == {}
+        return
     schemathesis = Path(sys.executable).with_name("schemathesis")
     run = subprocess.run(
         [
             str(schemathesis),
             "run",
-            f"{gateway_url}/api/v1/{service}/openapi.json",
+            document,
             "--url",
             gateway_url,
             "-H",
@@ -60,6 +72,11 @@ def test_openapi_matches_what_the_service_serves(gateway_url: str, service: str)
         capture_output=True,
         text=True,
         timeout=900,
+        env={
+            **os.environ,
+            "SCHEMATHESIS_HOOKS": "conformance_hooks",
+            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        },
     )
     # Lines are cut to 300 characters: one generated query string can fill the whole message.
     report = "\n".join(line[:300] for line in run.stdout.splitlines())

@@ -6,11 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from opscenter.contracts.fields import Slug, Text, UtcDatetime
 
-Reason = Annotated[Text, Field(max_length=2000)]
+Reason = Annotated[
+    Text,
+    Field(max_length=2000),
+    WithJsonSchema({"type": "string", "maxLength": 2000, "pattern": r"\S"}),
+]
+"""A non-blank reason; the document says so (``pattern``), as the server checks it."""
 
 
 class VerifyRequest(BaseModel):

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
-from opscenter.contracts.semver import is_valid_range, is_valid_version
+from opscenter.contracts.fields import PositiveMoneyString
+from opscenter.contracts.semver import (
+    RANGE_PATTERN,
+    SEMVER_PATTERN,
+    is_valid_range,
+    is_valid_version,
+)
 from opscenter.servicekit.bounded import MAX_STORED_JSON_BYTES, stored_json_limit
 
 #: A plugin's config as a tenant sends it: stored and answered in every listing, so capped.
@@ -33,7 +38,14 @@ class InstallCreate(_Body):
     ``plan``, when sent (e.g. from a dry run), must equal the plan the server resolves."""
 
     plugin: str = Field(min_length=1, max_length=64)
-    version: str | None = Field(default=None, max_length=256)
+    version: (
+        Annotated[
+            str,
+            Field(min_length=1, max_length=256),
+            WithJsonSchema({"type": "string", "pattern": RANGE_PATTERN, "maxLength": 256}),
+        ]
+        | None
+    ) = None
     config: StoredConfig = Field(default_factory=dict)
     dependency_config: Annotated[dict[str, StoredConfig], stored_json_limit()] = Field(
         default_factory=dict
@@ -68,7 +80,7 @@ class ConfigUpdate(_Body):
 
 
 class UpgradeCreate(_Body):
-    version: str = Field(min_length=1, max_length=256)
+    version: str = Field(min_length=1, max_length=256, pattern=SEMVER_PATTERN)
     accept_permissions: list[str] = Field(default_factory=list, max_length=50)
 
     @field_validator("version")
@@ -86,7 +98,7 @@ class EntitlementCreate(_Body):
     plugin: str = Field(min_length=1, max_length=64)
     kind: Literal["monthly", "yearly", "lifetime"]
     period_end: datetime | None = None
-    gross: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    gross: PositiveMoneyString
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
 
 
