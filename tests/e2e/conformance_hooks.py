@@ -1,16 +1,18 @@
-"""Schemathesis hooks for test_api_conformance: the two inputs a schema cannot describe.
+"""Schemathesis hooks for test_api_conformance: the inputs a schema cannot describe.
 
-A schema can say a cursor is a string and a package is bytes, not which strings a list returned
-or which bytes make an archive, so a schema-valid but made-up cursor or package is rightly
-refused (422) and positive_data_acceptance would call that a defect. For cases generated as
-valid (positive mode) only, the hook drops a made-up cursor (the first page is asked for) and
-sends a real package instead of random bytes, without its made-up signature; invalid cases go
-out as generated. Cursors and archives are fuzzed by tests/e2e/test_untrusted_inputs.py and
+A schema can say a cursor is a string, a package is bytes and an Idempotency-Key is a string,
+not which strings a list returned, which bytes make an archive, or that a key is sent again only
+with the same request; so a schema-valid but made-up cursor or package, or a key reused for
+another body, is rightly refused (422) and positive_data_acceptance would call that a defect.
+For cases generated as valid (positive mode) only, the hook drops a made-up cursor (the first
+page is asked for), sends a real package instead of random bytes (without its made-up
+signature), and gives each request a key of its own; invalid cases go out as generated. Cursors and archives are fuzzed by tests/e2e/test_untrusted_inputs.py and
 test_publishing_hardening.py instead.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import schemathesis
@@ -29,6 +31,8 @@ def before_call(ctx: Any, case: Any, **kwargs: Any) -> None:
         return
     if isinstance(case.query, dict):
         case.query.pop("cursor", None)
+    if isinstance(case.headers, dict) and "Idempotency-Key" in case.headers:
+        case.headers["Idempotency-Key"] = uuid.uuid4().hex
     if case.operation.path.endswith("/plugins/upload") and isinstance(case.body, dict):
         plugin = case.body.get("plugin")
         slug = plugin if isinstance(plugin, str) and plugin else "conformance"

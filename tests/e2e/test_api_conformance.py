@@ -48,6 +48,8 @@ def test_openapi_matches_what_the_service_serves(gateway_url: str, service: str)
     run = subprocess.run(
         [
             str(schemathesis),
+            "--config-file",
+            str(HERE / "schemathesis.toml"),
             "run",
             document,
             "--url",

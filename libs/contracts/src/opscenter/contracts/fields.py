@@ -199,6 +199,22 @@ a JSON number is refused, as its documents say."""
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """A timezone-aware datetime, normalised to UTC."""
 
+
+def _require_time_string(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string with its offset")
+    return value
+
+
+UtcDatetimeString = Annotated[
+    AwareDatetime,
+    BeforeValidator(_require_time_string),
+    AfterValidator(_to_utc),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""``UtcDatetime`` as a request field: only a date-time string (with its offset), never a number
+of seconds, as the documents say."""
+
 Text = Annotated[str, AfterValidator(_check_text)]
 """A non-blank string."""
 

@@ -179,6 +179,30 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     return openapi
 
 
+_METHODS = ("get", "put", "post", "delete", "patch", "options", "head")
+
+
+def allowed_methods(app: FastAPI, path: str) -> str:
+    """The ``Allow`` header for ``path``: every method its document lists for it (Starlette's own
+    names only the first route that matched the path, when two routes share it)."""
+    table = getattr(app.state, "allowed_methods_table", None)
+    if table is None:
+        table = []
+        for template, item in app.openapi().get("paths", {}).items():
+            parts = re.split(r"(\{[^}]+\})", template)
+            pattern = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+            methods = {m.upper() for m in item if m in _METHODS}
+            if "GET" in methods:
+                methods.add("HEAD")
+            table.append((re.compile(f"^{pattern}$"), methods))
+        app.state.allowed_methods_table = table
+    found: set[str] = set()
+    for regex, methods in table:
+        if regex.match(path):
+            found |= methods
+    return ", ".join(sorted(found))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -196,9 +220,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allowed = allowed_methods(app, request.url.path)
+            if allowed:
+                headers["Allow"] = allowed
         return problem_response(
-            Problem(exc.status_code, kind, str(exc.detail), headers=dict(exc.headers or {})),
-            request,
+            Problem(exc.status_code, kind, str(exc.detail), headers=headers), request
         )
 
     @app.exception_handler(Exception)

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, WithJsonSchema
 
-from opscenter.contracts.fields import Slug, Text, UtcDatetime
+from opscenter.contracts.fields import Slug, Text, UtcDatetimeString
 
 Reason = Annotated[
     Text,
@@ -21,18 +21,18 @@ Reason = Annotated[
 class VerifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    verified: bool
+    verified: StrictBool
     reason: Reason | None = None
 
 
 class FeatureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    featured: bool
-    rank: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+    featured: StrictBool
+    rank: Annotated[StrictInt, Field(ge=1, le=1000)] | None = Field(
         default=None, description="1 is first; required when featured"
     )
-    until: UtcDatetime | None = Field(default=None, description="When the feature ends")
+    until: UtcDatetimeString | None = Field(default=None, description="When the feature ends")
     reason: Reason | None = None
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema, field_validator
 
-from opscenter.contracts.fields import PositiveMoneyString
+from opscenter.contracts.fields import PositiveMoneyString, UtcDatetimeString
+from opscenter.contracts.permissions import Permission
 from opscenter.contracts.semver import (
     RANGE_PATTERN,
     SEMVER_PATTERN,
@@ -26,6 +27,12 @@ StoredConfig = Annotated[
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+#: A permission the tenant consents to: one of the catalog's names (the schema lists them).
+PermissionName = Annotated[
+    str, WithJsonSchema({"type": "string", "enum": sorted(p.value for p in Permission)})
+]
 
 
 class PlanPin(_Body):
@@ -50,9 +57,9 @@ class InstallCreate(_Body):
     dependency_config: Annotated[dict[str, StoredConfig], stored_json_limit()] = Field(
         default_factory=dict
     )
-    accept_permissions: list[str] = Field(default_factory=list, max_length=50)
-    enable: bool = True
-    dry_run: bool = False
+    accept_permissions: list[PermissionName] = Field(default_factory=list, max_length=50)
+    enable: StrictBool = True
+    dry_run: StrictBool = False
     plan: list[PlanPin] | None = None
 
     @field_validator("version")
@@ -81,7 +88,7 @@ class ConfigUpdate(_Body):
 
 class UpgradeCreate(_Body):
     version: str = Field(min_length=1, max_length=256, pattern=SEMVER_PATTERN)
-    accept_permissions: list[str] = Field(default_factory=list, max_length=50)
+    accept_permissions: list[PermissionName] = Field(default_factory=list, max_length=50)
 
     @field_validator("version")
     @classmethod
@@ -97,7 +104,7 @@ class EntitlementCreate(_Body):
     tenant_id: str = Field(min_length=1, max_length=128)
     plugin: str = Field(min_length=1, max_length=64)
     kind: Literal["monthly", "yearly", "lifetime"]
-    period_end: datetime | None = None
+    period_end: UtcDatetimeString | None = None
     gross: PositiveMoneyString
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
 
