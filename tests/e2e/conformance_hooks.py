@@ -6,7 +6,8 @@ with the same request; so a schema-valid but made-up cursor or package, or a key
 another body, is rightly refused (422) and positive_data_acceptance would call that a defect.
 For cases generated as valid (positive mode) only, the hook drops a made-up cursor (the first
 page is asked for), sends a real package instead of random bytes (without its made-up
-signature), and gives each request a key of its own; invalid cases go out as generated. Cursors and archives are fuzzed by tests/e2e/test_untrusted_inputs.py and
+signature); a well-formed key is made unique for every case; invalid cases go out as generated.
+Cursors and archives are fuzzed by tests/e2e/test_untrusted_inputs.py and
 test_publishing_hardening.py instead.
 """
 
@@ -27,12 +28,15 @@ def _positive(case: Any) -> bool:
 
 @schemathesis.hook
 def before_call(ctx: Any, case: Any, **kwargs: Any) -> None:
+    # A key as the schema allows it (1-255 characters) becomes one of its own, in any mode: an
+    # invalid case sent with a valid key may still be accepted and claim it.
+    key = case.headers.get("Idempotency-Key") if isinstance(case.headers, dict) else None
+    if isinstance(key, str) and 1 <= len(key) <= 255:
+        case.headers["Idempotency-Key"] = uuid.uuid4().hex
     if not _positive(case):
         return
     if isinstance(case.query, dict):
         case.query.pop("cursor", None)
-    if isinstance(case.headers, dict) and "Idempotency-Key" in case.headers:
-        case.headers["Idempotency-Key"] = uuid.uuid4().hex
     if case.operation.path.endswith("/plugins/upload") and isinstance(case.body, dict):
         plugin = case.body.get("plugin")
         slug = plugin if isinstance(plugin, str) and plugin else "conformance"

@@ -4,8 +4,8 @@ filters in SQL with an index-free containment test (``compat @> version_key``).
 A version ``M.m.p`` maps to ``M * 10^12 + m * 10^6 + p``; prerelease tags are ignored (a
 prerelease platform counts as its release). Parts beyond what the key holds are clamped (minor and
 patch to 999999, major to 9000000, so a key always fits Postgres' int8): any SemVer string a
-client sends maps to a key, never to a database error. An npm range is a union of comparator sets; each set
-is the intersection of half-open intervals, so the whole range is a multirange.
+client sends maps to a key, never to a database error. An npm range is a union of comparator
+sets; each set is the intersection of half-open intervals, so the whole range is a multirange.
 """
 
 from __future__ import annotations
