@@ -70,9 +70,11 @@ PRICING_SCHEMA = {
     ]
 }
 # An ed25519 key: base64 of its 32 raw bytes, or the PEM of its SubjectPublicKeyInfo (whose
-# DER always starts with the same 12 bytes, "MCowBQYDK2VwAyEA" in base64).
+# DER always starts with the same 12 bytes, "MCowBQYDK2VwAyEA" in base64). The last character
+# before "=" carries 2 unused bits, zero in canonical base64 (which PEM readers insist on).
+_KEY_B64 = r"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]="
 PUBLIC_KEY_PATTERN = (
-    r"^\s*([A-Za-z0-9+/]{43}=|-----BEGIN PUBLIC KEY-----\r?\nMCowBQYDK2VwAyEA[A-Za-z0-9+/]{43}="
+    rf"^\s*({_KEY_B64}|-----BEGIN PUBLIC KEY-----\r?\nMCowBQYDK2VwAyEA{_KEY_B64}"
     r"\r?\n-----END PUBLIC KEY-----)\s*$"
 )
 
