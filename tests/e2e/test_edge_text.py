@@ -68,7 +68,10 @@ def _register_body(slug: str, text: str, where: str) -> dict[str, Any]:
         "description": "fine",
         "tags": ["ok"],
     }
-    body[where] = [text] if where == "tags" else text
+    if where == "a key":
+        body["description"] = {text: "x"}  # a key: the path names where the key sits
+    else:
+        body[where] = [text] if where == "tags" else text
     return body
 
 
@@ -86,8 +89,6 @@ def test_json_bodies_with_text_postgres_cannot_store_are_422_naming_the_field(
     slug = f"edge-{uuid.uuid4().hex[:12]}"
     text = before + bad + after
     body = _register_body(slug, text, where)
-    if where == "a key":
-        body["description"] = {text: "x"}  # a key: the path names where the key sits
     headers = {**DEVELOPER, **({"content-type": content_type} if content_type else {})}
     with httpx.Client(base_url=gateway_url, timeout=30) as client:
         r = client.post("/api/v1/plugins/register", content=_escaped(body), headers=headers)

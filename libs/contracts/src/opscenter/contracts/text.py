@@ -33,6 +33,13 @@ def find_bad_text(value: Any, where: str) -> tuple[str, str] | None:
     return None
 
 
+def _shown(key: str) -> str:
+    """A key as a field path can carry it: NUL and lone surrogates written as escapes."""
+    if bad_text_reason(key) is None:
+        return key
+    return key.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\u0000")
+
+
 def _texts(value: Any, where: str) -> Iterator[tuple[str, str]]:
     stack: list[tuple[str, Any]] = [(where, value)]
     while stack:
@@ -41,7 +48,7 @@ def _texts(value: Any, where: str) -> Iterator[tuple[str, str]]:
             yield path, item
         elif isinstance(item, dict):
             for key, child in item.items():
-                child_path = f"{path}.{key}"
+                child_path = f"{path}.{_shown(key) if isinstance(key, str) else key}"
                 if isinstance(key, str):
                     yield child_path, key
                 stack.append((child_path, child))

@@ -6,6 +6,7 @@ Every 4xx/5xx body is `application/problem+json` with a stable `type`, a human `
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -87,8 +88,18 @@ def not_found(what: str) -> Problem:
     return Problem(404, "not-found", f"{what} was not found")
 
 
+class ProblemJSONResponse(JSONResponse):
+    """A problem body always renders: text that UTF-8 cannot encode (a lone surrogate echoed back
+    from the request) is written as its JSON escape instead of failing the answer."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+        ).encode("utf-8", "backslashreplace")
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
-    return JSONResponse(
+    return ProblemJSONResponse(
         problem.body(request.url.path if request else None),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
