@@ -46,7 +46,10 @@ MAX_JSON_DEPTH = 32
 # An escape that may decode to NUL or to a (perhaps lone) surrogate; backslash parity is decided
 # by the parse that follows a hit, so an escaped backslash before "u0000" costs a parse, no more.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
-_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# A JSON string (unrolled: one regex step per run of plain characters, not per character).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPENERS = frozenset(b"[{")
 
 
 def text_problem(where: str, reason: str) -> Problem:
@@ -69,13 +72,14 @@ def check_text(where: str, value: str) -> str:
 
 def json_depth(body: bytes) -> int:
     """How deeply arrays and objects nest in a JSON text (brackets inside strings not counted)."""
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
     depth = deepest = 0
-    for token in _JSON_TOKEN.finditer(body):
-        mark = token.group()
-        if mark in (b"[", b"{"):
+    for mark in brackets:
+        if mark in _OPENERS:
             depth += 1
-            deepest = max(deepest, depth)
-        elif mark in (b"]", b"}"):
+            if depth > deepest:
+                deepest = depth
+        else:
             depth -= 1
     return deepest
 
