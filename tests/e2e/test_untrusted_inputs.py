@@ -17,21 +17,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opscenter.servicekit.auth import mint_dev_token
 from opscenter.servicekit.settings import ServiceSettings
+from opscenter.servicekit.testing import bearer
 
 pytestmark = pytest.mark.integration
 
 SETTINGS = ServiceSettings()
 RUN = uuid.uuid4().hex[:8]
-DEVELOPER = {
-    "Authorization": "Bearer "
-    + mint_dev_token(SETTINGS, sub=f"dev-{RUN}", roles=["developer"], publisher_id=f"pub-{RUN}")
-}
-ADMIN = {
-    "Authorization": "Bearer "
-    + mint_dev_token(SETTINGS, sub=f"adm-{RUN}", tenant_id=f"t-{RUN}", roles=["tenant_admin"])
-}
+DEVELOPER = bearer(sub=f"dev-{RUN}", roles=["developer"], publisher_id=f"pub-{RUN}")
+ADMIN = bearer(sub=f"adm-{RUN}", tenant_id=f"t-{RUN}", roles=["tenant_admin"])
 EXAMPLES = settings(
     max_examples=40,
     deadline=None,
