@@ -31,9 +31,12 @@ async def test_every_operation_documents_its_auth_and_answers(
             codes = set(op["responses"])
             assert codes & {"200", "201", "202", "204", "303"}, where
             assert "422" in codes, where
-            if op.get("security"):
-                assert op["security"] == [{"bearerAuth": []}], where
+            security = op.get("security")
+            if security == [{"bearerAuth": []}]:  # a token is needed
                 assert {"401", "403"} <= codes, where
+            elif security is not None:  # a token is read when sent
+                assert security == [{}, {"bearerAuth": []}], where
+                assert "401" in codes, where
             for code, answer in op["responses"].items():
                 if code[0] in "45":
                     assert "application/problem+json" in answer["content"], (where, code)
@@ -45,3 +48,5 @@ async def test_an_operation_needing_a_token_declares_it_and_a_public_one_does_no
     doc = (await gateway.get("/api/v1/catalog/openapi.json")).json()
     assert doc["paths"]["/api/v1/plugins/register"]["post"]["security"] == [{"bearerAuth": []}]
     assert "security" not in doc["paths"]["/api/v1/plugins/marketplace"]["get"]
+    package = doc["paths"]["/api/v1/plugins/marketplace/{slug}/versions/{version}/package"]["get"]
+    assert package["security"] == [{}, {"bearerAuth": []}]

@@ -165,8 +165,10 @@ def test_a_zip_member_with_nul_in_its_name_is_422_not_silently_cut(gateway_url: 
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("plugin.yaml", data)
         zf.writestr("backend/main.py", b"class App: ...\n")
-    # zipfile cuts names at NUL on writing too: put the NUL into the stored name by hand.
-    blob = buf.getvalue().replace(b"backend/main.py", b"backend/ma\x00n.py")
+        zf.writestr("assets/logo.png", b"png")
+    # zipfile cuts names at NUL on writing too: put the NUL into the stored name by hand (a name
+    # plugin.yaml does not mention, so its bytes and CRC stay as they are).
+    blob = buf.getvalue().replace(b"assets/logo.png", b"assets/lo\x00o.png")
     headers = developer(f"pub-{run}")
     with httpx.Client(base_url=gateway_url, timeout=30) as client:
         register(client, slug, headers)
@@ -178,7 +180,7 @@ def test_a_zip_member_with_nul_in_its_name_is_422_not_silently_cut(gateway_url: 
         )
     assert r.status_code == 422, r.text
     errors = {e["field"]: e["message"] for e in r.json()["errors"]}
-    assert errors.get("package:backend/ma\\x00n.py", "").startswith("has a NUL"), errors
+    assert errors.get("package:assets/lo\\x00o.png", "").startswith("has a NUL"), errors
 
 
 def test_a_clean_package_still_publishes(gateway_url: str):
