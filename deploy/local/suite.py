@@ -71,6 +71,9 @@ class Instance:
             "INSTALLER_INSTALL_ROOT": str(self.root / "installs"),
             "HOOKS_INSTALL_ROOT": str(self.root / "installs"),
         }
+        if self.name == "test":
+            # The route that fails on purpose, for tests/e2e/test_error_containment.py.
+            env[f"{prefix}_FAULT_ROUTE"] = "true"
         return {**os.environ, **env}
 
 

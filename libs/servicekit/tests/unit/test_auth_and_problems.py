@@ -150,14 +150,26 @@ def test_production_refuses_the_dev_secret():
         ServiceSettings(environment="production")
     with pytest.raises(ValueError, match="jwks"):
         ServiceSettings(environment="production", jwt_algorithm="RS256")
-    ok = ServiceSettings(environment="production", jwt_secret="x" * 40)
+    with pytest.raises(ValueError, match="jwt_audience and jwt_issuer"):
+        ServiceSettings(environment="production", jwt_secret="x" * 40)
+    with pytest.raises(ValueError, match="fault_route"):
+        ServiceSettings(
+            environment="production",
+            jwt_secret="x" * 40,
+            jwt_audience="ops",
+            jwt_issuer="idp",
+            fault_route=True,
+        )
+    ok = ServiceSettings(
+        environment="production", jwt_secret="x" * 40, jwt_audience="ops", jwt_issuer="idp"
+    )
     assert ok.environment == "production"
 
 
 async def test_nul_characters_are_refused_before_they_reach_sql(client):
     r = await client.get("/api/v1/gone?q=a%00b")
     assert r.status_code == 422
-    assert r.json()["errors"][0]["field"] == "query"
+    assert r.json()["errors"][0]["field"] == "query.q"
     r = await client.post(
         "/api/v1/things",
         content=b'{"name": "ab\\u0000c", "size": 2}',

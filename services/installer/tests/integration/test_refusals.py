@@ -201,4 +201,4 @@ async def test_a_cursor_that_is_not_a_slug_is_422(new_tenant):
     assert (await tenant.get("/plugins/installed?cursor=some-plugin")).status_code == 200
     # A NUL never reaches SQL: servicekit refuses it for every query string.
     refused = await tenant.get("/plugins/installed?cursor=ab%00c")
-    assert (refused.status_code, refused.json()["errors"][0]["field"]) == (422, "query")
+    assert (refused.status_code, refused.json()["errors"][0]["field"]) == (422, "query.cursor")

@@ -12,7 +12,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from opscenter.contracts.semver import SEMVER_PATTERN, parse_version
 
@@ -171,8 +177,43 @@ PositiveMoney = Annotated[
     WithJsonSchema(_MONEY_SCHEMA),
 ]
 
+POSITIVE_MONEY_PATTERN = r"^([0-9]*[1-9][0-9]*(\.[0-9]{1,2})?|[0-9]+\.([1-9][0-9]?|0[1-9]))$"
+
+
+def _require_string(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError('must be a decimal string such as "29.99", not a JSON number')
+    return value
+
+
+PositiveMoneyString = Annotated[
+    Decimal,
+    BeforeValidator(_require_string),
+    AfterValidator(_check_positive_money),
+    PlainSerializer(lambda v: format(v, "f"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": POSITIVE_MONEY_PATTERN, "maxLength": 12}),
+]
+"""A positive amount with at most 2 decimals, accepted only as a decimal string (``"29.99"``):
+a JSON number is refused, as its documents say."""
+
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """A timezone-aware datetime, normalised to UTC."""
+
+
+def _require_time_string(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string with its offset")
+    return value
+
+
+UtcDatetimeString = Annotated[
+    AwareDatetime,
+    BeforeValidator(_require_time_string),
+    AfterValidator(_to_utc),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""``UtcDatetime`` as a request field: only a date-time string (with its offset), never a number
+of seconds, as the documents say."""
 
 Text = Annotated[str, AfterValidator(_check_text)]
 """A non-blank string."""

@@ -4,7 +4,9 @@ What is refused, each with a ``ManifestError`` whose location is the document na
 input above ``max_bytes`` (checked before parsing); any anchor or alias (so no "billion laughs"
 expansion, no merge keys); any tag outside the JSON-compatible core (``!!python/...``,
 ``!!binary``, ``!!set``, custom ``!tags``); keys that are not strings; duplicate keys; nesting
-deeper than ``MAX_DEPTH``; more than one document. Dates are kept as strings, so the result
+deeper than ``MAX_DEPTH``; more than one document; a string or key holding NUL or a lone
+surrogate (YAML's ``"\\0"`` and ``"\\ud800"`` escapes make them; Postgres cannot store them), named
+by its path such as ``plugin.yaml.description``. Dates are kept as strings, so the result
 is always plain JSON data (dict, list, str, int, float, bool, None).
 """
 
@@ -17,6 +19,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from opscenter.contracts.errors import FieldError, ManifestError
 from opscenter.contracts.manifest import Manifest, validate_manifest
+from opscenter.contracts.text import find_bad_text
 
 __all__ = ["DEFAULT_MAX_BYTES", "MAX_DEPTH", "load_manifest", "load_yaml"]
 
@@ -100,7 +103,7 @@ def load_yaml(
         _fail(name, "is not valid UTF-8")
     loader = _StrictLoader(decoded)
     try:
-        return loader.get_single_data()
+        data = loader.get_single_data()
     except _Refused as exc:
         _fail(name, str(exc))
     except yaml.MarkedYAMLError as exc:
@@ -112,6 +115,10 @@ def load_yaml(
         _fail(name, f"is not valid YAML: {exc}")
     finally:
         loader.dispose()
+    found = find_bad_text(data, name)
+    if found is not None:
+        _fail(*found)
+    return data
 
 
 def load_manifest(text: str | bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Manifest:

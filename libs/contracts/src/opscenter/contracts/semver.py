@@ -36,6 +36,16 @@ SEMVER_PATTERN = (
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
 _SEMVER_RE = re.compile(SEMVER_PATTERN, re.ASCII)
+
+# A subset of npm's range grammar for documents (every string it matches is a valid range, so
+# a client or fuzzer generating from it sends only ranges the server accepts; the server accepts
+# the whole grammar): comparators, x-ranges, caret/tilde, hyphen ranges and `||` alternatives.
+_RN = r"(0|[1-9][0-9]{0,5})"
+_RPRE = r"(0|[1-9][0-9]{0,5}|[0-9]{0,3}[a-zA-Z-][0-9a-zA-Z-]{0,6})"
+_RFULL = rf"{_RN}\.{_RN}\.{_RN}(-{_RPRE}(\.{_RPRE}){{0,2}})?"
+_RCMP = rf"((\^|~|>=|<=|>|<|=)?{_RN}(\.({_RN}|x|\*)){{0,2}}|(\^|~|>=|<=|>|<|=)?{_RFULL}|\*)"
+_RSET = rf"({_RFULL} - {_RFULL}|{_RCMP}( {_RCMP}){{0,2}})"
+RANGE_PATTERN = rf"^{_RSET}( \|\| {_RSET}){{0,2}}$"
 _MAX_LEN = 256
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from opscenter.servicekit.auth import TokenVerifier
+from opscenter.servicekit.auth import TokenVerifier, document_auth
+from opscenter.servicekit.containment import ContainErrors, fault_router
 from opscenter.servicekit.errors import document_problems, install_problem_handlers
 from opscenter.servicekit.health import database_check, health_router
 from opscenter.servicekit.logs import configure_logging
@@ -50,12 +51,30 @@ def create_service_app(
         app.state.readiness_checks["database"] = database_check(runtime.engine)
     install_problem_handlers(app)
     _document_problems_in_openapi(app)
-    app.add_middleware(RejectNulMiddleware)
+    app.add_middleware(
+        RejectNulMiddleware,
+        max_body_bytes=settings.max_json_body_bytes,
+        max_depth=settings.max_json_depth,
+    )
     app.include_router(health_router())
+    if settings.fault_route:
+        app.include_router(fault_router())
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     instrument_app(app)
+    _contain_errors(app)
     return app
+
+
+def _contain_errors(app: FastAPI) -> None:
+    """Wraps the built middleware stack, whatever the service adds to it later, in
+    `ContainErrors`: Starlette's own outermost error middleware re-raises after answering."""
+    build = app.build_middleware_stack
+
+    def build_contained() -> Any:
+        return ContainErrors(build())
+
+    app.build_middleware_stack = build_contained  # type: ignore[method-assign]
 
 
 def _around(runtime: ServiceRuntime | None, lifespan: Lifespan | None) -> Lifespan:
@@ -87,7 +106,7 @@ def _document_problems_in_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(generate())
+            app.openapi_schema = document_problems(document_auth(generate(), app.routes))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

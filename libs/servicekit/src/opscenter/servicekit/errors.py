@@ -6,13 +6,17 @@ Every 4xx/5xx body is `application/problem+json` with a stable `type`, a human `
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +88,54 @@ def not_found(what: str) -> Problem:
     return Problem(404, "not-found", f"{what} was not found")
 
 
+class ProblemJSONResponse(JSONResponse):
+    """A problem body always renders: text that UTF-8 cannot encode (a lone surrogate echoed back
+    from the request) is written as its JSON escape instead of failing the answer."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+        ).encode("utf-8", "backslashreplace")
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
-    return JSONResponse(
+    return ProblemJSONResponse(
         problem.body(request.url.path if request else None),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
         headers=problem.headers,
+    )
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+CORRELATION_SCOPE_KEY = "opscenter.correlation_id"
+
+
+def correlation_id(scope: Scope) -> str:
+    """The request's correlation id, the same every time it is asked for one request."""
+    known = scope.get(CORRELATION_SCOPE_KEY)
+    if isinstance(known, str):
+        return known
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if _REQUEST_ID.match(text):
+                scope[CORRELATION_SCOPE_KEY] = text
+                return text
+    made = uuid.uuid4().hex
+    scope[CORRELATION_SCOPE_KEY] = made
+    return made
+
+
+def internal_error(scope: Scope) -> Problem:
+    """The one answer to an unexpected error: nothing about it but the id to quote."""
+    cid = correlation_id(scope)
+    return Problem(
+        500,
+        "internal-error",
+        f"An unexpected error occurred; it has been logged with correlation id {cid}.",
+        headers={"X-Request-ID": cid},
+        correlation_id=cid,
     )
 
 
@@ -144,6 +190,30 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     return openapi
 
 
+_METHODS = ("get", "put", "post", "delete", "patch", "options", "head")
+
+
+def allowed_methods(app: FastAPI, path: str) -> str:
+    """The ``Allow`` header for ``path``: every method its document lists for it (Starlette's own
+    names only the first route that matched the path, when two routes share it)."""
+    table = getattr(app.state, "allowed_methods_table", None)
+    if table is None:
+        table = []
+        for template, item in app.openapi().get("paths", {}).items():
+            parts = re.split(r"(\{[^}]+\})", template)
+            pattern = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+            methods = {m.upper() for m in item if m in _METHODS}
+            if "GET" in methods:
+                methods.add("HEAD")
+            table.append((re.compile(f"^{pattern}$"), methods))
+        app.state.allowed_methods_table = table
+    found: set[str] = set()
+    for regex, methods in table:
+        if regex.match(path):
+            found |= methods
+    return ", ".join(sorted(found))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -161,15 +231,20 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allowed = allowed_methods(app, request.url.path)
+            if allowed:
+                headers["Allow"] = allowed
         return problem_response(
-            Problem(exc.status_code, kind, str(exc.detail), headers=dict(exc.headers or {})),
-            request,
+            Problem(exc.status_code, kind, str(exc.detail), headers=headers), request
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(
-            Problem(500, "internal-error", "An unexpected error occurred; it has been logged."),
-            request,
+        problem = internal_error(request.scope)
+        log.exception(
+            "unhandled error",
+            extra={"path": request.url.path, "correlation_id": problem.extra["correlation_id"]},
         )
+        return problem_response(problem, request)

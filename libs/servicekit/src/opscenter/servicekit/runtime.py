@@ -150,8 +150,12 @@ async def run_worker(
 
 def run_api(app_factory: Callable[[], object], settings: ServiceSettings) -> None:
     """Serves the app built by ``app_factory`` (which reads its settings from the environment)
-    under uvicorn, as ``settings.http_workers`` processes sharing the port."""
+    under uvicorn, as ``settings.http_workers`` processes sharing the port. Idle keep-alive
+    connections live ``settings.http_keep_alive_s``, longer than the gateway keeps them (it must
+    close first); the server's own 400 is problem+json."""
     import uvicorn
+
+    from opscenter.servicekit.http_server import ProblemHttpToolsProtocol
 
     workers = settings.http_workers
     uvicorn.run(
@@ -165,4 +169,6 @@ def run_api(app_factory: Callable[[], object], settings: ServiceSettings) -> Non
         forwarded_allow_ips="127.0.0.1",
         log_config=None,
         access_log=False,
+        http=ProblemHttpToolsProtocol,
+        timeout_keep_alive=settings.http_keep_alive_s,
     )

@@ -49,6 +49,16 @@ class ServiceSettings(BaseSettings):
     # db_pool_size connections. On a host of N cores, N processes keep them all busy in a burst
     # (ADR 0010; the runs are in bench/RESULTS.md).
     http_workers: int = Field(default=1, ge=1)
+    # How long uvicorn keeps an idle keep-alive connection. It must outlast the gateway's own
+    # upstream idle timeout (nginx `keepalive_timeout` 60s in deploy/local/nginx.conf.template),
+    # so the gateway always closes an idle connection first and never sends a request down one
+    # the service is closing (uvicorn's default, 5s, raced nginx's 60s).
+    http_keep_alive_s: int = Field(default=75, ge=1)
+    # Every JSON body: at most this many bytes (413) and arrays/objects this deep (422).
+    max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_json_depth: int = Field(default=32, ge=2, le=256)
+    # Mounts GET/POST /_fault/500, which fails on purpose (tests of error containment only).
+    fault_route: bool = False
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -62,6 +72,8 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Self:
+        """Production refuses the dev secret, tokens not tied to an audience and an issuer (a
+        token minted for another system would be accepted), and the fault route."""
         if self.environment != "production":
             return self
         if self.jwt_algorithm.startswith("HS"):
@@ -73,4 +85,8 @@ class ServiceSettings(BaseSettings):
                 )
         elif not (self.jwt_public_key or self.jwt_jwks_url):
             raise ValueError("jwt_public_key or jwt_jwks_url is required for " + self.jwt_algorithm)
+        if not (self.jwt_audience and self.jwt_issuer):
+            raise ValueError("jwt_audience and jwt_issuer: production needs both set")
+        if self.fault_route:
+            raise ValueError("fault_route: production never mounts the fault route")
         return self

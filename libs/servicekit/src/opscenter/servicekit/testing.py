@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -274,3 +275,12 @@ def consumer_record(
         serialized_value_size=len(value),
         headers=tuple(headers),
     )
+
+
+def bearer(**claims: Any) -> dict[str, str]:
+    """An Authorization header with a local dev token (``mint_dev_token``'s claims), as the
+    suite's services accept it."""
+    from opscenter.servicekit.auth import mint_dev_token
+    from opscenter.servicekit.settings import ServiceSettings
+
+    return {"Authorization": f"Bearer {mint_dev_token(ServiceSettings(), **claims)}"}

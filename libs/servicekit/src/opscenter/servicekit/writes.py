@@ -7,6 +7,7 @@ work) rolls everything back and stores nothing, so it changes nothing and may be
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,6 +29,17 @@ def operation(request: Request) -> str:
     return f"{request.method} {request.url.path}"
 
 
+MAX_SCOPE = 300  # idempotency_keys.scope
+
+
+def bounded_scope(scope: str) -> str:
+    """The scope as stored: itself when it fits the column, else its sha-256 (a long path, up to
+    the gateway's 32 KiB request line, must not turn a write into a database error)."""
+    if len(scope) <= MAX_SCOPE:
+        return scope
+    return "sha256:" + hashlib.sha256(scope.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 async def idempotent_write(
     runtime: ServiceRuntime,
     principal: Principal,
@@ -43,7 +55,7 @@ async def idempotent_write(
     reused for another object or by another user is a new request. `request_parts` is what makes
     two requests the same request (usually the body).
     """
-    scope = f"{principal.subject}:{principal.tenant_id or '-'}:{operation}"
+    scope = bounded_scope(f"{principal.subject}:{principal.tenant_id or '-'}:{operation}")
     # Without a key nothing is stored or compared: the request is not fingerprinted.
     request_hash = "" if key is None else fingerprint(operation, jsonable_encoder(request_parts))
     async with runtime.uow() as uow:

@@ -2,8 +2,10 @@
 filters in SQL with an index-free containment test (``compat @> version_key``).
 
 A version ``M.m.p`` maps to ``M * 10^12 + m * 10^6 + p``; prerelease tags are ignored (a
-prerelease platform counts as its release). An npm range is a union of comparator sets; each set
-is the intersection of half-open intervals, so the whole range is a multirange.
+prerelease platform counts as its release). Parts beyond what the key holds are clamped (minor and
+patch to 999999, major to 9000000, so a key always fits Postgres' int8): any SemVer string a
+client sends maps to a key, never to a database error. An npm range is a union of comparator
+sets; each set is the intersection of half-open intervals, so the whole range is a multirange.
 """
 
 from __future__ import annotations
@@ -15,17 +17,22 @@ from opscenter.contracts import parse_version
 _MINOR = 10**6
 _MAJOR = 10**12
 _MAX_PART = _MINOR - 1
+_MAX_MAJOR = 9_000_000
 ANY = "{[0,)}"
 
 
 def version_key(version: str) -> int:
     v = parse_version(version)
-    return v.major * _MAJOR + min(v.minor, _MAX_PART) * _MINOR + min(v.patch, _MAX_PART)
+    return (
+        min(v.major, _MAX_MAJOR) * _MAJOR
+        + min(v.minor, _MAX_PART) * _MINOR
+        + min(v.patch, _MAX_PART)
+    )
 
 
 def _key(semver: object) -> int:
     return (
-        int(semver.major) * _MAJOR  # type: ignore[attr-defined]
+        min(int(semver.major), _MAX_MAJOR) * _MAJOR  # type: ignore[attr-defined]
         + min(int(semver.minor), _MAX_PART) * _MINOR  # type: ignore[attr-defined]
         + min(int(semver.patch), _MAX_PART)  # type: ignore[attr-defined]
     )

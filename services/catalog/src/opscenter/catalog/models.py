@@ -102,7 +102,9 @@ class Publisher(Base):
 
 
 class PublisherKey(Base):
-    """An ed25519 public key (raw 32 bytes) a publisher signs packages with."""
+    """An ed25519 public key (raw 32 bytes) a publisher signs packages with. A key belongs to one
+    publisher (its fingerprint is unique across all of them): otherwise a publisher registering
+    another's key could republish that publisher's signed package as its own."""
 
     __tablename__ = "publisher_keys"
 
@@ -115,7 +117,7 @@ class PublisherKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        UniqueConstraint("publisher_id", "fingerprint", name="uq_publisher_keys_fingerprint"),
+        UniqueConstraint("fingerprint", name="uq_publisher_keys_fingerprint"),
         Index("ix_publisher_keys_publisher_id", "publisher_id"),
     )
 

@@ -1,8 +1,10 @@
 """Inspecting an uploaded package (``.tar.gz`` or ``.zip``) without extracting it to disk.
 
-A package is refused, with every reason found, when a member has an absolute path or ``..``, is
-a symbolic or hard link, a device or a fifo, appears twice, or when ``plugin.yaml`` is missing at
-the root. Limits stop the scan at once: more than ``max_files`` members, a total uncompressed size
+A package is refused, with every reason found (each naming its member as ``package:<name>``),
+when a member has an absolute path or ``..``, a NUL or a byte that is not UTF-8 in its name, is a
+symbolic or hard link, a device, a fifo or a socket, carries setuid, setgid or sticky bits,
+appears twice, or when ``plugin.yaml`` is missing at the root. Limits stop the scan at once:
+more than ``max_files`` members, a total uncompressed size
 above ``max_unpacked_bytes`` (413), or a compression ratio above ``max_ratio`` (a bomb). The ratio
 is checked per zip member, and for a tarball over the whole stream (gzip has no per-member sizes);
 content below ``RATIO_FLOOR_BYTES`` is never called a bomb, since small text compresses well.
@@ -54,9 +56,24 @@ class PackageContents:
     manifest: bytes
 
 
+_SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
+SPECIAL_BITS_PROBLEM = "has setuid, setgid or sticky bits (not allowed)"
+SPECIAL_FILE_PROBLEM = "is a device, fifo or socket (only files and folders are allowed)"
+
+
+def _shown(name: str) -> str:
+    """The member's name as text any answer can carry: NUL and undecodable bytes escaped."""
+    raw = name.encode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+
+
 def _path_problem(name: str) -> str | None:
-    if not name or "\x00" in name:
-        return "has an empty or invalid name"
+    if not name:
+        return "has an empty name"
+    if "\x00" in name:
+        return "has a NUL character in its name"
+    if any("\udc80" <= c <= "\udcff" for c in name):
+        return "has a name that is not UTF-8"
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         return "has an absolute path"
     if "\\" in name:
@@ -102,7 +119,7 @@ class _Scan:
             problem = "appears more than once"
         self.seen.add(key)
         if problem is not None and len(self.errors) < _MAX_LISTED:
-            self.errors.append((f"package:{name}", problem))
+            self.errors.append((f"package:{_shown(name)}", problem))
 
     def ratio(self, unpacked: int, compressed: int, where: str) -> None:
         if unpacked > RATIO_FLOOR_BYTES and unpacked / max(compressed, 1) > self.limits.max_ratio:
@@ -150,9 +167,11 @@ def _inspect_tar(path: Path, scan: _Scan) -> PackageContents:
                 if info.issym() or info.islnk():
                     problem = "is a link (links are not allowed)"
                 elif info.ischr() or info.isblk() or info.isfifo():
-                    problem = "is a device or fifo (only files and folders are allowed)"
+                    problem = SPECIAL_FILE_PROBLEM
                 elif not (info.isreg() or info.isdir()):
                     problem = "is not a regular file or folder"
+                elif info.mode & _SPECIAL_BITS:
+                    problem = SPECIAL_BITS_PROBLEM
                 scan.member(info.name, info.size, problem)
                 if problem is None and info.isreg() and _root_name(info.name) == MANIFEST_NAME:
                     manifest = _read_capped(tar.extractfile(info))
@@ -175,11 +194,15 @@ def _inspect_zip(path: Path, scan: _Scan) -> PackageContents:
                 if stat.S_ISLNK(mode):
                     problem = "is a link (links are not allowed)"
                 elif stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-                    problem = "is a device or fifo (only files and folders are allowed)"
+                    problem = SPECIAL_FILE_PROBLEM
+                elif mode & _SPECIAL_BITS:
+                    problem = SPECIAL_BITS_PROBLEM
                 elif info.flag_bits & 0x1:
                     problem = "is encrypted"
-                scan.member(info.filename, info.file_size, problem)
-                scan.ratio(info.file_size, info.compress_size, f"package:{info.filename}")
+                # zipfile cuts a name at its first NUL (``filename``); the name as stored is
+                # ``orig_filename``, and a NUL in it is refused, not silently cut.
+                scan.member(info.orig_filename, info.file_size, problem)
+                scan.ratio(info.file_size, info.compress_size, f"package:{_shown(info.filename)}")
                 if (
                     problem is None
                     and not info.is_dir()

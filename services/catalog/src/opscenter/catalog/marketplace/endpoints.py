@@ -25,6 +25,7 @@ from opscenter.catalog.marketplace.schemas import (
     VersionPage,
 )
 from opscenter.contracts import Category, PluginType
+from opscenter.contracts.semver import SEMVER_PATTERN
 from opscenter.servicekit.auth import OptionalPrincipal
 from opscenter.servicekit.errors import not_found, problem_responses
 from opscenter.servicekit.runtime import RuntimeDep
@@ -68,7 +69,8 @@ async def browse(
     pricing: Literal["free", "paid"] | None = None,
     verified: bool | None = None,
     compatible_with: Annotated[
-        str | None, Query(max_length=64, description="A platform version, e.g. 2.3.0")
+        str | None,
+        Query(max_length=64, pattern=SEMVER_PATTERN, description="A platform version, e.g. 2.3.0"),
     ] = None,
     sort: Literal["relevance", "popular", "rating", "newest", "name"] = "relevance",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,

@@ -3,10 +3,8 @@ versions, and package downloads counted once per tenant, version and UTC day."""
 
 from __future__ import annotations
 
-import math
 import time
-import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,39 +37,27 @@ from opscenter.catalog.pagination import (
 from opscenter.contracts import PluginDownloadedV1, parse_version
 from opscenter.contracts.catalog import artifact_path
 from opscenter.contracts.manifest import CATEGORY_LABELS
+from opscenter.servicekit.cursors import (
+    cursor_float,
+    cursor_int,
+    cursor_text,
+    cursor_timestamp,
+    cursor_uuid,
+)
 from opscenter.servicekit.errors import Problem, field_error, not_found
 from opscenter.servicekit.uow import UnitOfWork
 
 
-def _finite(value: Any) -> float:
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(value)
-    return number
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**31:
-        raise ValueError(value)
-    return value
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(value)
-    return value
-
-
 def _timestamp(value: Any) -> str:
-    return datetime.fromisoformat(_text(value)).isoformat()
+    return cursor_timestamp(value).isoformat()
 
 
 # The type each sort's key has in a cursor (what `search_sql` casts it to).
-_CURSOR_KEY = {
-    "relevance": _finite,
-    "rating": _finite,
-    "popular": _int,
-    "name": _text,
+_CURSOR_KEY: dict[str, Callable[[Any], Any]] = {
+    "relevance": cursor_float,
+    "rating": cursor_float,
+    "popular": cursor_int,
+    "name": cursor_text,
     "newest": _timestamp,
 }
 
@@ -133,11 +119,11 @@ def params_from_query(
         try:
             # A cursor comes back from the client: every value is checked for its sort's type
             # and range before it reaches SQL, so a tampered one is a 422, never a 500.
-            after = [_CURSOR_KEY[sort](key), str(uuid.UUID(str(last_id)))]
-            ref = float(ref)
-            after_tier = int(tier)
+            after = [_CURSOR_KEY[sort](key), str(cursor_uuid(last_id))]
+            ref = cursor_float(ref, 0, 4e9)
+            after_tier = cursor_int(tier, 0, 2)
             tiers = (1, 2) if sort == "relevance" else (0,)
-            if not isinstance(mode, bool) or after_tier not in tiers or not 0 < ref < 4e9:
+            if not isinstance(mode, bool) or after_tier not in tiers:
                 raise ValueError(mode)
             typo = mode
         except (ValueError, TypeError) as exc:
@@ -266,9 +252,11 @@ def _gone(plugin: Plugin) -> Problem:
 
 
 async def listed_plugin(uow: UnitOfWork, slug: str) -> Plugin:
-    """The plugin named ``slug``; 404 when unknown, 410 with the reason when banned."""
+    """The plugin named ``slug``; 404 when unknown or never published (a registered plugin is its
+    publisher's draft until its first version; one whose versions were all yanked stays
+    readable, so exact pins still download), 410 with the reason when banned."""
     plugin = await repo.plugin_by_slug(uow.session, slug)
-    if plugin is None:
+    if plugin is None or plugin.latest_published_at is None:
         raise not_found("Plugin")
     if plugin.banned_at is not None:
         raise _gone(plugin)

@@ -6,28 +6,33 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, WithJsonSchema
 
-from opscenter.contracts.fields import Slug, Text, UtcDatetime
+from opscenter.contracts.fields import Slug, Text, UtcDatetimeString
 
-Reason = Annotated[Text, Field(max_length=2000)]
+Reason = Annotated[
+    Text,
+    Field(max_length=2000),
+    WithJsonSchema({"type": "string", "maxLength": 2000, "pattern": r"\S"}),
+]
+"""A non-blank reason; the document says so (``pattern``), as the server checks it."""
 
 
 class VerifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    verified: bool
+    verified: StrictBool
     reason: Reason | None = None
 
 
 class FeatureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    featured: bool
-    rank: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+    featured: StrictBool
+    rank: Annotated[StrictInt, Field(ge=1, le=1000)] | None = Field(
         default=None, description="1 is first; required when featured"
     )
-    until: UtcDatetime | None = Field(default=None, description="When the feature ends")
+    until: UtcDatetimeString | None = Field(default=None, description="When the feature ends")
     reason: Reason | None = None
 
 

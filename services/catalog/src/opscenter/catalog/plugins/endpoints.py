@@ -25,6 +25,7 @@ from opscenter.catalog.plugins.schemas import (
 from opscenter.catalog.plugins.upload_form import read_upload
 from opscenter.contracts.catalog import artifact_path
 from opscenter.servicekit.auth import Principal, Role, require_roles
+from opscenter.servicekit.cursors import cursor_text
 from opscenter.servicekit.errors import problem_responses
 from opscenter.servicekit.idempotency import IdempotencyKey
 from opscenter.servicekit.runtime import RuntimeDep
@@ -269,7 +270,7 @@ async def my_plugins(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> PluginPage:
     publisher_id = principal.require_publisher()
-    after = decode_cursor(cursor, 1)[0] if cursor else None
+    after = cursor_text(decode_cursor(cursor, 1)[0], 64) if cursor else None
     async with runtime.uow() as uow:
         plugins = await service.my_plugins(
             uow, publisher_id, after=str(after) if after else None, limit=limit + 1

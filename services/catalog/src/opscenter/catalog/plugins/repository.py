@@ -67,7 +67,7 @@ async def plugins_of(
 
 
 async def add_key(session: AsyncSession, key: PublisherKey) -> bool:
-    """False when the publisher already registered this key (same fingerprint)."""
+    """False when this key (its fingerprint) is already registered, by any publisher."""
     result = await session.execute(
         insert(PublisherKey)
         .values(
@@ -85,6 +85,14 @@ async def add_key(session: AsyncSession, key: PublisherKey) -> bool:
         return False
     key.created_at = row.created_at
     return True
+
+
+async def key_owner(session: AsyncSession, fingerprint: str) -> str | None:
+    """The publisher that registered the key with this fingerprint, if any."""
+    result = await session.execute(
+        select(PublisherKey.publisher_id).where(PublisherKey.fingerprint == fingerprint)
+    )
+    return result.scalar_one_or_none()
 
 
 async def keys_of(

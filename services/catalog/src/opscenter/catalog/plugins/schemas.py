@@ -7,12 +7,76 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from opscenter.catalog.models import Plugin, PublisherKey
 from opscenter.contracts import Category, PluginType, Pricing
-from opscenter.contracts.fields import Slug, Text
+from opscenter.contracts.fields import POSITIVE_MONEY_PATTERN, Slug, Text
 from opscenter.contracts.manifest import Tag
+
+# What the server checks, said in the document (the validators behind these types are code).
+NON_BLANK = r"\S"
+TAG_SCHEMA = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,31}$"}
+_MONEY = {"type": "string", "pattern": POSITIVE_MONEY_PATTERN}
+_CURRENCY = {"type": "string", "pattern": r"^[A-Z]{3}$"}
+_TRIAL = {"type": "integer", "minimum": 0, "maximum": 365}
+_NULL = {"type": "null"}
+# Pricing's three forms (contracts.Pricing's rules): free, a subscription, a one-time purchase.
+PRICING_SCHEMA = {
+    "oneOf": [
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["free"],
+            "properties": {
+                "free": {"const": True},
+                "monthly": _NULL,
+                "yearly": _NULL,
+                "lifetime": _NULL,
+                "trial_days": {"anyOf": [_NULL, {"const": 0}]},
+                "currency": _CURRENCY,
+            },
+        },
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["free"],
+            "properties": {
+                "free": {"const": False},
+                "monthly": {"anyOf": [_MONEY, _NULL]},
+                "yearly": {"anyOf": [_MONEY, _NULL]},
+                "lifetime": _NULL,
+                "trial_days": {"anyOf": [_TRIAL, _NULL]},
+                "currency": _CURRENCY,
+            },
+            "anyOf": [
+                {"required": ["monthly"], "properties": {"monthly": _MONEY}},
+                {"required": ["yearly"], "properties": {"yearly": _MONEY}},
+            ],
+        },
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["free", "lifetime"],
+            "properties": {
+                "free": {"const": False},
+                "monthly": _NULL,
+                "yearly": _NULL,
+                "lifetime": _MONEY,
+                "trial_days": _NULL,
+                "currency": _CURRENCY,
+            },
+        },
+    ]
+}
+# An ed25519 key: base64 of its 32 raw bytes, or the PEM of its SubjectPublicKeyInfo (whose
+# DER always starts with the same 12 bytes, "MCowBQYDK2VwAyEA" in base64). The last character
+# before "=" carries 2 unused bits, zero in canonical base64 (which PEM readers insist on).
+_KEY_B64 = r"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]="
+PUBLIC_KEY_PATTERN = (
+    rf"^\s*({_KEY_B64}|-----BEGIN PUBLIC KEY-----\r?\nMCowBQYDK2VwAyEA{_KEY_B64}"
+    r"\r?\n-----END PUBLIC KEY-----)\s*$"
+)
 
 
 class PluginCreate(BaseModel):
@@ -21,12 +85,20 @@ class PluginCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     slug: Slug
-    name: Annotated[Text, Field(max_length=100)]
+    name: Annotated[
+        Text,
+        Field(max_length=100),
+        WithJsonSchema({"type": "string", "maxLength": 100, "pattern": NON_BLANK}),
+    ]
     description: Annotated[str, Field(max_length=4000)] = ""
     type: PluginType
     category: Category
-    tags: Annotated[list[Tag], Field(max_length=20)] = Field(default_factory=list)
-    pricing: Pricing = Field(default_factory=Pricing.free_plan)
+    tags: Annotated[list[Annotated[Tag, WithJsonSchema(TAG_SCHEMA)]], Field(max_length=20)] = Field(
+        default_factory=list
+    )
+    pricing: Annotated[Pricing, WithJsonSchema(PRICING_SCHEMA)] = Field(
+        default_factory=Pricing.free_plan
+    )
 
 
 class RatingRead(BaseModel):
@@ -105,6 +177,14 @@ class PublisherKeyCreate(BaseModel):
             max_length=4096,
             description="ed25519 public key: base64 of the raw 32 bytes, or PEM "
             "(SubjectPublicKeyInfo)",
+        ),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "pattern": PUBLIC_KEY_PATTERN,
+                "description": "ed25519 public key: base64 of the raw 32 bytes, or PEM "
+                "(SubjectPublicKeyInfo)",
+            }
         ),
     ]
 

@@ -123,11 +123,19 @@ async def register_key(uow: UnitOfWork, publisher_id: str, public_key: str) -> P
         fingerprint=signing.fingerprint(raw),
     )
     if not await repo.add_key(session, key):
+        # Both 409: whose key it is stays unsaid, only that it is not this publisher's to take.
+        if await repo.key_owner(session, key.fingerprint) == publisher_id:
+            raise Problem(
+                409,
+                "key-exists",
+                "This key is already registered for your publisher",
+                errors=[field_error("body.public_key", "is already registered")],
+            )
         raise Problem(
             409,
-            "key-exists",
-            "This key is already registered for your publisher",
-            errors=[field_error("body.public_key", "is already registered")],
+            "key-taken",
+            "This key is registered by another publisher; sign with a key of your own",
+            errors=[field_error("body.public_key", "is registered by another publisher")],
         )
     await uow.emit(
         PublisherKeyRegisteredV1(

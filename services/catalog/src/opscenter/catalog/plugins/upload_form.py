@@ -16,6 +16,7 @@ from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from opscenter.servicekit.errors import Problem, field_error
+from opscenter.servicekit.nul_guard import bad_text_reason
 
 _TEXT_FIELD_MAX = 64 * 1024
 TEXT_FIELDS = ("plugin", "signature", "key_id", "changelog")
@@ -103,6 +104,9 @@ async def read_upload(
             texts[name] = bytearray()
         headers.clear()
 
+    def on_end() -> None:
+        state["ended"] = True
+
     def on_part_data(data: bytes, start: int, end: int) -> None:
         name = state["name"]
         chunk = data[start:end]
@@ -132,12 +136,21 @@ async def read_upload(
             "on_header_end": on_header_end,
             "on_headers_finished": on_headers_finished,
             "on_part_data": on_part_data,
+            "on_end": on_end,
         },
     )
     try:
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
+        if not state.get("ended"):
+            # python-multipart accepts a body cut off mid-part; a truncated package is refused.
+            raise Problem(
+                400,
+                "malformed-form",
+                "The multipart body ends before its closing boundary (--boundary--)",
+                errors=[field_error("body", "has no closing multipart boundary")],
+            )
     except Problem:
         out.close()
         _unlink(tmp_name)
@@ -146,7 +159,10 @@ async def read_upload(
         out.close()
         _unlink(tmp_name)
         raise Problem(
-            400, "malformed-form", f"The multipart body could not be read: {exc}"
+            400,
+            "malformed-form",
+            f"The multipart body could not be read: {exc}",
+            errors=[field_error("body", "is not a readable multipart/form-data body")],
         ) from exc
     out.close()
     if not state["seen_package"] or int(state["size"]) == 0:  # type: ignore[call-overload]
@@ -157,6 +173,10 @@ async def read_upload(
             value = buf.decode("utf-8").strip()
         except UnicodeDecodeError:
             errors.append(field_error(name, "must be UTF-8 text"))
+            continue
+        reason = bad_text_reason(value)
+        if reason is not None:
+            errors.append(field_error(name, reason))
             continue
         if value:
             fields[name] = value

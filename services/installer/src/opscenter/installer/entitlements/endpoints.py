@@ -17,7 +17,7 @@ from opscenter.installer.deps import PlatformAdmin
 from opscenter.installer.entitlements import service
 from opscenter.installer.events import uow_emitter
 from opscenter.installer.installations.schemas import EntitlementCreate
-from opscenter.servicekit.errors import Problem, field_error
+from opscenter.servicekit.errors import Problem, field_error, problem_responses
 from opscenter.servicekit.idempotency import IdempotencyKey
 from opscenter.servicekit.runtime import RuntimeDep
 from opscenter.servicekit.uow import UnitOfWork
@@ -26,7 +26,11 @@ from opscenter.servicekit.writes import idempotent_write
 router = APIRouter(prefix="/admin/entitlements", tags=["entitlements"])
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    responses=problem_responses({404: "No such plugin", 422: "Invalid plan or period"}),
+)
 async def grant_entitlement(
     body: EntitlementCreate,
     runtime: RuntimeDep,
@@ -39,10 +43,10 @@ async def grant_entitlement(
         plugin = await catalog.plugin_snapshot(uow.session, body.plugin)
         if plugin is None:
             raise Problem(
-                422,
-                "validation-error",
+                404,
+                "not-found",
                 f"Unknown plugin {body.plugin!r}",
-                errors=[field_error("plugin", "is not a known plugin")],
+                errors=[field_error("body.plugin", "is not a known plugin")],
             )
         if body.kind != "lifetime" and body.period_end is None:
             raise Problem(

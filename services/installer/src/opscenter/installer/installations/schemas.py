@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema, field_validator
 
-from opscenter.contracts.semver import is_valid_range, is_valid_version
+from opscenter.contracts.fields import PositiveMoneyString, UtcDatetimeString
+from opscenter.contracts.permissions import Permission
+from opscenter.contracts.semver import (
+    RANGE_PATTERN,
+    SEMVER_PATTERN,
+    is_valid_range,
+    is_valid_version,
+)
+from opscenter.servicekit.bounded import MAX_STORED_JSON_BYTES, stored_json_limit
+
+#: A plugin's config as a tenant sends it: stored and answered in every listing, so capped.
+StoredConfig = Annotated[
+    dict[str, Any],
+    stored_json_limit(),
+    Field(description=f"At most {MAX_STORED_JSON_BYTES} bytes as compact JSON"),
+]
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+#: A permission the tenant consents to: one of the catalog's names (the schema lists them).
+PermissionName = Annotated[
+    str, WithJsonSchema({"type": "string", "enum": sorted(p.value for p in Permission)})
+]
 
 
 class PlanPin(_Body):
@@ -25,12 +45,21 @@ class InstallCreate(_Body):
     ``plan``, when sent (e.g. from a dry run), must equal the plan the server resolves."""
 
     plugin: str = Field(min_length=1, max_length=64)
-    version: str | None = Field(default=None, max_length=256)
-    config: dict[str, Any] = Field(default_factory=dict)
-    dependency_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    accept_permissions: list[str] = Field(default_factory=list, max_length=50)
-    enable: bool = True
-    dry_run: bool = False
+    version: (
+        Annotated[
+            str,
+            Field(min_length=1, max_length=256),
+            WithJsonSchema({"type": "string", "pattern": RANGE_PATTERN, "maxLength": 256}),
+        ]
+        | None
+    ) = None
+    config: StoredConfig = Field(default_factory=dict)
+    dependency_config: Annotated[dict[str, StoredConfig], stored_json_limit()] = Field(
+        default_factory=dict
+    )
+    accept_permissions: list[PermissionName] = Field(default_factory=list, max_length=50)
+    enable: StrictBool = True
+    dry_run: StrictBool = False
     plan: list[PlanPin] | None = None
 
     @field_validator("version")
@@ -54,12 +83,12 @@ class DisableCreate(_Body):
 
 
 class ConfigUpdate(_Body):
-    config: dict[str, Any]
+    config: StoredConfig
 
 
 class UpgradeCreate(_Body):
-    version: str = Field(min_length=1, max_length=256)
-    accept_permissions: list[str] = Field(default_factory=list, max_length=50)
+    version: str = Field(min_length=1, max_length=256, pattern=SEMVER_PATTERN)
+    accept_permissions: list[PermissionName] = Field(default_factory=list, max_length=50)
 
     @field_validator("version")
     @classmethod
@@ -75,8 +104,8 @@ class EntitlementCreate(_Body):
     tenant_id: str = Field(min_length=1, max_length=128)
     plugin: str = Field(min_length=1, max_length=64)
     kind: Literal["monthly", "yearly", "lifetime"]
-    period_end: datetime | None = None
-    gross: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    period_end: UtcDatetimeString | None = None
+    gross: PositiveMoneyString
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
 
 

@@ -1,0 +1,73 @@
+"""No exception escapes a service's app to the HTTP server.
+
+Starlette's outermost middleware renders an unhandled exception as a 500 and then re-raises it;
+uvicorn, seeing an exception leave the app, closes the keep-alive connection. The gateway keeps
+such connections in its upstream pool and hands the next request (perhaps another caller's POST,
+which nginx never retries) to the dead one: that caller gets a 503 for someone else's bug.
+`ContainErrors` wraps the whole app, outside Starlette's own error middleware: it answers one
+problem+json 500 carrying a correlation id when nothing was sent yet, logs the error once, and
+returns normally, so uvicorn keeps the connection.
+
+The correlation id is the gateway's `X-Request-ID` when the request has a sane one, otherwise a
+fresh UUID; it is in the body (`correlation_id`), in the `X-Request-ID` answer header and in the
+log line, so an operator finds the traceback from what the caller saw.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from opscenter.servicekit.errors import correlation_id, internal_error, problem_response
+
+log = logging.getLogger(__name__)
+
+
+class ContainErrors:
+    """Outermost ASGI wrapper: an exception from inside becomes a 500 answer (when the answer has
+    not started) and never reaches the server."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            # Starlette's error middleware has already logged and answered when `started`.
+            if started:
+                return
+            log.exception(
+                "unhandled error",
+                extra={"path": scope.get("path"), "correlation_id": correlation_id(scope)},
+            )
+            await problem_response(internal_error(scope))(scope, receive, send)
+
+
+FAULT_PATH = "/_fault/500"
+
+
+def fault_router() -> APIRouter:
+    """A route that fails on purpose, for tests that show a 500 costs no other caller anything.
+    Only mounted when the settings' `fault_route` is on, which production refuses."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get(FAULT_PATH)
+    @router.post(FAULT_PATH)
+    async def fail() -> None:
+        raise RuntimeError("a fault injected on purpose by the fault route")
+
+    return router
