@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from opscenter.reviews import models
+from opscenter.reviews.reviews.endpoints import router as reviews_router
 from opscenter.reviews.settings import ReviewsSettings
 from opscenter.servicekit.app import create_service_app
 from opscenter.servicekit.runtime import ServiceRuntime, run_api
@@ -13,7 +14,9 @@ from opscenter.servicekit.runtime import ServiceRuntime, run_api
 def create_app(settings: ReviewsSettings | None = None) -> FastAPI:
     settings = settings or ReviewsSettings()
     runtime = ServiceRuntime.create(settings, models)
-    return create_service_app(settings, title="Ops Center reviews", routers=[], runtime=runtime)
+    return create_service_app(
+        settings, title="Ops Center reviews", routers=[reviews_router], runtime=runtime
+    )
 
 
 def run() -> None:

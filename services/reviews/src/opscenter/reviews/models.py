@@ -97,7 +97,8 @@ class Review(Base):
     __tablename__ = "reviews"
     __table_args__ = (
         UniqueConstraint("plugin_id", "user_id"),
-        # Keyset pages of each sort; the summary recompute reads (plugin_id, rating) only.
+        # One index per sort order of the keyset pages (newest first within a rating); the
+        # rating filter and the summary recompute use the lowest-first one.
         Index("ix_reviews_newest", "plugin_id", text("created_at DESC"), text("id DESC")),
         Index(
             "ix_reviews_helpful",
@@ -106,7 +107,14 @@ class Review(Base):
             text("created_at DESC"),
             text("id DESC"),
         ),
-        Index("ix_reviews_rating", "plugin_id", "rating", "created_at", "id"),
+        Index(
+            "ix_reviews_highest",
+            "plugin_id",
+            text("rating DESC"),
+            text("created_at DESC"),
+            text("id DESC"),
+        ),
+        Index("ix_reviews_lowest", "plugin_id", "rating", text("created_at DESC"), text("id DESC")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -1,0 +1,274 @@
+"""Review rows, votes, the moderation log, the rate-limit ledger, and the list's SQL.
+Flushes, never commits.
+
+The list (the hot read) is plain SQL on the unit of work's connection (ADR 0010); ``page_sql``
+builds it and the benchmark runs the very same statements on raw asyncpg.
+"""
+
+# ruff: noqa: S608 - the SQL interpolates fixed fragments chosen here; values are $n parameters.
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opscenter.contracts import is_uuid_shaped
+from opscenter.reviews.models import (
+    HelpfulVote,
+    InstallationProjection,
+    ModerationEntry,
+    PluginProjection,
+    Review,
+    WriteAllowance,
+)
+from opscenter.reviews.reviews.schemas import ReviewSort
+from opscenter.servicekit.driver import driver
+
+# --- the list -------------------------------------------------------------------------------
+
+PLUGIN_SQL = (
+    "SELECT plugin_id, slug, publisher_id, banned_at, rating_1, rating_2, rating_3, rating_4,"
+    " rating_5 FROM plugins WHERE slug = $1"
+)
+PLUGIN_BY_ID_SQL = PLUGIN_SQL.replace("slug = $1", "plugin_id = $1::uuid")
+
+_COLUMNS = (
+    "r.id, r.plugin_id, r.user_id, r.rating, r.title, r.body, r.version, r.helpful_count,"
+    " r.hidden, r.hidden_reason, r.reply_body, r.reply_author_id, r.replied_at,"
+    " r.reply_updated_at, r.created_at, r.updated_at,"
+    " EXISTS (SELECT 1 FROM installations i WHERE i.tenant_id = r.tenant_id"
+    " AND i.plugin_id = r.plugin_id AND i.installed) AS still_installed"
+)
+
+#: Per sort: ORDER BY, the keyset condition after a cursor ($4.. hold the cursor's values),
+#: and the columns the cursor holds. Within one rating, newest first.
+_ORDER: dict[ReviewSort, tuple[str, str, tuple[str, ...]]] = {
+    ReviewSort.NEWEST: (
+        "r.created_at DESC, r.id DESC",
+        "(r.created_at, r.id) < ($4::timestamptz, $5::uuid)",
+        ("created_at", "id"),
+    ),
+    ReviewSort.HELPFUL: (
+        "r.helpful_count DESC, r.created_at DESC, r.id DESC",
+        "(r.helpful_count, r.created_at, r.id) < ($4::int, $5::timestamptz, $6::uuid)",
+        ("helpful_count", "created_at", "id"),
+    ),
+    ReviewSort.HIGHEST: (
+        "r.rating DESC, r.created_at DESC, r.id DESC",
+        "(r.rating, r.created_at, r.id) < ($4::smallint, $5::timestamptz, $6::uuid)",
+        ("rating", "created_at", "id"),
+    ),
+    ReviewSort.LOWEST: (
+        "r.rating, r.created_at DESC, r.id DESC",
+        "(r.rating > $4::smallint OR (r.rating = $4::smallint"
+        " AND (r.created_at, r.id) < ($5::timestamptz, $6::uuid)))",
+        ("rating", "created_at", "id"),
+    ),
+}
+
+
+def cursor_columns(sort: ReviewSort) -> tuple[str, ...]:
+    return _ORDER[sort][2]
+
+
+def page_sql(sort: ReviewSort, *, after: bool) -> str:
+    """The page statement: $1 plugin id, $2 rating filter (NULL: every rating), $3 whether
+    hidden reviews are included, then the cursor's values when ``after``; LIMIT is appended."""
+    order, keyset, _ = _ORDER[sort]
+    where = "r.plugin_id = $1 AND ($2::smallint IS NULL OR r.rating = $2) AND ($3 OR NOT r.hidden)"
+    if after:
+        where += f" AND {keyset}"
+    n = 4 + (len(_ORDER[sort][2]) if after else 0)
+    return f"SELECT {_COLUMNS} FROM reviews r WHERE {where} ORDER BY {order} LIMIT ${n}"
+
+
+def page_args(
+    plugin_id: uuid.UUID,
+    rating: int | None,
+    include_hidden: bool,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> list[Any]:
+    return [plugin_id, rating, include_hidden, *(after or ()), limit]
+
+
+async def fetch_plugin(conn: asyncpg.Connection, ref: str) -> asyncpg.Record | None:
+    """The plugin row by slug, or by id when ``ref`` has a UUID's shape."""
+    if is_uuid_shaped(ref):
+        return await conn.fetchrow(PLUGIN_BY_ID_SQL, ref)
+    return await conn.fetchrow(PLUGIN_SQL, ref)
+
+
+async def page_rows(session: AsyncSession, sql: str, args: Sequence[Any]) -> list[asyncpg.Record]:
+    return list(await (await driver(session)).fetch(sql, *args))
+
+
+async def plugin_row(session: AsyncSession, ref: str) -> asyncpg.Record | None:
+    return await fetch_plugin(await driver(session), ref)
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+async def plugin_for_update(session: AsyncSession, ref: str) -> PluginProjection | None:
+    """The plugin, row-locked: the per-plugin lock every review change holds until it commits,
+    so changes of one plugin's reviews (and their summaries) apply one after another."""
+    cond = (
+        PluginProjection.plugin_id == uuid.UUID(ref)
+        if is_uuid_shaped(ref)
+        else PluginProjection.slug == ref
+    )
+    stmt = select(PluginProjection).where(cond).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def plugin(session: AsyncSession, ref: str) -> PluginProjection | None:
+    cond = (
+        PluginProjection.plugin_id == uuid.UUID(ref)
+        if is_uuid_shaped(ref)
+        else PluginProjection.slug == ref
+    )
+    return (await session.execute(select(PluginProjection).where(cond))).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class TenantInstall:
+    version: str
+    installed: bool
+
+
+async def tenant_install(
+    session: AsyncSession, tenant_id: str, plugin_id: uuid.UUID
+) -> TenantInstall | None:
+    """The tenant's current installation of the plugin, else its latest past one; None when it
+    never had one."""
+    row = (
+        await session.execute(
+            select(InstallationProjection.version, InstallationProjection.installed)
+            .where(
+                InstallationProjection.tenant_id == tenant_id,
+                InstallationProjection.plugin_id == plugin_id,
+            )
+            .order_by(
+                InstallationProjection.installed.desc(), InstallationProjection.updated_at.desc()
+            )
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else TenantInstall(row.version, row.installed)
+
+
+async def still_installed(session: AsyncSession, tenant_id: str, plugin_id: uuid.UUID) -> bool:
+    found = await tenant_install(session, tenant_id, plugin_id)
+    return found is not None and found.installed
+
+
+async def review_of_user(
+    session: AsyncSession, plugin_id: uuid.UUID, user_id: str
+) -> Review | None:
+    stmt = select(Review).where(Review.plugin_id == plugin_id, Review.user_id == user_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def review(
+    session: AsyncSession, plugin_id: uuid.UUID, review_id: uuid.UUID, *, for_update: bool = False
+) -> Review | None:
+    stmt = select(Review).where(Review.id == review_id, Review.plugin_id == plugin_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def review_by_id(session: AsyncSession, review_id: uuid.UUID) -> Review | None:
+    return await session.get(Review, review_id)
+
+
+async def add(session: AsyncSession, row: Review) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def remove(session: AsyncSession, row: Review) -> None:
+    await session.execute(delete(Review).where(Review.id == row.id))
+
+
+async def recount(session: AsyncSession, plugin: PluginProjection) -> dict[int, int]:
+    """Recomputes the plugin's summary columns from its visible reviews (the caller holds the
+    plugin's lock, so no other change of its reviews is in between); returns the histogram."""
+    await session.flush()
+    rows = await session.execute(
+        select(Review.rating, func.count())
+        .where(Review.plugin_id == plugin.plugin_id, Review.hidden.is_(False))
+        .group_by(Review.rating)
+    )
+    counts = {int(rating): int(n) for rating, n in rows.all()}
+    plugin.rating_1, plugin.rating_2, plugin.rating_3, plugin.rating_4, plugin.rating_5 = (
+        counts.get(star, 0) for star in (1, 2, 3, 4, 5)
+    )
+    plugin.rating_count = sum(counts.values())
+    plugin.rating_sum = sum(star * n for star, n in counts.items())
+    await session.flush()
+    return counts
+
+
+async def add_vote(session: AsyncSession, review_id: uuid.UUID, user_id: str) -> int | None:
+    """Counts the user's vote once: the new helpful count, or None when they had voted."""
+    inserted = await session.execute(
+        insert(HelpfulVote)
+        .values(review_id=review_id, user_id=user_id)
+        .on_conflict_do_nothing()
+        .returning(HelpfulVote.user_id)
+    )
+    if inserted.first() is None:
+        return None
+    result = await session.execute(
+        update(Review)
+        .where(Review.id == review_id)
+        .values(helpful_count=Review.helpful_count + 1)
+        .returning(Review.helpful_count)
+    )
+    return int(result.scalar_one())
+
+
+async def log_moderation(session: AsyncSession, entry: ModerationEntry) -> None:
+    session.add(entry)
+    await session.flush()
+
+
+async def moderation_entries(
+    session: AsyncSession, review_id: uuid.UUID
+) -> Sequence[ModerationEntry]:
+    stmt = (
+        select(ModerationEntry)
+        .where(ModerationEntry.review_id == review_id)
+        .order_by(ModerationEntry.created_at.desc(), ModerationEntry.id.desc())
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def take_write(
+    session: AsyncSession, user_id: str, *, window_start: datetime, limit: int
+) -> bool:
+    """Counts one write of ``user_id`` in the window starting at ``window_start``; False (and
+    nothing counted) when the user has made ``limit`` writes in it already. One row per user,
+    so concurrent writes of one user queue on it in every API process."""
+    table = WriteAllowance.__table__
+    stmt = insert(table).values(user_id=user_id, window_start=window_start, writes=1)
+    expired = table.c.window_start < stmt.excluded.window_start
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={
+            "window_start": func.greatest(table.c.window_start, stmt.excluded.window_start),
+            "writes": case((expired, 1), else_=table.c.writes + 1),
+        },
+        where=or_(expired, table.c.writes < limit),
+    ).returning(table.c.writes)
+    return (await session.execute(upsert)).first() is not None
