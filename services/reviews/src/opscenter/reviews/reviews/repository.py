@@ -20,7 +20,7 @@ from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opscenter.contracts import is_uuid_shaped
+from opscenter.contracts.fields import is_uuid_shaped
 from opscenter.reviews.models import (
     HelpfulVote,
     InstallationProjection,
