@@ -40,10 +40,12 @@ def decode_cursor(cursor: str, sort: ReviewSort) -> list[Any]:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise _invalid("is not a valid cursor") from None
     columns = cursor_columns(sort)
-    if not isinstance(values, list) or len(values) != len(columns) + 1:
+    if not isinstance(values, list) or not values:
         raise _invalid("is not a valid cursor")
     if values[0] != sort.value:
         raise _invalid(f"belongs to another sort than {sort.value!r}")
+    if len(values) != len(columns) + 1:
+        raise _invalid("is not a valid cursor")
     try:
         return [_decode(c, v) for c, v in zip(columns, values[1:], strict=True)]
     except (TypeError, ValueError):

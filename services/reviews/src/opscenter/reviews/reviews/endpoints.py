@@ -328,16 +328,17 @@ async def moderation_log(
 ) -> ModerationLog:
     async with runtime.uow() as uow:
         entries = await service.moderation_log(uow, review_id)
-    return ModerationLog(
-        items=[
-            ModerationEntryRead(
-                id=e.id,
-                review_id=e.review_id,
-                action=e.action,
-                actor_id=e.actor_id,
-                reason=e.reason,
-                created_at=e.created_at,
-            )
-            for e in entries
-        ]
-    )
+        # Read while the session is open: closing it expires the rows.
+        return ModerationLog(
+            items=[
+                ModerationEntryRead(
+                    id=e.id,
+                    review_id=e.review_id,
+                    action=e.action,
+                    actor_id=e.actor_id,
+                    reason=e.reason,
+                    created_at=e.created_at,
+                )
+                for e in entries
+            ]
+        )
