@@ -1,0 +1,201 @@
+"""What reviews publishes (read back from Kafka), the projections it keeps of installer events
+(redelivered, repeated and late ones), and the summary under 200 concurrent changes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from aiokafka import AIOKafkaConsumer
+
+from opscenter.contracts import REVIEWS_REVIEW, InstallationEnabledV1, InstallationState
+from opscenter.contracts.reviews import RatingSummaryChangedV1
+from opscenter.reviews.summary import Summary
+from opscenter.servicekit.testing import collect_events
+
+SUMMARY = RatingSummaryChangedV1.event_type
+
+
+def _of(plugin):
+    return lambda e: e.data.get("plugin_id") == str(plugin.id)
+
+
+async def test_each_change_publishes_its_event_and_the_whole_summary(
+    client, plugin, reviewer, review_body, tokens, local_stack
+):
+    alice, bob = await reviewer(), await reviewer()
+    a = (await client.post(plugin.reviews, json=review_body(5), headers=alice.headers)).json()
+    b = (await client.post(plugin.reviews, json=review_body(2), headers=bob.headers)).json()
+    await client.put(f"{plugin.reviews}/{a['id']}", json=review_body(4), headers=alice.headers)
+    admin = tokens.admin()
+    hide = f"/api/v1/admin/reviews/{b['id']}/hide"
+    await client.put(hide, json={"hidden": True, "reason": "rude"}, headers=admin)
+    await client.put(hide, json={"hidden": False, "reason": "appeal"}, headers=admin)
+    assert (await client.delete(f"{plugin.reviews}/{b['id']}", headers=bob.headers)).is_success
+    # A vote and a reply move no summary and publish nothing.
+    await client.post(f"{plugin.reviews}/{a['id']}/helpful", headers=bob.headers)
+
+    events = await collect_events(
+        local_stack.kafka_bootstrap, REVIEWS_REVIEW.name, where=_of(plugin), count=12
+    )
+    assert [e.type for e in events] == [
+        "reviews.review.created.v1",
+        SUMMARY,
+        "reviews.review.created.v1",
+        SUMMARY,
+        "reviews.review.updated.v1",
+        SUMMARY,
+        "reviews.review.deleted.v1",
+        SUMMARY,
+        "reviews.review.restored.v1",
+        SUMMARY,
+        "reviews.review.deleted.v1",
+        SUMMARY,
+    ]
+    counts = [(e.data["count"], e.data["average"]) for e in events if e.type == SUMMARY]
+    assert counts == [(1, 5.0), (2, 3.5), (2, 3.0), (1, 4.0), (2, 3.0), (1, 4.0)]
+    assert events[4].data["previous_rating"] == 5
+    assert events[6].data["by"] == "moderator"
+    assert events[10].data["by"] == "author"
+    assert events[0].tenantid == alice.tenant_id
+    last = RatingSummaryChangedV1.model_validate(events[-1].data)
+    assert last.histogram == {1: 0, 2: 0, 3: 0, 4: 1, 5: 0}
+    assert last.bayesian_average == Summary.of({4: 1}).bayesian_average
+    assert len({e.id for e in events}) == 12
+
+
+async def test_installer_events_redelivered_repeated_or_late_keep_one_row(
+    client, plugin, world, tokens, review_body
+):
+    tenant = f"tenant-{uuid.uuid4().hex[:8]}"
+    installation = uuid.uuid4()
+    installed = world.installed(plugin, tenant, installation_id=installation, version="1.0.0")
+    event_id = str(uuid.uuid4())
+    await world.send(installed, event_id=event_id)
+    await world.send(installed, event_id=event_id)  # redelivered: the inbox skips it
+    await world.send(installed)  # the same transition under another event id
+    enabled = InstallationEnabledV1(
+        installation_id=installation,
+        tenant_id=tenant,
+        plugin_id=plugin.id,
+        slug=plugin.slug,
+        version="1.0.0",
+        state=InstallationState.ENABLED,
+        sequence=3,
+    )
+    await world.send(enabled)
+    await world.wait_for(
+        "SELECT 1 FROM installations WHERE sequence = 3 AND tenant_id = :t", t=tenant
+    )
+    await world.uninstall(plugin, tenant, installation, sequence=9)
+    await world.send(enabled)  # late: older than what is held
+    await world.send(installed)
+    # A marker event behind them on the same partition (same tenant and plugin key).
+    marker = uuid.uuid4()
+    await world.send(world.installed(plugin, tenant, installation_id=marker, sequence=2))
+    await world.wait_for("SELECT 1 FROM installations WHERE installation_id = :i", i=marker)
+    rows = await world.rows(
+        "SELECT installation_id, installed, sequence FROM installations"
+        " WHERE tenant_id = :t AND installation_id <> :m",
+        t=tenant,
+        m=marker,
+    )
+    assert rows == [{"installation_id": installation, "installed": False, "sequence": 9}]
+    inbox = await world.rows("SELECT 1 FROM inbox WHERE event_id = :e", e=event_id)
+    assert len(inbox) == 1
+
+
+async def test_a_poison_installer_event_goes_to_the_dlq_and_the_consumer_goes_on(
+    plugin, world, local_stack
+):
+    bad = uuid.uuid4().hex
+    await world.producer.send_and_wait(
+        "installer.installation", b'{"not": "a cloud event", "marker": "' + bad.encode() + b'"}'
+    )
+    tenant = f"tenant-{uuid.uuid4().hex[:8]}"
+    await world.install(plugin, tenant)  # applied after the poison one
+    dead = await _dead_lettered(local_stack.kafka_bootstrap, "installer.installation.dlq", bad)
+    assert dead
+
+
+async def _dead_lettered(bootstrap: str, topic: str, needle: str) -> bool:
+    """Whether a record holding ``needle`` reached ``topic`` (DLQ values are the raw bytes)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                if any(needle.encode() in (r.value or b"") for r in records):
+                    return True
+    finally:
+        await consumer.stop()
+    return False
+
+
+async def test_200_concurrent_creates_edits_and_deletes_keep_the_summary_right(
+    client, plugin, reviewer, review_body, world, local_stack
+):
+    """80 reviews exist; then 100 creates, 60 edits and 40 deletes run at once. Every change
+    commits, and the last summary published equals the one computed from the rows."""
+    existing = [await reviewer() for _ in range(80)]
+    newcomers = [await reviewer() for _ in range(100)]
+    made = await asyncio.gather(
+        *(
+            client.post(plugin.reviews, json=review_body(1 + i % 5), headers=who.headers)
+            for i, who in enumerate(existing)
+        )
+    )
+    assert {r.status_code for r in made} == {201}
+    ids = [r.json()["id"] for r in made]
+
+    def path(i: int) -> str:
+        return f"{plugin.reviews}/{ids[i]}"
+
+    work = [
+        *(
+            client.post(plugin.reviews, json=review_body(1 + i * 3 % 5), headers=who.headers)
+            for i, who in enumerate(newcomers)
+        ),
+        *(
+            client.put(path(i), json=review_body(5 - i % 5), headers=existing[i].headers)
+            for i in range(60)
+        ),
+        *(client.delete(path(i), headers=existing[i].headers) for i in range(60, 80)),
+        *(client.delete(path(i), headers=existing[i].headers) for i in range(0, 20)),
+    ]
+    assert len(work) == 200  # 20 of the edited reviews are deleted too, in any order
+    answers = await asyncio.gather(*work)
+    codes = [r.status_code for r in answers]
+    assert codes[:100] == [201] * 100
+    assert set(codes[100:160]) <= {200, 404}  # an edit may come after its review's delete
+    assert codes[160:] == [204] * 40
+
+    rows = await world.rows(
+        "SELECT rating, count(*) AS n FROM reviews WHERE plugin_id = :p AND NOT hidden"
+        " GROUP BY rating",
+        p=plugin.id,
+    )
+    truth = Summary.of({r["rating"]: r["n"] for r in rows})
+    assert truth.count == 80 + 100 - 40
+    changes = 80 + sum(1 for c in codes if c in (200, 201, 204))
+    summaries = await collect_events(
+        local_stack.kafka_bootstrap,
+        REVIEWS_REVIEW.name,
+        where=lambda e: e.type == SUMMARY and e.data["plugin_id"] == str(plugin.id),
+        count=changes,
+        timeout_s=60,
+    )
+    assert len(summaries) == changes
+    last = RatingSummaryChangedV1.model_validate(summaries[-1].data)
+    assert last.histogram == dict(truth.histogram)
+    assert (last.count, last.average, last.bayesian_average) == (
+        truth.count,
+        truth.average,
+        truth.bayesian_average,
+    )
+    listed = (await client.get(plugin.reviews)).json()["summary"]
+    assert listed["count"] == truth.count
+    assert listed["histogram"] == {str(k): v for k, v in truth.histogram.items()}
