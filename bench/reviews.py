@@ -7,9 +7,9 @@ Seeds a fresh database (migrated with the reviews' Alembic history) with one plu
 measures list requests/s with p50/p99 latency at 32 concurrent closed-loop clients, on one
 uvloop for every line:
 
-- **raw SQL**: the very statements the service runs for a page (the plugin row, then the page
-  statement built by ``reviews.repository.page_sql``, with the same arguments) through an
-  asyncpg pool of 32 connections;
+- **raw SQL**: the very statement the service runs for a page (the plugin row with its summary
+  joined to the page, built by ``reviews.repository.page_sql``, with the same arguments) through
+  an asyncpg pool of 32 connections;
 - **service**: the reviews API under uvicorn in a subprocess (real HTTP on 127.0.0.1), once per
   ``--workers`` count, with its pool of ``REVIEWS_DB_POOL_SIZE`` connections split between them.
 
@@ -40,7 +40,7 @@ import uvloop
 from http_load import free_port, wait_ready
 
 from opscenter.reviews.reviews.cursor import decode_cursor, encode_cursor
-from opscenter.reviews.reviews.repository import fetch_plugin, page_args, page_sql
+from opscenter.reviews.reviews.repository import page_args, page_sql
 from opscenter.reviews.reviews.schemas import ReviewSort
 from opscenter.servicekit.db import asyncpg_dsn
 from opscenter.servicekit.testing import LocalStack, create_database, drop_database, migrate
@@ -156,7 +156,7 @@ async def seed(dsn: str, reviews: int, tenants: int) -> uuid.UUID:
     return plugin_id
 
 
-async def workload(dsn: str, plugin_id: uuid.UUID, n: int) -> list[dict[str, Any]]:
+async def workload(dsn: str, n: int) -> list[dict[str, Any]]:
     """Query strings of list requests; second pages carry the cursor the first page returns."""
     rnd = random.Random(11)
     conn = await asyncpg.connect(dsn)
@@ -169,9 +169,8 @@ async def workload(dsn: str, plugin_id: uuid.UUID, n: int) -> list[dict[str, Any
             if rating is not None:
                 q["rating"] = rating
             if rnd.random() < 0.25:
-                first = await conn.fetch(
-                    page_sql(sort, after=False), *page_args(plugin_id, rating, False, None, LIMIT)
-                )
+                sql = page_sql(sort, by_id=False, rating=rating is not None, after=False)
+                first = await conn.fetch(sql, *page_args(SLUG, rating, False, None, LIMIT))
                 q["cursor"] = encode_cursor(first[-1], sort)
             out.append(q)
     finally:
@@ -283,26 +282,24 @@ async def main() -> None:
         await migrate("reviews", url)
         dsn = asyncpg_dsn(url)
         t0 = time.perf_counter()
-        plugin_id = await seed(dsn, args.reviews, args.tenants)
+        await seed(dsn, args.reviews, args.tenants)
         print(f"seeded {args.reviews} reviews of one plugin in {time.perf_counter() - t0:.1f} s")
-        work = await workload(dsn, plugin_id, 1000)
+        work = await workload(dsn, 1000)
         pool = await asyncpg.create_pool(dsn, min_size=args.concurrency, max_size=args.concurrency)
 
         prepared = []
         for q in work:
             sort = ReviewSort(q["sort"])
             after = decode_cursor(q["cursor"], sort) if "cursor" in q else None
-            sql = page_sql(sort, after=after is not None)
-            prepared.append((sql, q.get("rating"), after))
+            rating = q.get("rating")
+            sql = page_sql(sort, by_id=False, rating=rating is not None, after=after is not None)
+            prepared.append((sql, page_args(SLUG, rating, False, after, LIMIT + 1)))
 
         async def raw(item) -> None:
-            # What the service runs for a page: the plugin row, then the page statement.
-            sql, rating, after = item
+            # The statement the service runs for a page (plugin, summary and page at once).
+            sql, sql_args = item
             async with pool.acquire() as conn:
-                plugin = await fetch_plugin(conn, SLUG)
-                await conn.fetch(
-                    sql, *page_args(plugin["plugin_id"], rating, False, after, LIMIT + 1)
-                )
+                await conn.fetch(sql, *sql_args)
 
         print(f"-- list, {args.concurrency} concurrent clients, {args.duration:.0f} s each --")
         await run_load("warm-up (raw)", raw, prepared, args.concurrency, 3)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from opscenter.contracts.reviews import RatingSummaryChangedV1
 from opscenter.reviews.reviews.cursor import decode_cursor, encode_cursor
@@ -59,9 +60,14 @@ def test_a_cursor_round_trips_and_fits_its_statement(sort):
     values = decode_cursor(encode_cursor(row, sort), sort)
     assert values == [row[c] for c in cursor_columns(sort)]
     for after in (None, values):
-        sql = page_sql(sort, after=after is not None)
-        args = page_args(uuid.uuid4(), None, False, after, 21)
-        assert max(int(n) for n in re.findall(r"\$(\d+)", sql)) == len(args)
+        for by_id in (False, True):
+            for rating in (None, 3):
+                sql = page_sql(
+                    sort, by_id=by_id, rating=rating is not None, after=after is not None
+                )
+                args = page_args("a-slug", rating, False, after, 21)
+                numbers = {int(n) for n in re.findall(r"\$(\d+)", sql)}
+                assert numbers == set(range(1, len(args) + 1))
 
 
 @pytest.mark.parametrize(
@@ -83,5 +89,5 @@ def test_review_text_is_kept_exactly_and_blank_or_unknown_fields_are_refused():
         {"rating": 3, "title": "t", "body": "x", "extra": 1},
         {"rating": 3, "title": "t", "body": "\ud800"},
     ):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValidationError):
             ReviewWrite.model_validate(bad)

@@ -34,6 +34,7 @@ from opscenter.servicekit.auth import (
     Role,
     require_roles,
 )
+from opscenter.servicekit.driver import outside_transaction
 from opscenter.servicekit.errors import problem_responses
 from opscenter.servicekit.idempotency import IdempotencyKey
 from opscenter.servicekit.runtime import RuntimeDep, ServiceRuntime
@@ -119,9 +120,9 @@ async def list_reviews(
 ) -> Response:
     admin = principal is not None and principal.has(Role.PLATFORM_ADMIN)
     after = decode_cursor(cursor, sort) if cursor else None
-    async with runtime.uow() as uow:
+    async with outside_transaction(runtime.engine) as conn:
         found = await service.page(
-            uow,
+            conn,
             slug,
             sort=sort,
             rating=rating,

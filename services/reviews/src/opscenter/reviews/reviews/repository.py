@@ -1,8 +1,9 @@
 """Review rows, votes, the moderation log, the rate-limit ledger, and the list's SQL.
 Flushes, never commits.
 
-The list (the hot read) is plain SQL on the unit of work's connection (ADR 0010); ``page_sql``
-builds it and the benchmark runs the very same statements on raw asyncpg.
+The list (the hot read) is one plain SQL statement on a pooled connection, outside any
+transaction (ADR 0010, 0011); ``page_sql`` builds it and the benchmark runs the very same
+statement on raw asyncpg.
 """
 
 # ruff: noqa: S608 - the SQL interpolates fixed fragments chosen here; values are $n parameters.
@@ -30,22 +31,13 @@ from opscenter.reviews.models import (
     WriteAllowance,
 )
 from opscenter.reviews.reviews.schemas import ReviewSort
-from opscenter.servicekit.driver import driver
 
 # --- the list -------------------------------------------------------------------------------
 
-PLUGIN_SQL = (
-    "SELECT plugin_id, slug, publisher_id, banned_at, rating_1, rating_2, rating_3, rating_4,"
-    " rating_5 FROM plugins WHERE slug = $1"
-)
-PLUGIN_BY_ID_SQL = PLUGIN_SQL.replace("slug = $1", "plugin_id = $1::uuid")
-
-_COLUMNS = (
-    "r.id, r.plugin_id, r.user_id, r.rating, r.title, r.body, r.version, r.helpful_count,"
+_PAGE_COLUMNS = (
+    "r.id, r.tenant_id, r.user_id, r.rating, r.title, r.body, r.version, r.helpful_count,"
     " r.hidden, r.hidden_reason, r.reply_body, r.reply_author_id, r.replied_at,"
-    " r.reply_updated_at, r.created_at, r.updated_at,"
-    " EXISTS (SELECT 1 FROM installations i WHERE i.tenant_id = r.tenant_id"
-    " AND i.plugin_id = r.plugin_id AND i.installed) AS still_installed"
+    " r.reply_updated_at, r.created_at, r.updated_at"
 )
 
 #: Per sort: ORDER BY, the keyset condition after a cursor ($4.. hold the cursor's values),
@@ -79,40 +71,57 @@ def cursor_columns(sort: ReviewSort) -> tuple[str, ...]:
     return _ORDER[sort][2]
 
 
-def page_sql(sort: ReviewSort, *, after: bool) -> str:
-    """The page statement: $1 plugin id, $2 rating filter (NULL: every rating), $3 whether
-    hidden reviews are included, then the cursor's values when ``after``; LIMIT is appended."""
-    order, keyset, _ = _ORDER[sort]
-    where = "r.plugin_id = $1 AND ($2::smallint IS NULL OR r.rating = $2) AND ($3 OR NOT r.hidden)"
+def page_sql(sort: ReviewSort, *, by_id: bool, rating: bool, after: bool) -> str:
+    """The list's one statement: the plugin row (its slug, or its id when ``by_id``, in $1)
+    with its summary, joined to its page of reviews; no review: one row whose review columns
+    are NULL. $2 the rating (filtered on when ``rating``, so the index on (plugin, rating)
+    applies), $3 whether hidden reviews are included, then the cursor's values when ``after``,
+    then the LIMIT. Whether the reviewer's tenant still has the plugin is looked up for the
+    page's rows only (an index probe each)."""
+    order, keyset, columns = _ORDER[sort]
+    where = "r.plugin_id = p.plugin_id AND ($3 OR NOT r.hidden)"
+    where += " AND r.rating = $2::smallint" if rating else " AND $2::smallint IS NULL"
     if after:
         where += f" AND {keyset}"
-    n = 4 + (len(_ORDER[sort][2]) if after else 0)
-    return f"SELECT {_COLUMNS} FROM reviews r WHERE {where} ORDER BY {order} LIMIT ${n}"
+    limit = 4 + (len(columns) if after else 0)
+    plugin = "p.plugin_id = $1::uuid" if by_id else "p.slug = $1"
+    return (
+        "SELECT p.plugin_id, p.slug, p.rating_1, p.rating_2, p.rating_3, p.rating_4, p.rating_5,"
+        f" {_PAGE_COLUMNS}, i.installed IS NOT NULL AS still_installed"
+        f" FROM plugins p LEFT JOIN LATERAL (SELECT {_PAGE_COLUMNS} FROM reviews r"
+        f" WHERE {where} ORDER BY {order} LIMIT ${limit}) r ON true"
+        # LIMIT 1: an index probe per row of the page, never a hash of every installation.
+        " LEFT JOIN LATERAL (SELECT true AS installed FROM installations i"
+        " WHERE i.tenant_id = r.tenant_id AND i.plugin_id = p.plugin_id AND i.installed"
+        " LIMIT 1) i ON true"
+        f" WHERE {plugin} ORDER BY {order}"
+    )
 
 
 def page_args(
-    plugin_id: uuid.UUID,
+    ref: str,
     rating: int | None,
     include_hidden: bool,
     after: Sequence[Any] | None,
     limit: int,
 ) -> list[Any]:
-    return [plugin_id, rating, include_hidden, *(after or ()), limit]
+    return [ref, rating, include_hidden, *(after or ()), limit]
 
 
-async def fetch_plugin(conn: asyncpg.Connection, ref: str) -> asyncpg.Record | None:
-    """The plugin row by slug, or by id when ``ref`` has a UUID's shape."""
-    if is_uuid_shaped(ref):
-        return await conn.fetchrow(PLUGIN_BY_ID_SQL, ref)
-    return await conn.fetchrow(PLUGIN_SQL, ref)
-
-
-async def page_rows(session: AsyncSession, sql: str, args: Sequence[Any]) -> list[asyncpg.Record]:
-    return list(await (await driver(session)).fetch(sql, *args))
-
-
-async def plugin_row(session: AsyncSession, ref: str) -> asyncpg.Record | None:
-    return await fetch_plugin(await driver(session), ref)
+async def page_rows(
+    conn: asyncpg.Connection,
+    ref: str,
+    sort: ReviewSort,
+    *,
+    rating: int | None,
+    include_hidden: bool,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    sql = page_sql(
+        sort, by_id=is_uuid_shaped(ref), rating=rating is not None, after=after is not None
+    )
+    return list(await conn.fetch(sql, *page_args(ref, rating, include_hidden, after, limit)))
 
 
 # --- writes ---------------------------------------------------------------------------------

@@ -139,13 +139,15 @@ class ModerationLog(BaseModel):
 # --- building answers (the list's items as JSON-ready dicts, the writes' as models) ----------
 
 
-def _fields(get: Callable[[str], Any], slug: str, *, admin: bool) -> dict[str, Any]:
+def _fields(
+    get: Callable[[str], Any], plugin_id: uuid.UUID, slug: str, *, admin: bool
+) -> dict[str, Any]:
     """A review's answer fields from a row (``get`` reads a column); the hidden flag and reason
     only for platform_admin (everyone else never sees a hidden review)."""
     reply_body = get("reply_body")
     return {
         "id": get("id"),
-        "plugin_id": get("plugin_id"),
+        "plugin_id": plugin_id,
         "slug": slug,
         "user_id": get("user_id"),
         "rating": get("rating"),
@@ -180,7 +182,7 @@ def _jsonable(value: Any) -> Any:
 
 def page_item(row: Mapping[str, Any], slug: str, *, admin: bool) -> dict[str, Any]:
     """A list row (with ``still_installed``) as the JSON of a ``ReviewRead``."""
-    fields = _fields(row.__getitem__, slug, admin=admin)
+    fields = _fields(row.__getitem__, row["plugin_id"], slug, admin=admin)
     fields["still_installed"] = row["still_installed"]
     return {k: _jsonable(v) for k, v in fields.items()}
 
@@ -189,7 +191,7 @@ def review_read(
     review: Any, slug: str, *, still_installed: bool, admin: bool = False
 ) -> ReviewRead:
     """A review row object (the ORM's ``Review``) as its answer."""
-    fields = _fields(lambda name: getattr(review, name), slug, admin=admin)
+    fields = _fields(lambda name: getattr(review, name), review.plugin_id, slug, admin=admin)
     return ReviewRead(**fields, still_installed=still_installed)
 
 

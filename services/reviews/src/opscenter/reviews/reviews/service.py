@@ -62,7 +62,7 @@ class Written:
 
 
 async def page(
-    uow: UnitOfWork,
+    conn: asyncpg.Connection,
     ref: str,
     *,
     sort: ReviewSort,
@@ -71,13 +71,20 @@ async def page(
     limit: int,
     include_hidden: bool,
 ) -> Page:
-    plugin = await repo.plugin_row(uow.session, ref)
-    if plugin is None:
+    """One statement, so the page and the summary come from one snapshot."""
+    rows = await repo.page_rows(
+        conn,
+        ref,
+        sort,
+        rating=rating,
+        include_hidden=include_hidden,
+        after=after,
+        limit=limit + 1,
+    )
+    if not rows:
         raise not_found("Plugin")
-    sql = repo.page_sql(sort, after=after is not None)
-    args = repo.page_args(plugin["plugin_id"], rating, include_hidden, after, limit + 1)
-    rows = await repo.page_rows(uow.session, sql, args)
-    return Page(plugin=plugin, rows=rows[:limit], more=len(rows) > limit)
+    reviews = [row for row in rows if row["id"] is not None]
+    return Page(plugin=rows[0], rows=reviews[:limit], more=len(reviews) > limit)
 
 
 def summary_of(plugin: Any) -> Summary:
