@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
@@ -120,10 +120,28 @@ async def list_reviews(
 ) -> Response:
     admin = principal is not None and principal.has(Role.PLATFORM_ADMIN)
     after = decode_cursor(cursor, sort) if cursor else None
+    body = await page_json(
+        runtime, slug, sort=sort, rating=rating, after=after, limit=limit, admin=admin
+    )
+    return Response(body, media_type="application/json")
+
+
+async def page_json(
+    runtime: ServiceRuntime,
+    ref: str,
+    *,
+    sort: ReviewSort,
+    rating: int | None,
+    after: list[Any] | None,
+    limit: int,
+    admin: bool,
+) -> bytes:
+    """The list's answer, built as JSON directly (the hot read; ``ReviewPage`` documents its
+    shape). Shared by the route and the anonymous fast path (``fastpath.py``)."""
     async with outside_transaction(runtime.engine) as conn:
         found = await service.page(
             conn,
-            slug,
+            ref,
             sort=sort,
             rating=rating,
             after=after,
@@ -136,8 +154,7 @@ async def list_reviews(
         "summary": summary_read(service.summary_of(found.plugin)),
         "next_cursor": encode_cursor(found.rows[-1], sort) if found.more else None,
     }
-    # Built as JSON directly (the list is the hot read); ReviewPage documents the shape.
-    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 @router.post(

@@ -170,21 +170,19 @@ def _fields(
     }
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
-
-
 def page_item(row: Mapping[str, Any], slug: str, *, admin: bool) -> dict[str, Any]:
-    """A list row (with ``still_installed``) as the JSON of a ``ReviewRead``."""
+    """A list row (with ``still_installed``) as the JSON of a ``ReviewRead`` (the list is the
+    hot read: its few non-JSON values are converted by name, not by inspecting every value)."""
     fields = _fields(row.__getitem__, row["plugin_id"], slug, admin=admin)
     fields["still_installed"] = row["still_installed"]
-    return {k: _jsonable(v) for k, v in fields.items()}
+    fields["id"], fields["plugin_id"] = str(fields["id"]), str(fields["plugin_id"])
+    fields["created_at"] = fields["created_at"].isoformat()
+    fields["updated_at"] = fields["updated_at"].isoformat()
+    reply = fields["reply"]
+    if reply is not None:
+        reply["created_at"] = reply["created_at"].isoformat()
+        reply["updated_at"] = reply["updated_at"].isoformat()
+    return fields
 
 
 def review_read(
