@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from opscenter.reviews import models
 from opscenter.reviews.reviews.endpoints import router as reviews_router
@@ -18,9 +19,19 @@ def create_app(settings: ReviewsSettings | None = None) -> FastAPI:
     app = create_service_app(
         settings, title="Ops Center reviews", routers=[reviews_router], runtime=runtime
     )
-    # Outermost: an anonymous list read is answered before any other middleware or routing.
-    app.add_middleware(ListFastPath, runtime=runtime)
+    _answer_list_reads_first(app, runtime)
     return app
+
+
+def _answer_list_reads_first(app: FastAPI, runtime: ServiceRuntime) -> None:
+    """Puts ``ListFastPath`` outside the whole middleware stack, tracing's too (whose
+    instrumentor wraps the stack Starlette builds; ``add_middleware`` would land inside it)."""
+    build = app.build_middleware_stack
+
+    def build_with_fast_path() -> ASGIApp:
+        return ListFastPath(build(), runtime)
+
+    app.build_middleware_stack = build_with_fast_path  # type: ignore[method-assign]
 
 
 def run() -> None:
