@@ -246,7 +246,7 @@ async def bench_service(url: str, kafka: str, workers: int, work: list, args) ->
             timeout=aiohttp.ClientTimeout(total=60),
             connector=aiohttp.TCPConnector(limit=args.concurrency),
         ) as client:
-            await wait_ready(client)
+            await wait_ready(client, timeout_s=120)  # imports take a while on a busy host
             base = f"/api/v1/plugins/marketplace/{SLUG}/reviews?"
             targets = [base + urllib.parse.urlencode(q) for q in work]
 

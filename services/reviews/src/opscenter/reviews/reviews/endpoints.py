@@ -256,6 +256,29 @@ async def vote_helpful(
 _REPLY = {**_WRITE, 403: "Only developers reply"}
 
 
+async def _reply(
+    slug: str,
+    review_id: uuid.UUID,
+    body: ReplyWrite,
+    request: Request,
+    runtime: ServiceRuntime,
+    principal: Principal,
+    idempotency_key: str | None,
+    *,
+    first: bool,
+) -> Response:
+    """The first reply (201) or an edit of it (200)."""
+
+    async def work(uow: UnitOfWork) -> tuple[int, ReviewRead]:
+        actor = _actor(principal)
+        written = await service.reply(uow, slug, review_id, actor, body.body, first=first)
+        return (201 if first else 200), _read(written)
+
+    return await _rate_limited_write(
+        request, runtime, principal, idempotency_key, body.model_dump(), work
+    )
+
+
 @router.post(
     BASE + "/{review_id}/reply",
     status_code=201,
@@ -272,14 +295,8 @@ async def reply(
     principal: Developer,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    async def work(uow: UnitOfWork) -> tuple[int, ReviewRead]:
-        written = await service.reply(
-            uow, slug, review_id, _actor(principal), body.body, first=True
-        )
-        return 201, _read(written)
-
-    return await _rate_limited_write(
-        request, runtime, principal, idempotency_key, body.model_dump(), work
+    return await _reply(
+        slug, review_id, body, request, runtime, principal, idempotency_key, first=True
     )
 
 
@@ -298,14 +315,8 @@ async def edit_reply(
     principal: Developer,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    async def work(uow: UnitOfWork) -> tuple[int, ReviewRead]:
-        written = await service.reply(
-            uow, slug, review_id, _actor(principal), body.body, first=False
-        )
-        return 200, _read(written)
-
-    return await _rate_limited_write(
-        request, runtime, principal, idempotency_key, body.model_dump(), work
+    return await _reply(
+        slug, review_id, body, request, runtime, principal, idempotency_key, first=False
     )
 
 

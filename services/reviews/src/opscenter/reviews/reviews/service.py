@@ -118,11 +118,8 @@ async def admit_write(uow: UnitOfWork, user_id: str, *, limit: int, window_s: in
 # --- review changes -------------------------------------------------------------------------
 
 
-async def _locked_plugin(uow: UnitOfWork, ref: str) -> PluginProjection:
-    """The plugin, locked; 404 when unknown, 410 with the reason when banned."""
-    plugin = await repo.plugin_for_update(uow.session, ref)
-    if plugin is None:
-        raise not_found("Plugin")
+def _refuse_if_banned(plugin: PluginProjection) -> None:
+    """A banned plugin's reviews are frozen: every write answers 410 with the ban's reason."""
     if plugin.banned_at is not None:
         raise Problem(
             410,
@@ -130,6 +127,14 @@ async def _locked_plugin(uow: UnitOfWork, ref: str) -> PluginProjection:
             f"The plugin was banned ({plugin.ban_reason}); its reviews are frozen",
             reason=plugin.ban_reason,
         )
+
+
+async def _locked_plugin(uow: UnitOfWork, ref: str) -> PluginProjection:
+    """The plugin, locked; 404 when unknown, 410 with the reason when banned."""
+    plugin = await repo.plugin_for_update(uow.session, ref)
+    if plugin is None:
+        raise not_found("Plugin")
+    _refuse_if_banned(plugin)
     return plugin
 
 
@@ -256,13 +261,7 @@ async def _visible_review(
     review = await repo.review(uow.session, plugin.plugin_id, review_id, for_update=True)
     if review is None or (review.hidden and not actor.is_admin):
         raise not_found("Review")
-    if plugin.banned_at is not None:
-        raise Problem(
-            410,
-            "plugin-banned",
-            f"The plugin was banned ({plugin.ban_reason}); its reviews are frozen",
-            reason=plugin.ban_reason,
-        )
+    _refuse_if_banned(plugin)
     return plugin, review
 
 
