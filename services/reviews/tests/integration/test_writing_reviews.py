@@ -199,3 +199,18 @@ async def test_a_retried_write_with_the_same_idempotency_key_returns_the_first_a
     assert again.headers["idempotent-replay"] == "true"
     rows = await world.rows("SELECT 1 FROM reviews WHERE plugin_id = :p", p=plugin.id)
     assert len(rows) == 1
+
+
+async def test_odd_but_valid_refs_and_overlong_token_ids_never_answer_500(
+    client, plugin, tokens, review_body, settings
+):
+    braces = f"{{{plugin.id}}}"
+    r = await client.get(f"/api/v1/plugins/marketplace/{braces}/reviews")
+    assert r.status_code == 200
+    assert r.json()["summary"]["count"] == 0
+    urn = f"urn:uuid:{uuid.uuid4()}"
+    assert (await client.get(f"/api/v1/plugins/marketplace/{urn}/reviews")).status_code == 404
+    long_sub = tokens._bearer(sub="u" * 129, tenant_id="t", roles=["member"])
+    r = await client.post(plugin.reviews, json=review_body(), headers=long_sub)
+    assert r.status_code == 401
+    assert "sub" in r.json()["detail"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import uuid
 from datetime import UTC, datetime
@@ -126,3 +128,13 @@ def test_the_fast_path_takes_plain_queries(raw, expected):
 )
 def test_the_fast_path_leaves_everything_else_to_the_app(raw):
     assert plain_query(raw) is None
+
+
+@pytest.mark.parametrize("rating", [0, 6, 40_000, -1, True, "5"])
+def test_a_cursor_rating_outside_1_to_5_is_refused(rating):
+    row = {"rating": 4, "created_at": datetime(2026, 1, 1, tzinfo=UTC), "id": uuid.uuid4()}
+    good = json.loads(base64.urlsafe_b64decode(encode_cursor(row, ReviewSort.HIGHEST) + "=="))
+    good[1] = rating
+    forged = base64.urlsafe_b64encode(json.dumps(good).encode()).decode()
+    with pytest.raises(Problem):
+        decode_cursor(forged, ReviewSort.HIGHEST)

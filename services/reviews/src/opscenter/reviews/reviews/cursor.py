@@ -60,7 +60,8 @@ def _decode(column: str, value: Any) -> Any:
         return when
     if column == "id":
         return uuid.UUID(value)
-    if type(value) is not int or not 0 <= value <= _INT_MAX:
+    low, high = (1, 5) if column == "rating" else (0, _INT_MAX)
+    if type(value) is not int or not low <= value <= high:
         raise ValueError(value)
     return value
 

@@ -35,7 +35,7 @@ from opscenter.servicekit.auth import (
     require_roles,
 )
 from opscenter.servicekit.driver import outside_transaction
-from opscenter.servicekit.errors import problem_responses
+from opscenter.servicekit.errors import Problem, problem_responses
 from opscenter.servicekit.idempotency import IdempotencyKey
 from opscenter.servicekit.runtime import RuntimeDep, ServiceRuntime
 from opscenter.servicekit.uow import UnitOfWork
@@ -56,6 +56,8 @@ Developer = Annotated[Principal, Depends(require_roles(Role.DEVELOPER))]
 Admin = Annotated[Principal, Depends(require_roles(Role.PLATFORM_ADMIN))]
 
 BASE = "/plugins/marketplace/{slug}/reviews"
+#: The longest user, tenant or publisher id the tables hold.
+MAX_ID = 128
 
 _AUTH = {401: "No or invalid bearer token"}
 _WRITE = {
@@ -68,6 +70,16 @@ _WRITE = {
 
 
 def _actor(p: Principal) -> service.Actor:
+    """The caller as the service sees it; identifiers longer than the tables hold are refused
+    (401) before anything is written."""
+    for claim, value in (("sub", p.subject), ("tenant_id", p.tenant_id)):
+        if value is not None and len(value) > MAX_ID:
+            raise Problem(
+                401,
+                "invalid-token",
+                f"The token's {claim} must be at most {MAX_ID} characters",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
     return service.Actor(
         subject=p.subject,
         tenant_id=p.tenant_id,
@@ -92,6 +104,7 @@ async def _rate_limited_write(
     work: Work,
 ) -> Response:
     settings: ReviewsSettings = request.app.state.settings
+    _actor(principal)  # refuses a token whose identifiers the ledger cannot hold
     async with runtime.uow() as uow:
         await service.admit_write(
             uow,

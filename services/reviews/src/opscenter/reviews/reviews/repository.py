@@ -118,10 +118,11 @@ async def page_rows(
     after: Sequence[Any] | None,
     limit: int,
 ) -> list[asyncpg.Record]:
-    sql = page_sql(
-        sort, by_id=is_uuid_shaped(ref), rating=rating is not None, after=after is not None
-    )
-    return list(await conn.fetch(sql, *page_args(ref, rating, include_hidden, after, limit)))
+    by_id = is_uuid_shaped(ref)
+    sql = page_sql(sort, by_id=by_id, rating=rating is not None, after=after is not None)
+    # An id in any form Python reads (braces, URN) goes to Postgres in its canonical one.
+    key = str(uuid.UUID(ref)) if by_id else ref
+    return list(await conn.fetch(sql, *page_args(key, rating, include_hidden, after, limit)))
 
 
 # --- writes ---------------------------------------------------------------------------------
