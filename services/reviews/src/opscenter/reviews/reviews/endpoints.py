@@ -118,7 +118,13 @@ async def _rate_limited_write(
 @router.get(
     BASE,
     response_model=ReviewPage,
-    responses=problem_responses({404: "No such plugin", 422: "Invalid query or cursor"}),
+    responses=problem_responses(
+        {
+            401: "An invalid bearer token (the list needs none)",
+            404: "No such plugin",
+            422: "Invalid query or cursor",
+        }
+    ),
     summary="A plugin's reviews (keyset pages) with its rating summary",
     description="Hidden reviews are left out for everyone but platform_admin.",
 )
