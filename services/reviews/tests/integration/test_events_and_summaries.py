@@ -8,7 +8,13 @@ import uuid
 
 from aiokafka import AIOKafkaConsumer
 
-from opscenter.contracts import REVIEWS_REVIEW, InstallationEnabledV1, InstallationState
+from opscenter.contracts import (
+    REVIEWS_REVIEW,
+    CloudEvent,
+    InstallationEnabledV1,
+    InstallationInstalledV1,
+    InstallationState,
+)
 from opscenter.contracts.reviews import RatingSummaryChangedV1
 from opscenter.reviews.summary import Summary
 from opscenter.servicekit.testing import collect_events
@@ -108,10 +114,13 @@ async def test_installer_events_redelivered_repeated_or_late_keep_one_row(
 async def test_a_poison_installer_event_goes_to_the_dlq_and_the_consumer_goes_on(
     plugin, world, local_stack
 ):
+    # A well-formed envelope (other tests read this topic as CloudEvents) whose payload is not
+    # an installation: no retry can apply it.
     bad = uuid.uuid4().hex
-    await world.producer.send_and_wait(
-        "installer.installation", b'{"not": "a cloud event", "marker": "' + bad.encode() + b'"}'
+    poison = CloudEvent(
+        source="/tests", type=InstallationInstalledV1.event_type, tenantid=bad, data={"m": bad}
     )
+    await world.producer.send_and_wait("installer.installation", poison.to_json_bytes())
     tenant = f"tenant-{uuid.uuid4().hex[:8]}"
     await world.install(plugin, tenant)  # applied after the poison one
     dead = await _dead_lettered(local_stack.kafka_bootstrap, "installer.installation.dlq", bad)
