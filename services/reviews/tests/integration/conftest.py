@@ -57,6 +57,9 @@ def settings(db_url: str, local_stack: LocalStack) -> ReviewsSettings:
         kafka_bootstrap=local_stack.kafka_bootstrap,
         # A unique name keeps this run's consumer groups apart from other runs'.
         service_name=f"reviews-t{uuid.uuid4().hex[:8]}",
+        # 200 concurrent writes of one plugin queue for 10 connections and commit one after
+        # another (its lock); on a busy shared host that can take longer than the default 30 s.
+        db_pool_timeout_s=180,
         log_json=False,
     )
 
