@@ -28,8 +28,8 @@ from opscenter.servicekit.testing import (
     migrated_database,
 )
 
-# Services join this list as they gain consumers (hooks and reviews have none yet).
-SERVICES = ["catalog", "installer", "analytics"]
+# Services join this list as they gain consumers (hooks has none yet).
+SERVICES = ["catalog", "installer", "analytics", "reviews"]
 
 
 class RecordingSink:

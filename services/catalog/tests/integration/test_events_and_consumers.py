@@ -31,7 +31,7 @@ from opscenter.contracts import (
 from opscenter.contracts.reviews import RatingSummaryChangedV1
 from opscenter.servicekit.consumer import subscribe
 from opscenter.servicekit.kafka import create_broker, ensure_topics
-from opscenter.servicekit.testing import collect_events, running_relay
+from opscenter.servicekit.testing import collect_events, running_relay, start_groups_at_end
 
 
 async def test_every_event_is_published_to_kafka(
@@ -165,12 +165,15 @@ async def test_rating_and_install_consumers_update_listings(
     runtime = app.state.runtime
     broker = create_broker(settings)
     suffix = uuid.uuid4().hex[:6]
-    for consumer in (
+    consumers = (
         runtime.consumer(broker, f"ratings-{suffix}", [REVIEWS_REVIEW.name], on_review_event),
         runtime.consumer(
             broker, f"installs-{suffix}", [INSTALLER_INSTALLATION.name], on_installation_event
         ),
-    ):
+    )
+    # Only this test's events: other tests (reviews, installer) fill these topics too.
+    await start_groups_at_end(bootstrap, [(c.name, list(c.topics)) for c in consumers])
+    for consumer in consumers:
         subscribe(broker, consumer)
     await broker.start()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)

@@ -19,6 +19,7 @@ __all__ = [
     "RatingSummaryChangedV1",
     "ReviewCreatedV1",
     "ReviewDeletedV1",
+    "ReviewRestoredV1",
     "ReviewUpdatedV1",
 ]
 
@@ -87,6 +88,19 @@ class ReviewDeletedV1(_ReviewEvent):
     @classmethod
     def example(cls) -> Self:
         return cls.model_validate({**_EX, "rating": 4})
+
+
+class ReviewRestoredV1(_ReviewEvent):
+    """A moderator unhid a review: it counts again, with the rating it had when hidden."""
+
+    event_type: ClassVar[str] = "reviews.review.restored.v1"
+
+    rating: Rating
+    title: Title
+
+    @classmethod
+    def example(cls) -> Self:
+        return cls.model_validate({**_EX, "rating": 2, "title": "Crashes on start"})
 
 
 class RatingSummaryChangedV1(EventPayload):

@@ -284,3 +284,33 @@ def bearer(**claims: Any) -> dict[str, str]:
     from opscenter.servicekit.settings import ServiceSettings
 
     return {"Authorization": f"Bearer {mint_dev_token(ServiceSettings(), **claims)}"}
+
+
+async def start_groups_at_end(bootstrap: str, groups: Sequence[tuple[str, Sequence[str]]]) -> None:
+    """Commits each new consumer group at its topics' current end, so a test's consumers read
+    only what the test sends (earlier runs' events on the shared test broker are not theirs)."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        for group, topics in groups:
+            described = await admin.describe_topics(list(topics))
+            parts = [
+                TopicPartition(d["topic"], p["partition"])
+                for d in described
+                for p in d["partitions"]
+            ]
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+            )
+            await consumer.start()
+            try:
+                consumer.assign(parts)
+                ends = await consumer.end_offsets(parts)
+                await consumer.commit(dict(ends))
+            finally:
+                await consumer.stop()
+    finally:
+        await admin.close()

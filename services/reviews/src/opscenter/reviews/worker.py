@@ -1,4 +1,5 @@
-"""The reviews service's consumers: see ARCHITECTURE.md for what this service consumes."""
+"""The reviews service's consumers: the plugin projection (``catalog.plugin``) and who installed
+what (``installer.installation``)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker
 
-from opscenter.contracts import ALL_TOPICS
+from opscenter.contracts import ALL_TOPICS, CATALOG_PLUGIN, INSTALLER_INSTALLATION
 from opscenter.reviews import models
+from opscenter.reviews.projections.handlers import (
+    INSTALLATION_TYPES,
+    PLUGIN_TYPES,
+    on_installation_event,
+    on_plugin_event,
+)
 from opscenter.reviews.settings import ReviewsSettings
 from opscenter.servicekit.consumer import EventConsumer
 from opscenter.servicekit.process import run_main
@@ -15,7 +22,18 @@ from opscenter.servicekit.runtime import ServiceRuntime, run_worker
 
 
 def consumers(runtime: ServiceRuntime, broker: KafkaBroker) -> Sequence[EventConsumer]:
-    return []
+    return [
+        runtime.consumer(
+            broker, "plugins", [CATALOG_PLUGIN.name], on_plugin_event, types=PLUGIN_TYPES
+        ),
+        runtime.consumer(
+            broker,
+            "installs",
+            [INSTALLER_INSTALLATION.name],
+            on_installation_event,
+            types=INSTALLATION_TYPES,
+        ),
+    ]
 
 
 def run() -> None:

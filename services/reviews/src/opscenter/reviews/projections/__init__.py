@@ -1,0 +1,1 @@
+"""Projections of the catalog's plugins and the installer's installations."""

@@ -1,0 +1,1 @@
+"""Reviews of a plugin: writing, editing, deleting, helpful votes, developer replies, hiding."""
