@@ -60,7 +60,7 @@ async def test_sorts_filter_keyset_pages_and_the_summary(client, plugin, reviewe
     assert [i["id"] for i in fives] == [ids[3], ids[1]]
 
     page = (await client.get(plugin.reviews)).json()
-    # The anonymous fast path and the routed answer (a token) are the same answer.
+    # An anonymous read and one with a token are the same answer.
     for params in ({}, {"sort": "helpful", "limit": 2}, {"rating": 5, "sort": "lowest"}):
         anonymous = await client.get(plugin.reviews, params=params)
         routed = await client.get(plugin.reviews, params=params, headers=voters[0].headers)

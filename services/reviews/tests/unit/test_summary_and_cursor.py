@@ -15,7 +15,6 @@ from pydantic import ValidationError
 
 from opscenter.contracts.reviews import RatingSummaryChangedV1
 from opscenter.reviews.reviews.cursor import decode_cursor, encode_cursor
-from opscenter.reviews.reviews.fastpath import plain_query
 from opscenter.reviews.reviews.repository import cursor_columns, page_args, page_sql
 from opscenter.reviews.reviews.schemas import ReviewSort, ReviewWrite
 from opscenter.reviews.summary import BAYES_PRIOR_MEAN, BAYES_PRIOR_WEIGHT, Summary
@@ -94,40 +93,6 @@ def test_review_text_is_kept_exactly_and_blank_or_unknown_fields_are_refused():
     ):
         with pytest.raises(ValidationError):
             ReviewWrite.model_validate(bad)
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        (b"", {"sort": ReviewSort.NEWEST, "rating": None, "limit": 20, "after": None}),
-        (b"sort=lowest&rating=2&limit=5", {"sort": ReviewSort.LOWEST, "rating": 2, "limit": 5}),
-    ],
-)
-def test_the_fast_path_takes_plain_queries(raw, expected):
-    query = plain_query(raw)
-    assert query is not None
-    assert {k: query[k] for k in expected} == expected
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        b"sort=oldest",
-        b"rating=0",
-        b"rating=",
-        b"limit=0",
-        b"limit=101",
-        b"limit=+5",
-        b"cursor=nope",
-        b"sort=newest&sort=helpful",
-        b"other=1",
-        b"cursor=%00",
-        b"=&&",
-        "sort=n\u00e9west".encode(),
-    ],
-)
-def test_the_fast_path_leaves_everything_else_to_the_app(raw):
-    assert plain_query(raw) is None
 
 
 @pytest.mark.parametrize("rating", [0, 6, 40_000, -1, True, "5"])

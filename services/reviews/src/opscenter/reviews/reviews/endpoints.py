@@ -156,7 +156,7 @@ async def page_json(
     admin: bool,
 ) -> bytes:
     """The list's answer, built as JSON directly (the hot read; ``ReviewPage`` documents its
-    shape). Shared by the route and the anonymous fast path (``fastpath.py``)."""
+    shape)."""
     async with outside_transaction(runtime.engine) as conn:
         found = await service.page(
             conn,
