@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from opscenter.contracts import (
     DeliveryDeadLetteredV1,
     DeliveryFailedV1,
@@ -32,10 +34,11 @@ from opscenter.contracts import (
 from opscenter.contracts.hook_events import trim_payload
 from opscenter.hooks.deliveries import repository as repo
 from opscenter.hooks.deliveries.policy import AttemptResult, Breaker, RetryPolicy, TokenBuckets
-from opscenter.hooks.models import EndpointBreaker
+from opscenter.hooks.models import Delivery, DeliveryAttempt, EndpointBreaker
 from opscenter.hooks.secrets import SecretCipher
 from opscenter.hooks.subscriptions import repository as subscriptions
-from opscenter.hooks.subscriptions.service import webhook_url
+from opscenter.hooks.subscriptions.service import tenant_subscription, webhook_url
+from opscenter.servicekit.errors import Problem, not_found
 from opscenter.servicekit.uow import UnitOfWork
 
 
@@ -259,4 +262,111 @@ def _breaker_event(
     opened = breaker.opened_at or now
     return EndpointBreakerClosedV1(
         **common, url=url, open_s=max(0.0, (now - opened).total_seconds())
+    )
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who asks: a tenant admin sees its tenant's installation of a plugin; the plugin's
+    developer sees every installation of it. Anyone else sees nothing (404)."""
+
+    tenant_id: str | None
+    tenant_admin: bool
+    publisher_id: str | None
+
+
+async def visible_installations(
+    session: AsyncSession, plugin_id: uuid.UUID, viewer: Viewer
+) -> list[uuid.UUID]:
+    found: set[uuid.UUID] = set()
+    if viewer.tenant_admin and viewer.tenant_id:
+        subs = await subscriptions.subscriptions_of_plugin(session, plugin_id, viewer.tenant_id)
+        found |= {s.installation_id for s in subs}
+    if viewer.publisher_id:
+        plugin = await subscriptions.plugin(session, plugin_id)
+        if plugin is not None and plugin.publisher_id == viewer.publisher_id:
+            subs = await subscriptions.subscriptions_of_plugin(session, plugin_id)
+            found |= {s.installation_id for s in subs}
+    if not found:
+        raise not_found("Plugin installation")
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class DeliveryFilter:
+    status: str | None = None
+    event_type: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    plugin_id: uuid.UUID,
+    viewer: Viewer,
+    filters: DeliveryFilter,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> tuple[list[tuple[Delivery, list[DeliveryAttempt]]], bool]:
+    """A page of deliveries newest first, each with its attempts; and whether more follow."""
+    installations = await visible_installations(session, plugin_id, viewer)
+    rows = await repo.page(
+        session,
+        installations,
+        status=filters.status,
+        event_type=filters.event_type,
+        since=filters.since,
+        until=filters.until,
+        after=after,
+        limit=limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    attempts = await repo.attempts_of(session, [d.id for d in rows])
+    return [(d, attempts.get(d.id, [])) for d in rows], more
+
+
+async def _enabled_subscription(uow: UnitOfWork, plugin_id: uuid.UUID, tenant_id: str) -> uuid.UUID:
+    sub = await tenant_subscription(uow.session, plugin_id, tenant_id)
+    if sub.state != "enabled":
+        raise Problem(
+            409,
+            "installation-not-enabled",
+            f"Deliveries are replayed only to an enabled installation (it is {sub.state})",
+            state=sub.state,
+        )
+    return sub.installation_id
+
+
+async def replay_one(
+    uow: UnitOfWork, plugin_id: uuid.UUID, tenant_id: str, delivery_id: uuid.UUID
+) -> Delivery:
+    """Puts one finished delivery back in the queue (a fresh schedule; its attempts stay)."""
+    installation_id = await _enabled_subscription(uow, plugin_id, tenant_id)
+    delivery = await repo.delivery_for_update(uow.session, delivery_id, [installation_id])
+    if delivery is None:
+        raise not_found("Delivery")
+    if delivery.status == "pending":
+        raise Problem(409, "delivery-pending", "This delivery is still pending; it needs no replay")
+    await repo.requeue(uow.session, installation_id, now=datetime.now(UTC), ids=[delivery_id])
+    await uow.session.refresh(delivery)
+    return delivery
+
+
+async def replay_window(
+    uow: UnitOfWork,
+    plugin_id: uuid.UUID,
+    tenant_id: str,
+    since: datetime,
+    until: datetime | None,
+    status: str | None,
+) -> int:
+    installation_id = await _enabled_subscription(uow, plugin_id, tenant_id)
+    return await repo.requeue(
+        uow.session,
+        installation_id,
+        now=datetime.now(UTC),
+        since=since,
+        until=until,
+        status=status,
     )
