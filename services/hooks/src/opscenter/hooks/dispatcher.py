@@ -153,6 +153,8 @@ class Dispatcher:
 async def run_dispatcher(settings: HooksSettings, metrics_port: int | None = None) -> None:
     configure_logging(settings)
     configure_tracing(settings)
+    # httpx logs every request at INFO: the attempts table and metrics already say it all.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1")
     runtime = ServiceRuntime.create(settings, models)
