@@ -25,8 +25,8 @@ from opscenter.servicekit.testing import (
     migrated_database,
 )
 
-# Services join this list as they gain consumers (hooks, analytics and reviews have none yet).
-SERVICES = ["catalog", "installer"]
+# Services join this list as they gain consumers (analytics and reviews have none yet).
+SERVICES = ["catalog", "installer", "hooks"]
 
 
 class RecordingSink:

@@ -24,7 +24,7 @@ CHECKS = ",".join(
 )
 
 
-@pytest.mark.parametrize("service", ["catalog", "installer"])
+@pytest.mark.parametrize("service", ["catalog", "installer", "hooks"])
 def test_openapi_matches_what_the_service_serves(gateway_url: str, service: str):
     token = mint_dev_token(
         ServiceSettings(),
