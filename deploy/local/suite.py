@@ -40,6 +40,8 @@ EXTRA_ROLES = {"hooks": ("dispatcher",)}
 
 def roles(service: str) -> tuple[str, ...]:
     return ROLES + EXTRA_ROLES.get(service, ())
+
+
 # Base HTTP ports per instance; service i listens on base + i, the gateway on base + 80.
 HTTP_BASE = {"dev": 8100, "test": 8200}
 
