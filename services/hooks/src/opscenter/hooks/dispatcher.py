@@ -87,9 +87,13 @@ class Dispatcher:
             await self.sender.close()
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
+        concurrency = self.settings.dispatch_concurrency
+        # A claim is a transaction of several statements: claiming a slot at a time as each
+        # attempt ends would cost one per delivery, so claims wait for half a batch of slots.
+        worth_claiming = max(1, min(self.config.batch_size, concurrency) // 2)
         while not stop.is_set():
-            free = self.settings.dispatch_concurrency - len(self._tasks)
-            if free <= 0:
+            free = concurrency - len(self._tasks)
+            if free < worth_claiming:
                 await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:
