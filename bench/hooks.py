@@ -179,7 +179,8 @@ async def burst(
     receiver.reset()
     started = time.time()
     await publish(bootstrap, topic, restamp(values), keys, None)
-    await receiver.wait_for(count * per_event, 300)
+    await receiver.wait_for(count * per_event, 120)
+    print(f"  ... {len(receiver.arrivals)}/{count * per_event} delivered", flush=True)
     elapsed = (receiver.arrivals[-1] if receiver.arrivals else time.time()) - started
     return len(receiver.arrivals) / elapsed
 
@@ -195,7 +196,7 @@ async def baseline_consumer(
         topic,
         bootstrap_servers=bootstrap,
         group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="latest",
+        auto_offset_reset="earliest",
         enable_auto_commit=True,
     )
     client = httpx.AsyncClient(
@@ -203,12 +204,13 @@ async def baseline_consumer(
         follow_redirects=False,
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
     )
+    slots = asyncio.Semaphore(200)
+
+    async def post(url: str, content: bytes) -> None:
+        async with slots:
+            await client.post(url, content=content)
+
     await consumer.start()
-    # Wait for the assignment so 'latest' means from now on.
-    while not consumer.assignment():
-        await asyncio.sleep(0.05)
-    for tp in consumer.assignment():
-        await consumer.seek_to_end(tp)
     ready.set()
     try:
         while not stop.is_set():
@@ -225,7 +227,7 @@ async def baseline_consumer(
                         "data": doc["data"],
                     }
                     content = json.dumps(body).encode()
-                    posts += [client.post(u, content=content) for u in urls_of[doc["tenantid"]]]
+                    posts += [post(u, content) for u in urls_of[doc["tenantid"]]]
             if posts:
                 await asyncio.gather(*posts)
     finally:
@@ -248,8 +250,11 @@ async def main() -> None:
         os.environ["OPSCENTER_DATABASE_URL"],
         os.environ["OPSCENTER_PG_ADMIN_DSN"],
     )
-    topic = Topic(f"bench.hooks.{uuid.uuid4().hex[:8]}", key="tenant id", partitions=6)
-    await ensure_topics(stack.kafka_bootstrap, [topic])
+    # A fresh topic per side: each reads it from the start.
+    run_id = uuid.uuid4().hex[:8]
+    bare_topic = Topic(f"bench.hooks-bare.{run_id}", key="tenant id", partitions=6)
+    topic = Topic(f"bench.hooks.{run_id}", key="tenant id", partitions=6)
+    await ensure_topics(stack.kafka_bootstrap, [bare_topic, topic])
     receiver = FastReceiver()
     await receiver.start()
     url = f"http://127.0.0.1:{receiver.port}/hook"
@@ -282,14 +287,21 @@ async def main() -> None:
     # Baseline first: a bare consumer group on the bench topic.
     stop, ready = asyncio.Event(), asyncio.Event()
     bare = asyncio.create_task(
-        baseline_consumer(stack.kafka_bootstrap, topic.name, urls_of, stop, ready)
+        baseline_consumer(stack.kafka_bootstrap, bare_topic.name, urls_of, stop, ready)
     )
     await ready.wait()
+    await burst(stack.kafka_bootstrap, bare_topic.name, tenants, 50, receiver, per_event)
     bare_rate = await burst(
-        stack.kafka_bootstrap, topic.name, tenants, args.events, receiver, per_event
+        stack.kafka_bootstrap, bare_topic.name, tenants, args.events, receiver, per_event
     )
     bare_p50, bare_p99 = await paced(
-        stack.kafka_bootstrap, topic.name, tenants, args.rate, args.seconds, receiver, per_event
+        stack.kafka_bootstrap,
+        bare_topic.name,
+        tenants,
+        args.rate,
+        args.seconds,
+        receiver,
+        per_event,
     )
     stop.set()
     await bare
