@@ -158,19 +158,24 @@ def add_attempt(session: AsyncSession, **values: Any) -> None:
     session.add(DeliveryAttempt(**values))
 
 
+def cancelled(reason: str) -> dict[str, Any]:
+    """The column values of a delivery that is no longer owed."""
+    return {
+        "status": "cancelled",
+        "next_attempt_at": None,
+        "lease_until": None,
+        "last_error": reason,
+        "updated_at": func.now(),
+    }
+
+
 async def cancel(session: AsyncSession, ids: Sequence[uuid.UUID], reason: str) -> None:
     if not ids:
         return
     await session.execute(
         update(Delivery)
         .where(Delivery.id.in_(ids), Delivery.status == "pending")
-        .values(
-            status="cancelled",
-            next_attempt_at=None,
-            lease_until=None,
-            last_error=reason,
-            updated_at=func.now(),
-        )
+        .values(**cancelled(reason))
     )
 
 
@@ -184,7 +189,7 @@ async def cancel_webhooks_of(
             Delivery.status == "pending",
             Delivery.target == "webhook",
         )
-        .values(status="cancelled", next_attempt_at=None, last_error=reason, updated_at=func.now())
+        .values(**cancelled(reason))
     )
 
 

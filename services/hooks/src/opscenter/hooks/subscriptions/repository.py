@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opscenter.hooks.deliveries.repository import cancelled
 from opscenter.hooks.models import Delivery, PluginProjection, Subscription, WebhookSecret
 
 
@@ -115,13 +116,7 @@ async def cancel_pending(
     result = await session.execute(
         update(Delivery)
         .where(Delivery.installation_id.in_(installation_ids), Delivery.status == "pending")
-        .values(
-            status="cancelled",
-            next_attempt_at=None,
-            lease_until=None,
-            last_error=reason,
-            updated_at=func.now(),
-        )
+        .values(**cancelled(reason))
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
