@@ -6,12 +6,15 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import jwt
+import pytest
 from aiohttp import web
 
 from opscenter.contracts import PluginVersionPublishedV1, new_event
 from opscenter.contracts.hook_events import HOOK_EVENTS
 from opscenter.contracts.manifest import HookSpec
 from opscenter.hooks.testing import Hooks, Receiver, device_created, tenant
+from opscenter.hooks.tokens import InstallationTokens
 
 
 async def test_the_hook_event_catalog_lists_every_event_with_its_permission(hooks: Hooks):
@@ -196,3 +199,30 @@ async def test_the_endpoint_can_be_set_and_secrets_are_only_for_the_tenant_admin
         assert r.status_code == status, r.text
     stored = await hooks.rows("SELECT ciphertext FROM webhook_secrets")
     assert all(receiver.verify_with[0] not in c for (c,) in stored), "encrypted at rest"
+
+
+async def test_every_delivery_carries_an_installation_token_verified_by_the_jwks(
+    hooks: Hooks, receiver: Receiver
+):
+    t = tenant()
+    url = receiver.on("token", lambda call, n: web.Response(status=200))
+    granted = ["api:devices:read", "storage:write", "cron:schedule", "api:users:write"]
+    installation, plugin = await hooks.enable(
+        t, [HookSpec(name="device.created", url=url)], granted
+    )
+    await hooks.publish(device_created(t))
+    async with hooks.dispatching():
+        await hooks.wait_for("SELECT 1 FROM deliveries WHERE status = 'succeeded'", bool)
+    (call,) = receiver.calls_to("token")
+    token = call.headers["x-opscenter-installation-token"]
+    jwks = (await hooks.api.get("/api/v1/hooks/jwks.json")).json()
+    key = jwt.PyJWKSet.from_dict(jwks)[jwt.get_unverified_header(token)["kid"]]
+    claims = jwt.decode(token, key.key, algorithms=["EdDSA"], audience="opscenter-api")
+    assert claims["sub"] == f"installation:{installation}"
+    assert claims["tenant_id"] == t
+    assert claims["plugin_id"] == str(plugin)
+    assert claims["scope"].split() == ["api:devices:read", "api:users:write"]
+    assert 0 < claims["exp"] - claims["iat"] <= 300
+    other = InstallationTokens("another-seed", 300).mint(installation, t, plugin, granted)
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(other, key.key, algorithms=["EdDSA"], audience="opscenter-api")

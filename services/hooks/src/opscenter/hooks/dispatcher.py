@@ -6,7 +6,8 @@ are in flight; each attempt runs as its own task on one shared HTTP client; the 
 writes finished attempts in batches (one transaction each). Several dispatchers may run at
 once: claims skip each other's locked rows, and a dispatcher that dies leaves leases that
 expire after ``lease_s`` and are taken again, so a webhook is sent at least once (receivers
-deduplicate by ``webhook-id``, the delivery's id, which never changes).
+deduplicate by ``webhook-id``, the delivery's id, which never changes). Every attempt carries a
+fresh installation token (``tokens.py``) in the ``x-opscenter-installation-token`` header.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from opscenter.hooks.deliveries.policy import AttemptResult, RetryPolicy, TokenB
 from opscenter.hooks.deliveries.webhook import WebhookSender
 from opscenter.hooks.secrets import SecretCipher
 from opscenter.hooks.settings import HooksSettings
+from opscenter.hooks.tokens import HEADER as TOKEN_HEADER
+from opscenter.hooks.tokens import InstallationTokens
 from opscenter.servicekit.logs import configure_logging
 from opscenter.servicekit.process import install_signal_stop, run_main
 from opscenter.servicekit.runtime import ServiceRuntime
@@ -63,6 +66,9 @@ class Dispatcher:
         self.settings = settings
         self.config = dispatch_config(settings)
         self.cipher = SecretCipher(settings.secret_key.get_secret_value())
+        self.tokens = InstallationTokens(
+            settings.token_signing_seed.get_secret_value(), settings.token_ttl_s
+        )
         self.buckets = TokenBuckets(settings.installation_rate_per_s, settings.installation_burst)
         self.sender = WebhookSender(
             timeout_s=settings.webhook_timeout_s,
@@ -125,8 +131,16 @@ class Dispatcher:
             ) as span:
                 span.set_attribute("hooks.delivery_id", str(work.delivery_id))
                 span.set_attribute("hooks.attempt", work.attempt)
+                token = self.tokens.mint(
+                    work.installation_id, work.tenant_id, work.plugin_id, work.granted
+                )
                 result = await self.sender.send(
-                    work.url, str(work.delivery_id), work.message, work.secrets, datetime.now(UTC)
+                    work.url,
+                    str(work.delivery_id),
+                    work.message,
+                    work.secrets,
+                    datetime.now(UTC),
+                    {TOKEN_HEADER: token},
                 )
                 span.set_attribute("http.response.status_code", result.status_code or 0)
         finally:

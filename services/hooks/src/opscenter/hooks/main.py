@@ -10,6 +10,7 @@ from opscenter.hooks.deliveries.endpoints import router as deliveries_router
 from opscenter.hooks.secrets import SecretCipher
 from opscenter.hooks.settings import HooksSettings
 from opscenter.hooks.subscriptions.endpoints import router as subscriptions_router
+from opscenter.hooks.tokens import InstallationTokens
 from opscenter.servicekit.app import create_service_app
 from opscenter.servicekit.runtime import ServiceRuntime, run_api
 
@@ -24,6 +25,9 @@ def create_app(settings: HooksSettings | None = None) -> FastAPI:
         runtime=runtime,
     )
     app.state.secret_cipher = SecretCipher(settings.secret_key.get_secret_value())
+    app.state.installation_tokens = InstallationTokens(
+        settings.token_signing_seed.get_secret_value(), settings.token_ttl_s
+    )
     return app
 
 

@@ -21,6 +21,10 @@ class HooksSettings(ServiceSettings):
     #: How long a rotated-out secret keeps signing.
     secret_overlap_s: float = Field(default=24 * 3600.0, ge=0)
 
+    #: Installation tokens (see tokens.py): the Ed25519 key is derived from this seed.
+    token_signing_seed: SecretStr = SecretStr("dev-only-hooks-token-seed-change-me")
+    token_ttl_s: int = Field(default=300, ge=30, le=3600)
+
     #: Delay before attempt n+1 (seconds); its length is the number of attempts before a
     #: delivery is dead-lettered. Tests compress it.
     retry_schedule_s: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE_S

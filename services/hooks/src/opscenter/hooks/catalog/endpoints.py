@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from opscenter.contracts.hook_events import HOOK_EVENTS
@@ -31,3 +31,25 @@ _CATALOG = HookEventList(
 @router.get("/events", response_model=HookEventList, summary="The events a plugin may subscribe to")
 async def list_events() -> HookEventList:
     return _CATALOG
+
+
+class Jwk(BaseModel):
+    kty: str
+    crv: str
+    x: str
+    kid: str
+    alg: str
+    use: str
+
+
+class Jwks(BaseModel):
+    keys: list[Jwk]
+
+
+@router.get(
+    "/jwks.json",
+    response_model=Jwks,
+    summary="The public keys that verify installation tokens (EdDSA)",
+)
+async def jwks(request: Request) -> Jwks:
+    return Jwks.model_validate(request.app.state.installation_tokens.jwks())

@@ -66,6 +66,7 @@ class Work:
     url: str
     message: dict[str, Any]
     secrets: tuple[str, ...]
+    granted: tuple[str, ...]
     traceparent: str | None
     created_at: datetime
 
@@ -149,6 +150,7 @@ async def claim(
                     "data": trim_payload(event.type, event.data, sub.granted_permissions),
                 },
                 secrets=tuple(cipher.decrypt(c) for c in secrets.get(delivery.installation_id, [])),
+                granted=tuple(sub.granted_permissions),
                 traceparent=event.traceparent,
                 created_at=delivery.created_at,
             )

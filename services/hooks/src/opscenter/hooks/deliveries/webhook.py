@@ -103,8 +103,10 @@ class WebhookSender:
         message: dict[str, Any],
         secrets: Sequence[str],
         now: datetime,
+        extra_headers: dict[str, str] | None = None,
     ) -> AttemptResult:
-        """One attempt; never raises for anything the target does."""
+        """One attempt; never raises for anything the target does. ``extra_headers`` are
+        sent too (unsigned: the installation token carries its own signature)."""
         started = time.perf_counter()
 
         def result(**kw: Any) -> AttemptResult:
@@ -125,6 +127,7 @@ class WebhookSender:
             "webhook-id": msg_id,
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": signature,
+            **(extra_headers or {}),
         }
         try:
             response = await self._client.post(url, content=body, headers=headers)
