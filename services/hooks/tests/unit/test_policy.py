@@ -152,3 +152,24 @@ def test_secrets_are_encrypted_and_a_wrong_key_is_reported():
     assert SecretCipher("k1").decrypt(token) == secret
     with pytest.raises(ValueError, match="HOOKS_SECRET_KEY"):
         SecretCipher("k2").decrypt(token)
+
+
+def test_production_refuses_the_dev_keys_and_private_targets():
+    from pydantic import ValidationError
+
+    from opscenter.hooks.settings import HooksSettings
+
+    strong = "x" * 40
+    with pytest.raises(ValidationError, match="secret_key"):
+        HooksSettings(environment="production", jwt_secret=strong)
+    with pytest.raises(ValidationError, match="allow_private_targets"):
+        HooksSettings(
+            environment="production",
+            jwt_secret=strong,
+            secret_key=strong,
+            token_signing_seed=strong,
+            allow_private_targets=True,
+        )
+    HooksSettings(
+        environment="production", jwt_secret=strong, secret_key=strong, token_signing_seed=strong
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from opscenter.servicekit.settings import ServiceSettings
@@ -60,6 +62,17 @@ class HooksSettings(ServiceSettings):
     #: probes again after ``breaker_probe_s``.
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_probe_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _no_dev_keys_in_production(self) -> Self:
+        if self.environment == "production":
+            for name in ("secret_key", "token_signing_seed"):
+                value: SecretStr = getattr(self, name)
+                if value.get_secret_value().startswith("dev-only-"):
+                    raise ValueError(f"{name}: production needs its own value")
+            if self.allow_private_targets:
+                raise ValueError("allow_private_targets is for tests, not production")
+        return self
 
     @field_validator("retry_schedule_s")
     @classmethod
