@@ -40,6 +40,8 @@ tracer = trace.get_tracer("opscenter.hooks.dispatcher")
 
 ATTEMPTS = Counter("hooks_attempts_total", "Delivery attempts by outcome", ["outcome"])
 IN_FLIGHT = Gauge("hooks_attempts_in_flight", "Attempts under way in this dispatcher")
+QUEUE_DEPTH = Gauge("hooks_queue_depth", "Pending deliveries per tenant", ["tenant_id"])
+BREAKERS = Gauge("hooks_breakers", "Endpoint circuit breakers per state", ["state"])
 LATENCY = Histogram(
     "hooks_attempt_seconds",
     "Attempt duration",
@@ -81,15 +83,17 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         recorder = asyncio.create_task(self._record_loop())
+        gauges = asyncio.create_task(self._gauge_loop(stop))
         try:
             await self._claim_loop(stop)
             if self._tasks:
                 await asyncio.wait(self._tasks)
             await self._results.join()
         finally:
-            recorder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await recorder
+            for task in (recorder, gauges):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self.sender.close()
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
@@ -121,6 +125,23 @@ class Dispatcher:
             if not works:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.idle_poll_s)
+
+    async def _gauge_loop(self, stop: asyncio.Event, every_s: float = 5.0) -> None:
+        """Queue depth per tenant and breaker states, read from the rows every few seconds."""
+        while not stop.is_set():
+            try:
+                async with self.runtime.sessions() as session:
+                    depths, states = await service.gauges(session)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("gauges not read", extra={"error": repr(exc)})
+            else:
+                QUEUE_DEPTH.clear()
+                for tenant_id, count in depths.items():
+                    QUEUE_DEPTH.labels(tenant_id).set(count)
+                for state in ("closed", "open", "half_open"):
+                    BREAKERS.labels(state).set(states.get(state, 0))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
 
     async def _attempt(self, work: service.Work) -> None:
         IN_FLIGHT.inc()

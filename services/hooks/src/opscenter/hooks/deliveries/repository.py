@@ -283,3 +283,17 @@ async def requeue(
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def pending_by_tenant(session: AsyncSession) -> dict[str, int]:
+    stmt = (
+        select(Delivery.tenant_id, func.count())
+        .where(Delivery.status == "pending")
+        .group_by(Delivery.tenant_id)
+    )
+    return {t: int(n) for t, n in (await session.execute(stmt)).all()}
+
+
+async def breakers_by_state(session: AsyncSession) -> dict[str, int]:
+    stmt = select(EndpointBreaker.state, func.count()).group_by(EndpointBreaker.state)
+    return {s: int(n) for s, n in (await session.execute(stmt)).all()}

@@ -372,3 +372,8 @@ async def replay_window(
         until=until,
         status=status,
     )
+
+
+async def gauges(session: AsyncSession) -> tuple[dict[str, int], dict[str, int]]:
+    """Pending deliveries per tenant, and endpoint breakers per state."""
+    return await repo.pending_by_tenant(session), await repo.breakers_by_state(session)
