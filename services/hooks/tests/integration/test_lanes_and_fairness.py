@@ -49,9 +49,14 @@ async def test_two_dispatchers_deliver_each_delivery_once_in_lane_order(
     await hooks.enable(t, [HookSpec(name="device.created", url=url)])
     await hooks.enable(t, [HookSpec(name="device.created", url=url)])
     await hooks.publish(*(device_created(t, f"dev-{i % 7}", name=f"n{i}") for i in range(150)))
-    async with hooks.dispatching(dispatch_batch_size=10), hooks.dispatching(dispatch_batch_size=10):
+    # Leases long enough that none expires on a busy machine: a second send would then be
+    # the at-least-once takeover (tested with SIGKILL), not two dispatchers taking one row.
+    each = {"dispatch_batch_size": 10, "lease_s": 120.0}
+    async with hooks.dispatching(**each), hooks.dispatching(**each):
         await hooks.wait_for(
-            "SELECT 1 FROM deliveries WHERE status = 'succeeded'", lambda r: len(r) == 300
+            "SELECT 1 FROM deliveries WHERE status = 'succeeded'",
+            lambda r: len(r) == 300,
+            timeout_s=120,
         )
     calls = receiver.calls_to("two")
     ids = [c.headers["webhook-id"] for c in calls]
