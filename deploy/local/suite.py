@@ -34,6 +34,14 @@ STACK = REPO / "deploy" / "local" / "stack.sh"
 NGINX_TEMPLATE = REPO / "deploy" / "local" / "nginx.conf.template"
 SERVICES = ("catalog", "installer", "hooks", "analytics", "reviews")
 ROLES = ("api", "worker", "relay")
+# Processes some services run besides those: hooks' dispatcher makes the webhook calls.
+EXTRA_ROLES = {"hooks": ("dispatcher",)}
+
+
+def roles(service: str) -> tuple[str, ...]:
+    return ROLES + EXTRA_ROLES.get(service, ())
+
+
 # Base HTTP ports per instance; service i listens on base + i, the gateway on base + 80.
 HTTP_BASE = {"dev": 8100, "test": 8200}
 
@@ -149,6 +157,7 @@ def start(inst: Instance, service: str, role: str) -> None:
         "api": [sys.executable, "-c", f"from opscenter.{service}.main import run; run()"],
         "worker": [sys.executable, "-m", f"opscenter.{service}.worker"],
         "relay": [sys.executable, "-m", f"opscenter.{service}.relay"],
+        "dispatcher": [sys.executable, "-m", f"opscenter.{service}.dispatcher"],
     }[role]
     with open(logs / f"{service}-{role}.log", "ab") as log:
         proc = subprocess.Popen(
@@ -229,7 +238,7 @@ def up(name: str) -> None:
     asyncio.run(ensure_topics(inst.kafka_bootstrap, ALL_TOPICS))
     for service in SERVICES:
         migrate(inst, service)
-        for role in ROLES:
+        for role in roles(service):
             start(inst, service, role)
     start_gateway(inst)
     wait_ready(inst)
@@ -242,13 +251,13 @@ def down(name: str, *, services_only: bool = False) -> None:
     if nginx_pid:
         os.kill(nginx_pid, signal.SIGQUIT)
     for service in SERVICES:
-        for role in ROLES:
+        for role in roles(service):
             pid = running_pid(pid_file(inst, service, role))
             if pid:
                 os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + 20
     for service in SERVICES:
-        for role in ROLES:
+        for role in roles(service):
             pidf = pid_file(inst, service, role)
             while running_pid(pidf) and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -269,7 +278,7 @@ def status(name: str) -> None:
     for service in SERVICES:
         states = [
             f"{role}:{'up' if running_pid(pid_file(inst, service, role)) else 'down'}"
-            for role in ROLES
+            for role in roles(service)
         ]
         print(
             f"{service:9s} http://127.0.0.1:{inst.port(service)}  {' '.join(states)}  "

@@ -28,8 +28,8 @@ from opscenter.servicekit.testing import (
     migrated_database,
 )
 
-# Services join this list as they gain consumers (hooks has none yet).
-SERVICES = ["catalog", "installer", "analytics", "reviews"]
+# Every service with consumers replays every contract example.
+SERVICES = ["catalog", "installer", "hooks", "analytics", "reviews"]
 
 
 class RecordingSink:

@@ -40,6 +40,8 @@ from opscenter.contracts.hooks import (
     DeliveryDeadLetteredV1,
     DeliveryFailedV1,
     DeliverySucceededV1,
+    EndpointBreakerClosedV1,
+    EndpointBreakerOpenedV1,
     EndpointDisabledV1,
 )
 from opscenter.contracts.installer import (
@@ -136,6 +138,8 @@ __all__ = [
     "DeviceCreatedV1",
     "DeviceDeletedV1",
     "DeviceUpdatedV1",
+    "EndpointBreakerClosedV1",
+    "EndpointBreakerOpenedV1",
     "EndpointDisabledV1",
     "EntitlementChangedV1",
     "EventPayload",

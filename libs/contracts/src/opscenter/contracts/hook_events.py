@@ -42,6 +42,7 @@ __all__ = [
     "can_receive",
     "hook_event",
     "is_known_hook_event",
+    "matches_hook",
     "trim_payload",
 ]
 
@@ -110,6 +111,14 @@ def hook_event(name: str) -> HookEvent:
         return HOOK_EVENTS[name]
     except KeyError:
         raise UnknownEventType(name) from None
+
+
+def matches_hook(pattern: str, event_type: str) -> bool:
+    """Whether a subscription to ``pattern`` (an event name, or ``<prefix>.*`` such as
+    ``device.*``) covers ``event_type``."""
+    if pattern.endswith(".*"):
+        return event_type.startswith(pattern[:-1])
+    return pattern == event_type
 
 
 def can_receive(event_type: str, granted: Iterable[str]) -> bool:

@@ -22,6 +22,8 @@ __all__ = [
     "DeliveryDeadLetteredV1",
     "DeliveryFailedV1",
     "DeliverySucceededV1",
+    "EndpointBreakerClosedV1",
+    "EndpointBreakerOpenedV1",
     "EndpointDisabledV1",
 ]
 
@@ -132,5 +134,54 @@ class EndpointDisabledV1(_DeliveryEvent):
                 "url": "https://hooks.example.com/ops",
                 "reason": "50 consecutive failures",
                 "consecutive_failures": 50,
+            }
+        )
+
+
+class EndpointBreakerOpenedV1(_DeliveryEvent):
+    """The endpoint at ``url`` failed ``consecutive_failures`` times in a row: its circuit
+    breaker opened and no delivery is sent there until a probe succeeds (from
+    ``probe_at``). The delivery named is the one whose failure opened it."""
+
+    event_type: ClassVar[str] = "hooks.endpoint.breaker_opened.v1"
+
+    url: Annotated[str, Field(max_length=2048)]
+    consecutive_failures: Annotated[int, Field(ge=1)]
+    probe_at: UtcDatetime
+    error: Error
+
+    @classmethod
+    def example(cls) -> Self:
+        return cls.model_validate(
+            {
+                **_EX,
+                "attempt": 3,
+                "latency_ms": 2,
+                "url": "https://hooks.example.com/ops",
+                "consecutive_failures": 5,
+                "probe_at": datetime(2026, 1, 26, 19, 1, tzinfo=UTC),
+                "error": "ConnectError: connection refused",
+            }
+        )
+
+
+class EndpointBreakerClosedV1(_DeliveryEvent):
+    """A probe of an open breaker's endpoint succeeded: deliveries to ``url`` resume. The
+    delivery named is the probe; ``open_s`` is how long the breaker was open."""
+
+    event_type: ClassVar[str] = "hooks.endpoint.breaker_closed.v1"
+
+    url: Annotated[str, Field(max_length=2048)]
+    open_s: Annotated[float, Field(ge=0)]
+
+    @classmethod
+    def example(cls) -> Self:
+        return cls.model_validate(
+            {
+                **_EX,
+                "attempt": 4,
+                "latency_ms": 35,
+                "url": "https://hooks.example.com/ops",
+                "open_s": 30.0,
             }
         )

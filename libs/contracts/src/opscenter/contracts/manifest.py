@@ -53,6 +53,7 @@ __all__ = [
     "Manifest",
     "PluginType",
     "Pricing",
+    "WebhookUrl",
     "mask_config",
     "normalize_config_schema",
     "secret_fields",
@@ -200,6 +201,8 @@ RangeStr = Annotated[
 ]
 Tag = Annotated[str, AfterValidator(_tag)]
 RelativePath = Annotated[str, AfterValidator(_relative_path)]
+#: An absolute http(s) URL without credentials, at most 2048 characters.
+WebhookUrl = Annotated[str, AfterValidator(_webhook_url)]
 NpmName = Annotated[str, AfterValidator(_npm_name)]
 Pep508 = Annotated[str, AfterValidator(_pep508)]
 
@@ -230,7 +233,7 @@ class HookSpec(_Strict):
 
     name: HookName
     handler: Annotated[str, AfterValidator(_handler)] | None = None
-    url: Annotated[str, AfterValidator(_webhook_url)] | None = None
+    url: WebhookUrl | None = None
 
     @model_validator(mode="after")
     def _exactly_one_target(self) -> Self:

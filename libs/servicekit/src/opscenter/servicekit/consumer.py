@@ -4,7 +4,9 @@ A batch of records is applied in one transaction, each event guarded by the inbo
 offsets are committed only after that transaction commits (FastStream acks after the handler
 returns). When the batch fails, each event is retried alone so one poison message cannot hold
 back the others; an event that still fails after `max_attempts`, or that cannot be parsed at all,
-goes to `<topic>.dlq` with the error, and the consumer moves on. Infrastructure failures
+goes to `<topic>.dlq` with the error, and the consumer moves on. A record over `max_bytes`, or
+one the consumer's `reject` check refuses, goes there at once, before any transaction: a bad
+message does not get better with retries. Infrastructure failures
 (database or broker unreachable) are not the message's fault: they are raised, FastStream rewinds
 the batch, and it is read again once the dependency is back.
 """
@@ -38,6 +40,14 @@ BatchEventHandler = Callable[[AsyncSession, Sequence[CloudEvent]], Awaitable[Non
 APPLIED = Counter("consumer_events_applied_total", "Events applied", ["consumer"])
 DUPLICATES = Counter("consumer_events_duplicate_total", "Redeliveries skipped", ["consumer"])
 DEAD_LETTERED = Counter("consumer_events_dead_lettered_total", "Events sent to a DLQ", ["consumer"])
+REJECTED = Counter(
+    "consumer_events_rejected_total",
+    "Records dead-lettered before any attempt, by reason",
+    ["consumer", "reason"],
+)
+
+#: A check of one parsed event before it is applied: a reason to refuse it, or None.
+RejectCheck = Callable[[CloudEvent], "str | None"]
 
 
 class DeadLetterSink(Protocol):
@@ -74,6 +84,12 @@ class EventConsumer:
     # before its body is parsed (its `ce_type` header says what it is): it has no effect, so it
     # needs no inbox claim either. None: every type.
     types: frozenset[str] | None = None
+    # Optional: records whose value is longer are dead-lettered unparsed ("oversized").
+    max_bytes: int | None = None
+    # Optional: refuses an event for good (see `RejectCheck`); the reason is the DLQ's error.
+    reject: RejectCheck | None = None
+    # Optional: what the inbox remembers an event by (default its `id`); at most 64 characters.
+    dedupe_key: Callable[[CloudEvent], str] | None = None
 
     def __post_init__(self) -> None:
         if (self.handler is None) == (self.batch_handler is None):
@@ -84,13 +100,23 @@ class EventConsumer:
         for record in records:
             if self._labelled_as_other_type(record):
                 continue
+            size = len(record.value or b"")
+            if self.max_bytes is not None and size > self.max_bytes:
+                await self._refuse(record, "oversized", f"{size} bytes > {self.max_bytes}")
+                continue
             try:
                 event = CloudEvent.from_json_bytes(record.value)
             except (ContractError, ValueError) as exc:
+                REJECTED.labels(self.name, "not-a-cloudevent").inc()
                 await self._dead_letter(record, exc)
                 continue
-            if self.types is None or event.type in self.types:
-                events.append((record, event))
+            if self.types is not None and event.type not in self.types:
+                continue
+            reason = self.reject(event) if self.reject is not None else None
+            if reason is not None:
+                await self._refuse(record, reason.split(":", 1)[0], reason)
+                continue
+            events.append((record, event))
         if not events:
             return
         try:
@@ -115,14 +141,15 @@ class EventConsumer:
     async def _apply(self, events: Sequence[tuple[ConsumerRecord[Any, Any], CloudEvent]]) -> None:
         async with self.sessions() as session, session.begin():
             # One event id twice in a batch (a relay's redelivery) is applied once: the first wins.
-            ids = list(dict.fromkeys(event.id for _, event in events))
+            key = self.dedupe_key or _event_id
+            ids = list(dict.fromkeys(key(event) for _, event in events))
             fresh = await self.inbox.claim_many(session, ids, self.name)
             DUPLICATES.labels(self.name).inc(len(events) - len(fresh))
             applied: list[CloudEvent] = []
             for record, event in events:
-                if event.id not in fresh:
+                if key(event) not in fresh:
                     continue
-                fresh.discard(event.id)
+                fresh.discard(key(event))
                 applied.append(event)
                 if self.handler is None:
                     continue
@@ -166,6 +193,14 @@ class EventConsumer:
         )
         await self._dead_letter(record, error)
 
+    async def _refuse(self, record: ConsumerRecord[Any, Any], reason: str, detail: str) -> None:
+        REJECTED.labels(self.name, reason).inc()
+        log.warning(
+            "record refused, dead-lettered",
+            extra={"consumer": self.name, "reason": reason, "detail": detail[:500]},
+        )
+        await self._dead_letter(record, ValueError(detail))
+
     async def _dead_letter(self, record: ConsumerRecord[Any, Any], error: BaseException) -> None:
         headers = _header_dict(record)
         headers.update(
@@ -179,6 +214,10 @@ class EventConsumer:
         )
         await self.dead_letter(f"{record.topic}.dlq", record.value, record.key, headers)
         DEAD_LETTERED.labels(self.name).inc()
+
+
+def _event_id(event: CloudEvent) -> str:
+    return event.id
 
 
 def _header(record: ConsumerRecord[Any, Any], name: str) -> str | None:

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 from faststream import FastStream
@@ -85,9 +85,11 @@ class ServiceRuntime:
         *,
         batch_handler: BatchEventHandler | None = None,
         types: Iterable[str] | None = None,
+        **options: Any,
     ) -> EventConsumer:
         """A consumer named `<service>.<purpose>` that dead-letters through `broker`; `types`
-        limits it to those event types (see `EventConsumer.types`)."""
+        limits it to those event types (see `EventConsumer.types`); `options` are the other
+        `EventConsumer` fields (`max_bytes`, `reject`, `dedupe_key`)."""
         return EventConsumer(
             name=f"{self.settings.service_name}.{purpose}",
             topics=list(topics),
@@ -98,6 +100,7 @@ class ServiceRuntime:
             dead_letter=broker_dead_letter(broker),
             max_attempts=self.settings.consumer_max_attempts,
             types=frozenset(types) if types is not None else None,
+            **options,
         )
 
     async def warm_up(self) -> None:

@@ -1,11 +1,82 @@
+"""Hooks settings (env prefix ``HOOKS_``)."""
+
 from __future__ import annotations
 
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from opscenter.servicekit.settings import ServiceSettings
+
+#: The issue's schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts).
+DEFAULT_RETRY_SCHEDULE_S = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 
 class HooksSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="HOOKS_", extra="ignore")
 
     service_name: str = "hooks"
+
+    #: Encrypts webhook secrets at rest (any string; a Fernet key is derived from it).
+    secret_key: SecretStr = SecretStr("dev-only-hooks-secret-change-me")
+    #: How long a rotated-out secret keeps signing.
+    secret_overlap_s: float = Field(default=24 * 3600.0, ge=0)
+
+    #: Installation tokens (see tokens.py): the Ed25519 key is derived from this seed.
+    token_signing_seed: SecretStr = SecretStr("dev-only-hooks-token-seed-change-me")
+    token_ttl_s: int = Field(default=300, ge=30, le=3600)
+
+    #: Delay before attempt n+1 (seconds); its length is the number of attempts before a
+    #: delivery is dead-lettered. Tests compress it.
+    retry_schedule_s: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE_S
+    #: Each delay is multiplied by a random factor in [1 - jitter, 1 + jitter].
+    retry_jitter: float = Field(default=0.1, ge=0, le=1)
+    #: A Retry-After longer than this is cut to it.
+    retry_after_cap_s: float = Field(default=3600.0, ge=0)
+
+    webhook_timeout_s: float = Field(default=15.0, gt=0)
+    #: Operator setting: deliver to loopback, private, link-local or metadata addresses.
+    #: Off in production; the tests turn it on for their loopback receivers.
+    allow_private_targets: bool = False
+    #: Largest platform event accepted from ``ops.platform`` (bytes of the Kafka value).
+    max_event_bytes: int = Field(default=256 * 1024, ge=1024)
+
+    #: Dispatcher: deliveries leased per claim, how long a lease lasts (a dead dispatcher's
+    #: leases expire and another takes them), and how often an idle dispatcher looks for work.
+    dispatch_batch_size: int = Field(default=100, ge=1)
+    dispatch_concurrency: int = Field(default=200, ge=1)
+    lease_s: float = Field(default=60.0, gt=0)
+    idle_poll_s: float = Field(default=0.2, gt=0)
+    #: At most this many deliveries of one tenant per claim, so a flood cannot fill a claim.
+    tenant_share_per_claim: int = Field(default=20, ge=1)
+
+    #: Where the dispatcher process serves its Prometheus metrics on 127.0.0.1 (0: nowhere).
+    dispatcher_metrics_port: int = Field(default=0, ge=0, le=65535)
+
+    #: Token bucket per installation: sustained deliveries/s and burst.
+    installation_rate_per_s: float = Field(default=200.0, gt=0)
+    installation_burst: int = Field(default=400, ge=1)
+
+    #: Circuit breaker per endpoint URL: opens after this many consecutive failed attempts,
+    #: probes again after ``breaker_probe_s``.
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_probe_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _no_dev_keys_in_production(self) -> Self:
+        if self.environment == "production":
+            for name in ("secret_key", "token_signing_seed"):
+                value: SecretStr = getattr(self, name)
+                if value.get_secret_value().startswith("dev-only-"):
+                    raise ValueError(f"{name}: production needs its own value")
+            if self.allow_private_targets:
+                raise ValueError("allow_private_targets is for tests, not production")
+        return self
+
+    @field_validator("retry_schedule_s")
+    @classmethod
+    def _schedule_not_empty(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(v < 0 for v in value):
+            raise ValueError("retry_schedule_s needs at least one delay, none negative")
+        return value

@@ -28,15 +28,16 @@ from opscenter.catalog.marketplace.schemas import (
 )
 from opscenter.catalog.marketplace.search import SearchParams
 from opscenter.catalog.models import Plugin, PluginVersion
-from opscenter.catalog.pagination import (
+from opscenter.contracts import PluginDownloadedV1, parse_version
+from opscenter.contracts.catalog import artifact_path
+from opscenter.contracts.manifest import CATEGORY_LABELS
+from opscenter.servicekit.errors import Problem, field_error, not_found
+from opscenter.servicekit.pagination import (
     decode_cursor,
     decode_time_id_cursor,
     encode_cursor,
     invalid_cursor,
 )
-from opscenter.contracts import PluginDownloadedV1, parse_version
-from opscenter.contracts.catalog import artifact_path
-from opscenter.contracts.manifest import CATEGORY_LABELS
 from opscenter.servicekit.cursors import (
     cursor_float,
     cursor_int,
@@ -44,7 +45,6 @@ from opscenter.servicekit.cursors import (
     cursor_timestamp,
     cursor_uuid,
 )
-from opscenter.servicekit.errors import Problem, field_error, not_found
 from opscenter.servicekit.uow import UnitOfWork
 
 

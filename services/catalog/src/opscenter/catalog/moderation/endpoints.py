@@ -22,11 +22,11 @@ from opscenter.catalog.moderation.schemas import (
     YankedVersion,
     YankRequest,
 )
-from opscenter.catalog.pagination import decode_time_id_cursor, encode_cursor
 from opscenter.catalog.plugins.schemas import PluginRead
 from opscenter.servicekit.auth import Principal, Role, require_roles
 from opscenter.servicekit.errors import Problem, field_error, problem_responses
 from opscenter.servicekit.idempotency import IdempotencyKey
+from opscenter.servicekit.pagination import decode_time_id_cursor, encode_cursor
 from opscenter.servicekit.runtime import RuntimeDep
 from opscenter.servicekit.uow import UnitOfWork
 from opscenter.servicekit.writes import idempotent_write, operation

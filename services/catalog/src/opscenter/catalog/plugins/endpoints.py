@@ -11,7 +11,6 @@ from fastapi.responses import Response
 
 from opscenter.catalog.deps import SettingsDep, StoreDep
 from opscenter.catalog.packages import PackageLimits
-from opscenter.catalog.pagination import decode_cursor, encode_cursor
 from opscenter.catalog.plugins import service
 from opscenter.catalog.plugins.schemas import (
     PluginCreate,
@@ -28,6 +27,7 @@ from opscenter.servicekit.auth import Principal, Role, require_roles
 from opscenter.servicekit.cursors import cursor_text
 from opscenter.servicekit.errors import problem_responses
 from opscenter.servicekit.idempotency import IdempotencyKey
+from opscenter.servicekit.pagination import decode_cursor, encode_cursor
 from opscenter.servicekit.runtime import RuntimeDep
 from opscenter.servicekit.uow import UnitOfWork
 from opscenter.servicekit.writes import idempotent_write, operation

@@ -1,0 +1,161 @@
+"""Reads and writes of the subscription and plugin projections and the webhook secrets."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opscenter.hooks.deliveries.repository import cancelled
+from opscenter.hooks.models import Delivery, PluginProjection, Subscription, WebhookSecret
+
+
+async def subscription_for_update(
+    session: AsyncSession, installation_id: uuid.UUID
+) -> Subscription | None:
+    stmt = (
+        select(Subscription)
+        .where(Subscription.installation_id == installation_id)
+        .with_for_update()
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def subscription(session: AsyncSession, installation_id: uuid.UUID) -> Subscription | None:
+    return await session.get(Subscription, installation_id)
+
+
+async def subscriptions_of_plugin(
+    session: AsyncSession, plugin_id: uuid.UUID, tenant_id: str | None = None
+) -> Sequence[Subscription]:
+    stmt = select(Subscription).where(Subscription.plugin_id == plugin_id)
+    if tenant_id is not None:
+        stmt = stmt.where(Subscription.tenant_id == tenant_id)
+    return (await session.execute(stmt.order_by(Subscription.installation_id))).scalars().all()
+
+
+async def active_subscriptions(session: AsyncSession, tenant_id: str) -> Sequence[Subscription]:
+    """The tenant's enabled subscriptions whose plugin is not banned."""
+    stmt = (
+        select(Subscription)
+        .outerjoin(PluginProjection, PluginProjection.plugin_id == Subscription.plugin_id)
+        .where(
+            Subscription.tenant_id == tenant_id,
+            Subscription.state == "enabled",
+            Subscription.endpoint_disabled.is_(False),
+            func.coalesce(PluginProjection.banned, False).is_(False),
+        )
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def upsert_subscription(session: AsyncSession, values: dict[str, Any]) -> None:
+    stmt = insert(Subscription).values(**values)
+    changing = {k: stmt.excluded[k] for k in values if k != "installation_id"}
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["installation_id"], set_={**changing, "updated_at": func.now()}
+        )
+    )
+
+
+async def set_endpoint(
+    session: AsyncSession, installation_id: uuid.UUID, url: str | None, *, disabled: bool
+) -> None:
+    await session.execute(
+        update(Subscription)
+        .where(Subscription.installation_id == installation_id)
+        .values(endpoint_url=url, endpoint_disabled=disabled, updated_at=func.now())
+    )
+
+
+async def disable_endpoint(session: AsyncSession, installation_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Subscription)
+        .where(Subscription.installation_id == installation_id)
+        .values(endpoint_disabled=True, updated_at=func.now())
+    )
+
+
+async def upsert_plugin(
+    session: AsyncSession,
+    plugin_id: uuid.UUID,
+    *,
+    publisher_id: str | None = None,
+    banned: bool | None = None,
+) -> None:
+    values: dict[str, Any] = {"plugin_id": plugin_id}
+    if publisher_id is not None:
+        values["publisher_id"] = publisher_id
+    if banned is not None:
+        values["banned"] = banned
+    stmt = insert(PluginProjection).values(**values)
+    changing = {k: stmt.excluded[k] for k in values if k != "plugin_id"}
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["plugin_id"], set_={**changing, "updated_at": func.now()}
+        )
+    )
+
+
+async def plugin(session: AsyncSession, plugin_id: uuid.UUID) -> PluginProjection | None:
+    return await session.get(PluginProjection, plugin_id)
+
+
+async def cancel_pending(
+    session: AsyncSession, installation_ids: Sequence[uuid.UUID], reason: str
+) -> int:
+    """Pending deliveries (retries included) of these installations end as ``cancelled``."""
+    if not installation_ids:
+        return 0
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.installation_id.in_(installation_ids), Delivery.status == "pending")
+        .values(**cancelled(reason))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def add_secret(session: AsyncSession, installation_id: uuid.UUID, ciphertext: str) -> None:
+    session.add(WebhookSecret(installation_id=installation_id, ciphertext=ciphertext))
+    await session.flush()
+
+
+async def has_secret(session: AsyncSession, installation_id: uuid.UUID) -> bool:
+    stmt = select(WebhookSecret.id).where(WebhookSecret.installation_id == installation_id)
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+async def expire_secrets(session: AsyncSession, installation_id: uuid.UUID, at: datetime) -> None:
+    """Every secret still signing without an end gets one at ``at``."""
+    await session.execute(
+        update(WebhookSecret)
+        .where(
+            WebhookSecret.installation_id == installation_id,
+            WebhookSecret.expires_at.is_(None),
+        )
+        .values(expires_at=at)
+    )
+
+
+async def signing_secrets(
+    session: AsyncSession, installation_ids: Sequence[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, list[str]]:
+    """The ciphertexts that sign now, newest first, per installation."""
+    stmt = (
+        select(WebhookSecret.installation_id, WebhookSecret.ciphertext)
+        .where(
+            WebhookSecret.installation_id.in_(installation_ids),
+            (WebhookSecret.expires_at.is_(None)) | (WebhookSecret.expires_at > now),
+        )
+        .order_by(WebhookSecret.installation_id, WebhookSecret.id.desc())
+    )
+    found: dict[uuid.UUID, list[str]] = {}
+    for installation_id, ciphertext in (await session.execute(stmt)).all():
+        found.setdefault(installation_id, []).append(ciphertext)
+    return found

@@ -1,0 +1,133 @@
+"""The subscription projection and what a tenant admin may change of it.
+
+Only an ``enabled`` installation of a plugin that is not banned receives deliveries. A
+transition out of ``enabled`` (disable, uninstall, a failed or requested operation) and a ban
+cancel every delivery still pending for it, retries included: they end ``cancelled``, not failed.
+An installation gets its first webhook secret when it is first enabled; the tenant admin sees a
+secret only in the answer of a rotation (the old one keeps signing for ``secret_overlap_s``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opscenter.contracts import EventPayload, PluginBannedV1, PluginVersionPublishedV1
+from opscenter.contracts.hook_events import can_receive, matches_hook
+from opscenter.hooks.models import Subscription
+from opscenter.hooks.secrets import SecretCipher, new_webhook_secret
+from opscenter.hooks.subscriptions import repository as repo
+from opscenter.servicekit.errors import not_found
+from opscenter.servicekit.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+ENABLED = "enabled"
+
+
+async def apply_installation_event(
+    session: AsyncSession, payload: EventPayload, cipher: SecretCipher
+) -> None:
+    """Moves the projection to ``payload`` (any ``installer.installation`` event) unless it
+    already holds a newer transition."""
+    event: Any = payload
+    current = await repo.subscription_for_update(session, event.installation_id)
+    if current is not None and current.sequence >= event.sequence:
+        return
+    values: dict[str, Any] = {
+        "installation_id": event.installation_id,
+        "tenant_id": event.tenant_id,
+        "plugin_id": event.plugin_id,
+        "slug": event.slug,
+        "version": event.version,
+        "state": event.state.value,
+        "sequence": event.sequence,
+    }
+    fields = type(event).model_fields
+    if "granted_permissions" in fields:
+        values["granted_permissions"] = [p.value for p in event.granted_permissions]
+    if "hooks" in fields:
+        values["hooks"] = [h.model_dump(exclude_none=True) for h in event.hooks]
+    await repo.upsert_subscription(session, values)
+    if values["state"] == ENABLED:
+        if not await repo.has_secret(session, event.installation_id):
+            await repo.add_secret(
+                session, event.installation_id, cipher.encrypt(new_webhook_secret())
+            )
+    elif current is None or current.state == ENABLED:
+        cancelled = await repo.cancel_pending(
+            session, [event.installation_id], f"installation {values['state']}"
+        )
+        if cancelled:
+            log.info("cancelled pending deliveries", extra={"count": cancelled})
+
+
+def webhook_url(sub: Subscription, event_type: str) -> str | None:
+    """Where ``sub`` is sent ``event_type`` by webhook: its endpoint (set through the API)
+    or the URL of the first matching webhook hook; None when it is owed no webhook of it
+    (no such hook, or its grant does not cover the event)."""
+    if not can_receive(event_type, sub.granted_permissions):
+        return None
+    for hook in sub.hooks:
+        if "url" in hook and matches_hook(hook["name"], event_type):
+            return sub.endpoint_url or str(hook["url"])
+    return None
+
+
+async def apply_plugin_event(session: AsyncSession, event: EventPayload) -> None:
+    if isinstance(event, PluginVersionPublishedV1):
+        await repo.upsert_plugin(session, event.plugin_id, publisher_id=event.publisher_id)
+    elif isinstance(event, PluginBannedV1):
+        await repo.upsert_plugin(session, event.plugin_id, banned=True)
+        subs = await repo.subscriptions_of_plugin(session, event.plugin_id)
+        await repo.cancel_pending(session, [s.installation_id for s in subs], "plugin banned")
+
+
+async def tenant_subscription(
+    session: AsyncSession, plugin_id: uuid.UUID, tenant_id: str
+) -> Subscription:
+    """The tenant's installation of the plugin (the newest, if it was reinstalled); 404 when
+    the tenant has none."""
+    subs = await repo.subscriptions_of_plugin(session, plugin_id, tenant_id)
+    if not subs:
+        raise not_found("Installation of this plugin")
+    return max(subs, key=lambda s: (s.state != "uninstalled", s.updated_at))
+
+
+@dataclass(frozen=True)
+class RotatedSecret:
+    installation_id: uuid.UUID
+    secret: str
+    previous_valid_until: datetime | None
+
+
+async def rotate_secret(
+    uow: UnitOfWork,
+    plugin_id: uuid.UUID,
+    tenant_id: str,
+    cipher: SecretCipher,
+    overlap: timedelta,
+) -> RotatedSecret:
+    sub = await tenant_subscription(uow.session, plugin_id, tenant_id)
+    had = await repo.has_secret(uow.session, sub.installation_id)
+    until = datetime.now(UTC) + overlap
+    await repo.expire_secrets(uow.session, sub.installation_id, until)
+    secret = new_webhook_secret()
+    await repo.add_secret(uow.session, sub.installation_id, cipher.encrypt(secret))
+    return RotatedSecret(sub.installation_id, secret, until if had else None)
+
+
+async def set_endpoint(
+    uow: UnitOfWork, plugin_id: uuid.UUID, tenant_id: str, url: str | None
+) -> Subscription:
+    """Sets (or with ``None`` clears) the URL every webhook hook is sent to; setting it also
+    re-enables an endpoint a 410 disabled."""
+    sub = await tenant_subscription(uow.session, plugin_id, tenant_id)
+    await repo.set_endpoint(uow.session, sub.installation_id, url, disabled=False)
+    await uow.session.refresh(sub)
+    return sub

@@ -1,0 +1,277 @@
+"""Test harness of the hooks service, for its tests and bench/hooks.py: the service's real
+consumers fed real records on a migrated database, its API over ASGI, a dispatcher running
+in-process, and webhook receivers (real HTTP servers on 127.0.0.1) that verify every
+signature with the ``standardwebhooks`` library."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from aiohttp import web
+from sqlalchemy import text
+from standardwebhooks import Webhook
+
+from opscenter.contracts import (
+    CloudEvent,
+    EventPayload,
+    InstallationDisabledV1,
+    InstallationEnabledV1,
+    new_event,
+)
+from opscenter.contracts.manifest import HookSpec
+from opscenter.hooks.dispatcher import Dispatcher
+from opscenter.hooks.settings import HooksSettings
+from opscenter.servicekit.auth import mint_dev_token
+from opscenter.servicekit.consumer import EventConsumer
+from opscenter.servicekit.runtime import ServiceRuntime
+from opscenter.servicekit.testing import (
+    LocalStack,
+    consumer_record,
+)
+
+#: Compressed for tests: 4 attempts, 0.3 s apart, no jitter.
+FAST_SCHEDULE = (0.0, 0.3, 0.3, 0.3)
+
+
+@dataclass
+class Call:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    at: float
+
+
+Behaviour = Callable[[Call, int], Awaitable[web.StreamResponse] | web.StreamResponse]
+
+
+class Receiver:
+    """A webhook endpoint. ``behave(call, n)`` answers the n-th call (from 1) of a path;
+    every call is verified with each secret in ``verify_with`` (a call that fails any is
+    recorded in ``bad_signatures``)."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.bad_signatures: list[str] = []
+        self.verify_with: list[str] = []
+        self.behaviours: dict[str, Behaviour] = {}
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self, port: int = 0) -> None:
+        app = web.Application()
+        app.router.add_post("/{path:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def on(self, path: str, behave: Behaviour) -> str:
+        self.behaviours[path] = behave
+        return self.url(path)
+
+    def calls_to(self, path: str) -> list[Call]:
+        return [c for c in self.calls if c.path == path]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        headers = dict(request.headers)
+        for secret in self.verify_with:
+            try:
+                Webhook(secret).verify(raw, headers)
+            except Exception as exc:
+                self.bad_signatures.append(f"{secret[:10]}: {exc}")
+        path = request.match_info["path"]
+        call = Call(path, headers, json.loads(raw), time.monotonic())
+        self.calls.append(call)
+        behave = self.behaviours.get(path, ok)
+        answer = behave(call, len(self.calls_to(path)))
+        if asyncio.iscoroutine(answer):
+            answer = await answer
+        assert isinstance(answer, web.StreamResponse)
+        return answer
+
+
+def ok(call: Call, n: int) -> web.StreamResponse:
+    return web.Response(status=200)
+
+
+class DeadLetters:
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes, dict[str, str]]] = []
+
+    async def __call__(
+        self, topic: str, value: bytes, key: bytes | None, headers: dict[str, str]
+    ) -> None:
+        assert topic == "ops.platform.dlq" or topic.endswith(".dlq")
+        self.records.append((value, headers))
+
+
+@dataclass
+class Hooks:
+    """One hooks service on one fresh database."""
+
+    settings: HooksSettings
+    runtime: ServiceRuntime
+    api: httpx.AsyncClient
+    consumers: dict[str, EventConsumer]
+    dead_letters: DeadLetters
+    _offset: int = 0
+    _sequence: dict[uuid.UUID, int] = field(default_factory=dict)
+
+    async def feed(self, consumer: str, records: Sequence[bytes]) -> None:
+        c = self.consumers[consumer]
+        batch = []
+        for value in records:
+            self._offset += 1
+            batch.append(consumer_record(c.topics[0], value, offset=self._offset))
+        await c.process(batch)
+
+    async def publish(self, *events: CloudEvent) -> None:
+        await self.feed("hooks.platform-events", [e.to_json_bytes() for e in events])
+
+    async def transition(self, payload: EventPayload) -> None:
+        await self.feed(
+            "hooks.subscriptions", [new_event(payload, source="/tests").to_json_bytes()]
+        )
+
+    def _next_sequence(self, installation_id: uuid.UUID) -> int:
+        self._sequence[installation_id] = self._sequence.get(installation_id, 0) + 1
+        return self._sequence[installation_id]
+
+    async def enable(
+        self,
+        tenant_id: str,
+        hooks: Sequence[HookSpec],
+        permissions: Sequence[str] = ("api:devices:read",),
+        *,
+        installation_id: uuid.UUID | None = None,
+        plugin_id: uuid.UUID | None = None,
+    ) -> tuple[uuid.UUID, uuid.UUID]:
+        installation_id = installation_id or uuid.uuid4()
+        plugin_id = plugin_id or uuid.uuid4()
+        await self.transition(
+            InstallationEnabledV1(
+                installation_id=installation_id,
+                tenant_id=tenant_id,
+                plugin_id=plugin_id,
+                slug="watcher",
+                version="1.0.0",
+                state="enabled",
+                sequence=self._next_sequence(installation_id),
+                granted_permissions=list(permissions),
+                hooks=list(hooks),
+            )
+        )
+        return installation_id, plugin_id
+
+    async def disable(
+        self, tenant_id: str, installation_id: uuid.UUID, plugin_id: uuid.UUID
+    ) -> None:
+        await self.transition(
+            InstallationDisabledV1(
+                installation_id=installation_id,
+                tenant_id=tenant_id,
+                plugin_id=plugin_id,
+                slug="watcher",
+                version="1.0.0",
+                state="disabled",
+                sequence=self._next_sequence(installation_id),
+            )
+        )
+
+    def token(
+        self, tenant_id: str | None, *roles: str, publisher_id: str | None = None
+    ) -> dict[str, str]:
+        jwt = mint_dev_token(
+            self.settings, tenant_id=tenant_id, roles=roles, publisher_id=publisher_id
+        )
+        return {"Authorization": f"Bearer {jwt}"}
+
+    async def rotate(self, tenant_id: str, plugin_id: uuid.UUID) -> str:
+        r = await self.api.post(
+            f"/api/v1/plugins/{plugin_id}/hooks/secret/rotate",
+            headers=self.token(tenant_id, "tenant_admin"),
+        )
+        assert r.status_code == 200, r.text
+        return str(r.json()["secret"])
+
+    async def rows(self, sql: str, **params: Any) -> list[Any]:
+        async with self.runtime.engine.connect() as conn:
+            return list((await conn.execute(text(sql), params)).all())
+
+    async def wait_for(
+        self, sql: str, until: Callable[[list[Any]], bool], timeout_s: float = 20.0, **params: Any
+    ) -> list[Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            rows = await self.rows(sql, **params)
+            if until(rows) or time.monotonic() > deadline:
+                return rows
+            await asyncio.sleep(0.05)
+
+    async def outbox_types(self) -> list[str]:
+        rows = await self.rows("SELECT headers->>'ce_type' FROM outbox ORDER BY id")
+        return [r[0] for r in rows]
+
+    @contextlib.asynccontextmanager
+    async def dispatching(self, **overrides: Any) -> AsyncIterator[Dispatcher]:
+        settings = self.settings.model_copy(update=overrides) if overrides else self.settings
+        dispatcher = Dispatcher(self.runtime, settings)
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatcher.run(stop))
+        try:
+            yield dispatcher
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+
+
+def hooks_settings(db_url: str, stack: LocalStack, **overrides: Any) -> HooksSettings:
+    values: dict[str, Any] = {
+        "database_url": db_url,
+        "kafka_bootstrap": stack.kafka_bootstrap,
+        "log_json": False,
+        "allow_private_targets": True,
+        "retry_schedule_s": FAST_SCHEDULE,
+        "retry_jitter": 0.0,
+        "lease_s": 5.0,
+        "idle_poll_s": 0.05,
+        "breaker_threshold": 3,
+        "breaker_probe_s": 1.0,
+        "webhook_timeout_s": 2.0,
+        "db_pool_size": 5,
+    }
+    values.update(overrides)
+    return HooksSettings(**values)
+
+
+def tenant() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+def device_created(tenant_id: str, device_id: str = "dev-1", **over: Any) -> CloudEvent:
+    from opscenter.contracts.platform import DeviceCreatedV1
+
+    payload = DeviceCreatedV1(
+        tenant_id=tenant_id, device_id=device_id, name=over.pop("name", "edge-1"), kind="router"
+    )
+    return new_event(payload, source="/platform/devices", **over)
