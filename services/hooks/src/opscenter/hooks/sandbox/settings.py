@@ -1,0 +1,47 @@
+"""Operator settings of the sandbox (env prefix ``HOOKS_SANDBOX_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SandboxSettings(BaseSettings):
+    """Limits of every sandboxed worker; one worker slot = one dedicated non-root uid."""
+
+    model_config = SettingsConfigDict(env_prefix="HOOKS_SANDBOX_", extra="ignore")
+
+    #: Warm workers kept per pool (one pool per plugin version, ``HandlerSpec.pool_key``).
+    workers_per_pool: int = Field(default=1, ge=1, le=64)
+    #: Pools kept warm at once; the least recently used pool is closed to make room.
+    max_pools: int = Field(default=32, ge=1)
+    #: Per-event wall-clock deadline; past it the worker's process group is killed.
+    deadline_s: float = Field(default=10.0, gt=0)
+    #: A worker is replaced after this many events (bounds leaks and state carried over).
+    max_events_per_worker: int = Field(default=1000, ge=1)
+    #: A worker whose resident set exceeds this after an event is replaced.
+    max_rss_mb: int = Field(default=256, ge=16)
+    #: Address-space rlimit (and cgroup memory limit where available) of a worker.
+    memory_mb: int = Field(default=512, ge=64)
+    #: RLIMIT_NPROC of a worker's uid (and cgroup pids limit where available).
+    nproc: int = Field(default=32, ge=1)
+    #: RLIMIT_NOFILE of a worker.
+    nofile: int = Field(default=64, ge=16)
+    #: RLIMIT_FSIZE of a worker: the largest file it may write.
+    fsize_mb: int = Field(default=16, ge=1)
+    #: Size of the private tmpfs mounted at /tmp in the sandbox.
+    tmpfs_mb: int = Field(default=16, ge=1)
+    #: Lifetime CPU seconds of one worker (RLIMIT_CPU); not the per-event limit.
+    cpu_s: int = Field(default=600, ge=1)
+    #: Operator setting: may a network-granted handler connect to loopback (127.0.0.0/8, ::1)?
+    allow_loopback: bool = False
+    #: First of the dedicated non-root uids; slot n of all pools runs as uid_base + n.
+    uid_base: int = Field(default=61000, ge=1000)
+    #: How many uids from uid_base the set-up reserved (slots beyond it are refused).
+    uid_count: int = Field(default=256, ge=1)
+    #: bubblewrap binary.
+    bwrap_path: str = "bwrap"
+    #: Seconds a fresh worker has to import the handler and answer ready.
+    start_timeout_s: float = Field(default=10.0, gt=0)
+    #: Largest frame (event in, result out) in bytes.
+    max_frame_bytes: int = Field(default=1024 * 1024, ge=1024)
