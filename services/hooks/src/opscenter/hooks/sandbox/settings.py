@@ -41,6 +41,10 @@ class SandboxSettings(BaseSettings):
     uid_count: int = Field(default=256, ge=1)
     #: bubblewrap binary.
     bwrap_path: str = "bwrap"
+    #: The sandbox's interpreter: Debian's, for its python3-seccomp binding (stdlib only).
+    python_path: str = "/usr/bin/python3"
+    #: CPU share of one worker through the cgroup cpu controller (1.0 = one core).
+    cpu_fraction: float = Field(default=1.0, gt=0)
     #: Seconds a fresh worker has to import the handler and answer ready.
     start_timeout_s: float = Field(default=10.0, gt=0)
     #: Largest frame (event in, result out) in bytes.
