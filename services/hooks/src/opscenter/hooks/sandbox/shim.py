@@ -87,7 +87,9 @@ def _set_rlimits(limits: dict[str, int]) -> None:
     import signal
 
     for name, value in limits.items():
-        resource.setrlimit(getattr(resource, name), (value, value))
+        # RLIMIT_CPU: SIGXCPU at the soft limit says "cpu"; the hard one (SIGKILL) is a backstop.
+        hard = value + 1 if name == "RLIMIT_CPU" else value
+        resource.setrlimit(getattr(resource, name), (value, hard))
     # A write past RLIMIT_FSIZE then fails with EFBIG instead of killing the worker.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
