@@ -20,6 +20,15 @@ SHIM_PATH = Path(__file__).with_name("shim.py")
 SETPRIV = Path("/usr/bin/setpriv")
 SEED_DIR = "/sandbox/storage-seed"
 STORAGE_DIR = "/storage"
+#: Bound read-only (when present) only into network-granted sandboxes.
+NETWORK_FILES = (
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/nsswitch.conf",
+    "/etc/gai.conf",
+    "/etc/ssl/certs",
+    "/usr/share/ca-certificates",
+)
 
 #: Joins the cgroups named before ``--``, then becomes the command after it: the worker's first
 #: process is inside its limits before bubblewrap forks anything.
@@ -63,6 +72,9 @@ def build_command(
     if Path("/usr/lib64").is_dir():
         args += ["--symlink", "usr/lib64", "/lib64"]
     args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    if spec.network:
+        for path in NETWORK_FILES:  # name resolution and the CA bundle, for outbound calls
+            args += ["--ro-bind-try", path, path]
     args += _ro(
         interpreter.seccomp_module, Path("/sandbox/seccomp") / interpreter.seccomp_module.name
     )

@@ -163,6 +163,8 @@ def classify(exc: BaseException, forked: bool) -> tuple[str, str]:
     description = f"{type(exc).__name__}: {exc}"[:500]
     if isinstance(exc, MemoryError):
         return "memory", "MemoryError: the handler exceeded its memory limit"
+    if isinstance(exc, Refused):
+        return "refused", description
     if isinstance(exc, OSError):
         if exc.errno == errno.EAGAIN and forked:
             return "pids", f"{description} (process limit reached)"

@@ -1,0 +1,215 @@
+"""Storage and network grants at run time, on the real sandbox and a real loopback receiver.
+
+storage:write keeps data across events (and across worker replacements) within its quota;
+storage:read gets the same folder read-only; network:outbound opens inet sockets, and loopback
+targets only when the operator's allow_loopback says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from opscenter.hooks.sandbox import HandlerSpec, SandboxPool, SandboxSettings
+
+UID_BASE = 610_100 + int(os.environ.get("STACK_PORT_OFFSET", "0"))
+
+HANDLERS = textwrap.dedent(
+    """
+    import os, socket
+
+    def count(event, context):
+        os.makedirs(context["storage"], exist_ok=True)
+        path = os.path.join(context["storage"], "counter")
+        n = int(open(path).read()) if os.path.exists(path) else 0
+        with open(path, "w") as f:
+            f.write(str(n + 1))
+        return n + 1
+
+    def write_bytes(event, context):
+        with open(os.path.join(context["storage"], event["data"]["name"]), "wb") as f:
+            f.write(b"x" * event["data"]["size"])
+        return event["data"]["size"]
+
+    def plant_symlink(event, context):
+        os.symlink("/etc/shadow", os.path.join(context["storage"], "stolen"))
+        return "planted"
+
+    def listing(event, context):
+        return sorted(os.listdir(context["storage"]))
+
+    def fetch(event, context):
+        with socket.create_connection((event["data"]["host"], event["data"]["port"]), 5) as s:
+            s.sendall(b"GET /hook HTTP/1.0\\r\\nHost: receiver\\r\\n\\r\\n")
+            return s.recv(4096).decode().split("\\r\\n")[0]
+    """
+)
+
+
+def make_package(root: Path) -> Path:
+    package = root / "keeper"
+    package.mkdir()
+    package.chmod(0o755)
+    (package / "handlers.py").write_text(HANDLERS)
+    (package / "handlers.py").chmod(0o644)
+    return package
+
+
+def spec(package: Path, function: str, **overrides: object) -> HandlerSpec:
+    fields: dict[str, object] = {
+        "pool_key": "keeper@2.0.0",
+        "package_dir": package,
+        "entrypoint": f"handlers:{function}",
+        "network": False,
+        "storage_dir": None,
+        "storage_writable": False,
+        "storage_quota_bytes": 0,
+    }
+    fields.update(overrides)
+    return HandlerSpec(**fields)  # type: ignore[arg-type]
+
+
+def event(**data: object) -> dict[str, object]:
+    return {"id": "e", "type": "schedule.tick", "time": "2026-12-02T00:00:00Z", "tenant_id": "t",
+            "data": data}  # fmt: skip
+
+
+CONTEXT = {"storage": "/storage"}
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_package(tmp_path_factory.mktemp("storage-packages"))
+
+
+async def started(**settings: object) -> SandboxPool:
+    sandbox = SandboxPool(SandboxSettings(uid_count=16, max_pools=16, **settings))  # type: ignore[arg-type]
+    await sandbox.start()
+    return sandbox
+
+
+@pytest.fixture(scope="module")
+async def pool() -> AsyncIterator[SandboxPool]:
+    sandbox = await started(uid_base=UID_BASE, max_events_per_worker=2, deadline_s=5)
+    yield sandbox
+    await sandbox.close()
+
+
+async def test_storage_write_keeps_data_across_events_and_workers(pool, package, tmp_path):
+    writer = spec(package, "count", storage_dir=tmp_path / "inst-1", storage_writable=True,
+                  storage_quota_bytes=64 * 1024)  # fmt: skip
+
+    counts = [(await pool.call(writer, event(), CONTEXT)).result for _ in range(5)]
+
+    assert counts == [1, 2, 3, 4, 5]  # across two worker replacements (2 events per worker)
+    assert pool.stats()["recycled"] >= 2
+    assert (tmp_path / "inst-1" / "counter").read_text() == "5"
+
+
+async def test_installations_of_one_version_keep_separate_folders(pool, package, tmp_path):
+    first = spec(package, "count", storage_dir=tmp_path / "a", storage_writable=True,
+                 storage_quota_bytes=4096)  # fmt: skip
+    second = spec(package, "count", storage_dir=tmp_path / "b", storage_writable=True,
+                  storage_quota_bytes=4096)  # fmt: skip
+
+    results = [(await pool.call(s, event(), CONTEXT)).result for s in (first, first, second)]
+
+    assert results == [1, 2, 1]
+
+
+async def test_storage_read_cannot_write_its_folder(pool, package, tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir(mode=0o755)
+    (folder / "counter").write_text("41")
+    reader = spec(package, "count", storage_dir=folder, storage_writable=False)
+
+    outcome = await pool.call(reader, event(), CONTEXT)
+
+    assert (outcome.ok, outcome.cause) == (False, "refused")
+    assert "Read-only file system" in str(outcome.error)
+    assert (folder / "counter").read_text() == "41"
+
+
+async def test_without_a_storage_grant_there_is_no_folder(pool, package):
+    outcome = await pool.call(spec(package, "count"), event(), CONTEXT)
+
+    assert (outcome.ok, outcome.cause) == (False, "refused")
+
+
+async def test_writes_past_the_quota_are_refused_and_not_persisted(pool, package, tmp_path):
+    folder = tmp_path / "quota"
+    writer = spec(package, "write_bytes", storage_dir=folder, storage_writable=True,
+                  storage_quota_bytes=64 * 1024)  # fmt: skip
+
+    small = await pool.call(writer, event(name="small", size=16 * 1024), CONTEXT)
+    large = await pool.call(writer, event(name="large", size=80 * 1024), CONTEXT)
+
+    assert small.ok
+    assert (large.ok, large.cause) == (False, "refused")
+    assert "quota" in str(large.error)
+    assert (folder / "small").stat().st_size == 16 * 1024
+    assert sum(p.stat().st_size for p in folder.iterdir()) <= 64 * 1024
+
+
+async def test_a_planted_symlink_is_never_followed_by_the_supervisor(pool, package, tmp_path):
+    folder = tmp_path / "hostile"
+    writer = spec(package, "plant_symlink", storage_dir=folder, storage_writable=True,
+                  storage_quota_bytes=4096)  # fmt: skip
+
+    outcome = await pool.call(writer, event(), CONTEXT)
+
+    assert outcome.ok
+    assert list(folder.iterdir()) == []
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[int, list[bytes]]]:
+    """A real HTTP receiver on loopback; records each request line."""
+    seen: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readline())
+        writer.write(b"HTTP/1.0 204 No Content\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield port, seen
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::ffff:127.0.0.1", "127.1.2.3"])
+async def test_a_granted_handler_cannot_reach_loopback_by_default(pool, package, receiver, host):
+    port, seen = receiver
+
+    outcome = await pool.call(spec(package, "fetch", network=True), event(host=host, port=port), {})
+
+    assert (outcome.ok, outcome.cause) == (False, "refused"), outcome
+    assert "loopback" in str(outcome.error)
+    assert seen == []
+
+
+async def test_a_granted_handler_reaches_loopback_when_the_operator_allows(package, receiver):
+    port, seen = receiver
+    sandbox = await started(uid_base=UID_BASE + 16, allow_loopback=True)
+    try:
+        granted = await sandbox.call(
+            spec(package, "fetch", network=True), event(host="127.0.0.1", port=port), {}
+        )
+        ungranted = await sandbox.call(
+            spec(package, "fetch", network=False), event(host="127.0.0.1", port=port), {}
+        )
+    finally:
+        await sandbox.close()
+
+    assert granted.ok, granted
+    assert granted.result == "HTTP/1.0 204 No Content"
+    assert seen == [b"GET /hook HTTP/1.0\r\n"]
+    assert (ungranted.ok, ungranted.cause) == (False, "refused")
