@@ -9,6 +9,7 @@ process budget.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import textwrap
 from collections.abc import AsyncIterator
@@ -301,11 +302,14 @@ async def test_async_handlers_and_bad_results(pool: SandboxPool, packages):
 
 
 async def test_an_entrypoint_that_does_not_import_is_an_exception(pool: SandboxPool, packages):
-    outcome = await pool.call(spec_for(packages["hostile"], "missing"), event(), {})
+    missing = await pool.call(spec_for(packages["hostile"], "missing"), event(), {})
+    no_module = await pool.call(
+        spec_for(packages["hostile"], "x", entrypoint="nope:f"), event(), {}
+    )
 
-    assert not outcome.ok
-    assert outcome.cause == "exception"
-    assert outcome.error == "AttributeError: module 'handlers' has no attribute 'missing'"
+    assert (missing.ok, missing.cause) == (False, "exception")
+    assert missing.error == "AttributeError: module 'handlers' has no attribute 'missing'"
+    assert (no_module.ok, no_module.error) == (False, "ModuleNotFoundError: No module named 'nope'")
 
 
 @pytest.mark.parametrize(
@@ -347,22 +351,37 @@ async def test_a_second_pool_keeps_answering_while_the_first_misbehaves(
     assert [a.result["event"]["data"]["n"] for a in answers] == list(range(len(answers)))
 
 
-async def test_workers_are_recycled_after_n_events(packages):
-    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 64, uid_count=8, max_pools=8,
+async def test_workers_are_recycled_after_n_events_without_a_cold_call(packages):
+    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 64, uid_count=8, max_pools=4,
                                           max_events_per_worker=3))  # fmt: skip
     await sandbox.start()
+    uids = []
     try:
-        for n in range(7):
-            assert (await sandbox.call(spec_for(packages["hostile"], "echo"), event(), {})).ok, n
+        for _ in range(12):
+            outcome = await sandbox.call(spec_for(packages["hostile"], "echo"), event(), {})
+            uids.append(outcome.result["uid"])
+            await asyncio.sleep(0.1)  # room for a successor to start (it never blocks a call)
         stats = sandbox.stats()
     finally:
         await sandbox.close()
-    assert stats["recycled"] == 2
-    assert stats["spawns"] == 3
+    runs = [len(list(group)) for _, group in itertools.groupby(uids)]
+    assert len(runs) >= 2, uids  # a new worker (another slot uid) took over
+    assert all(run >= 3 for run in runs[:-1]), uids  # each served its N events first
+    assert stats["recycled"] >= len(runs) - 1
+    assert stats.get("respawns", 0) == 0  # successors were started ahead, not after a kill
+
+
+async def test_one_worker_serves_every_handler_of_its_version(pool: SandboxPool, packages):
+    before = pool.stats()["spawns"]
+    await pool.call(spec_for(packages["other"], "echo"), event(), {})
+    await pool.call(spec_for(packages["other"], "unix"), event(), {})
+    await pool.call(spec_for(packages["other"], "later"), event(), {})
+
+    assert pool.stats()["spawns"] - before <= 1
 
 
 async def test_the_lifetime_cpu_budget_kills_as_cpu(packages):
-    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 72, uid_count=8, max_pools=8,
+    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 72, uid_count=8, max_pools=4,
                                           cpu_s=1, deadline_s=20))  # fmt: skip
     await sandbox.start()
     try:

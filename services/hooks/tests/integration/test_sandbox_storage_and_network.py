@@ -88,7 +88,7 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def started(**settings: object) -> SandboxPool:
-    sandbox = SandboxPool(SandboxSettings(uid_count=16, max_pools=16, **settings))  # type: ignore[arg-type]
+    sandbox = SandboxPool(SandboxSettings(uid_count=16, max_pools=8, **settings))  # type: ignore[arg-type]
     await sandbox.start()
     return sandbox
 

@@ -136,7 +136,6 @@ def _shim_config(
     if limit_nproc:  # counts the uid's processes: meaningful only for a uid of its own
         rlimits["RLIMIT_NPROC"] = settings.nproc
     return {
-        "entrypoint": spec.entrypoint,
         "network": spec.network,
         "allow_loopback": settings.allow_loopback,
         "rlimits": rlimits,

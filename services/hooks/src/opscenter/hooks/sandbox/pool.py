@@ -1,8 +1,9 @@
 """The supervisor: warm sandboxed workers per handler, one call at a time per worker.
 
-Workers are kept per *sandbox shape*, the whole ``HandlerSpec``: a plugin version's
-installations share warm workers when their grants (network, storage) match; a different
-grant is a different sandbox, never a re-used one. A worker is replaced after a deadline kill,
+Workers are kept per *sandbox shape*: the ``HandlerSpec`` but its entrypoint (a worker serves
+every handler of its plugin version). A plugin version's installations share warm workers when
+their grants (network, storage folder) match; a different grant is a different sandbox, never
+a re-used one. A worker is replaced after a deadline kill,
 a crash, a memory or pids outcome, N events or an RSS threshold; the replacement is spawned at
 once so the next call finds it warm.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -50,8 +52,9 @@ class SandboxPool:
     """Runs handlers in warm bubblewrap workers; ``call`` never raises for the handler's doing."""
 
     def __init__(self, settings: SandboxSettings) -> None:
-        if settings.max_pools * settings.workers_per_pool > settings.uid_count:
-            raise ValueError("max_pools * workers_per_pool exceeds uid_count: a slot needs a uid")
+        if settings.max_pools * (settings.workers_per_pool + 1) > settings.uid_count:
+            # + 1: a worker due for recycling serves on while its successor starts.
+            raise ValueError("max_pools * (workers_per_pool + 1) exceeds uid_count")
         self._settings = settings
         self._pools: OrderedDict[HandlerSpec, _Pool] = OrderedDict()
         self._free_uids = collections.deque(
@@ -110,14 +113,13 @@ class SandboxPool:
         if self._bwrap is None:
             raise RuntimeError("SandboxPool.start() was not awaited")
         try:
-            frame = encode_frame(
-                {"event": event, "context": context}, self._settings.max_frame_bytes
-            )
+            request = {"entrypoint": spec.entrypoint, "event": event, "context": context}
+            frame = encode_frame(request, self._settings.max_frame_bytes)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"event and context must be JSON: {exc}") from None
         except FrameError as exc:
             return self._outcome(Reply(ok=False, cause="refused", error=str(exc)), started)
-        pool = self._pool_for(spec)
+        pool = self._pool_for(dataclasses.replace(spec, entrypoint=""))
         async with pool.slots:
             pool.in_use += 1
             try:
@@ -147,17 +149,9 @@ class SandboxPool:
         if reply.cause in ("timeout", "crashed") or not worker.alive:
             await self._retire(worker)
             reply = self._death_cause(worker, reply)
-        elif pool.spec.storage_dir is not None and pool.spec.storage_writable:
+        elif _has_writable_storage(pool.spec):
             await self._persist(pool.spec, worker)
-        if worker.alive and self._keeps(worker, reply):
-            pool.idle.append(worker)
-        else:
-            if worker.alive:
-                kind = f"kills_{reply.cause}" if reply.cause in _REPLACE_AFTER else "recycled"
-                self._counters[kind] += 1
-                await self._retire(worker)
-            self._counters["respawns"] += 1
-            pool.warming.append(asyncio.create_task(self._spawn(pool.spec)))
+        await self._after_call(pool, worker, reply)
         return reply
 
     async def _take(self, pool: _Pool) -> Worker | Reply:
@@ -171,12 +165,50 @@ class SandboxPool:
             return await pool.warming.pop(0)
         return await self._spawn(pool.spec)
 
-    def _keeps(self, worker: Worker, reply: Reply) -> bool:
-        if reply.cause in _REPLACE_AFTER:
-            return False
+    async def _after_call(self, pool: _Pool, worker: Worker, reply: Reply) -> None:
+        """Keep the worker warm, or replace it; a sound one serves on until its successor is up."""
+        if not worker.alive or reply.cause in _REPLACE_AFTER:
+            if worker.alive:
+                self._counters[f"kills_{reply.cause}"] += 1
+                await self._retire(worker)
+            if worker.successor is None:  # else the successor already on its way takes over
+                self._respawn(pool)
+        elif worker.successor is not None:
+            if worker.successor.done():
+                await self._retire(worker)
+            else:
+                pool.idle.append(worker)
+        elif self._keeps(worker):
+            pool.idle.append(worker)
+        elif _has_writable_storage(pool.spec):
+            # Its successor's seed must hold every event it handled: replace it only now.
+            self._counters["recycled"] += 1
+            await self._retire(worker)
+            self._respawn(pool)
+        else:
+            self._counters["recycled"] += 1
+            worker.successor = asyncio.create_task(self._succeed(pool, worker))
+            pool.idle.append(worker)
+
+    def _respawn(self, pool: _Pool) -> None:
+        self._counters["respawns"] += 1
+        pool.warming.append(asyncio.create_task(self._spawn(pool.spec)))
+
+    async def _succeed(self, pool: _Pool, old: Worker) -> None:
+        """Start ``old``'s successor; retire ``old`` now if idle, else when its call ends."""
+        new = await self._spawn(pool.spec)
+        if isinstance(new, Reply):
+            old.successor = None  # none could start: the old one serves on, retried later
+            return
+        pool.idle.append(new)
+        if old in pool.idle:
+            pool.idle.remove(old)
+            await self._retire(old)
+
+    def _keeps(self, worker: Worker) -> bool:
         if worker.events >= self._settings.max_events_per_worker:
             return False
-        return reply.rss_kb <= self._settings.max_rss_mb * 1024
+        return worker.rss_kb <= self._settings.max_rss_mb * 1024
 
     def _death_cause(self, worker: Worker, reply: Reply) -> Reply:
         """A worker that died mid-event: say why, from its signal and its cgroup."""
@@ -206,7 +238,7 @@ class SandboxPool:
     # ------------------------------------------------------------------ workers
 
     async def _spawn(self, spec: HandlerSpec) -> Worker | Reply:
-        """A started worker whose handler imported, or the Reply saying why there is none."""
+        """A started, ready worker, or the Reply saying why there is none."""
         assert self._bwrap is not None
         assert self._interpreter is not None
         if not self._free_uids:
@@ -265,7 +297,7 @@ class SandboxPool:
             return pool
         if len(self._pools) >= self._settings.max_pools:
             self._evict_one()
-        size = 1 if spec.storage_writable and spec.storage_dir is not None else None
+        size = 1 if _has_writable_storage(spec) else None
         pool = _Pool(spec, size or self._settings.workers_per_pool)
         self._pools[spec] = pool
         return pool
@@ -282,6 +314,7 @@ class SandboxPool:
                 return
 
     async def _drain(self, pool: _Pool) -> None:
+        await asyncio.gather(*(w.successor for w in pool.idle if w.successor is not None))
         warming, pool.warming = pool.warming, []
         for task in warming:
             result = await task
@@ -310,6 +343,10 @@ class SandboxPool:
 
 
 _CAUSES = frozenset({"ok", "exception", "timeout", "memory", "pids", "cpu", "refused", "crashed"})
+
+
+def _has_writable_storage(spec: HandlerSpec) -> bool:
+    return spec.storage_dir is not None and spec.storage_writable
 
 
 def _check_spec(spec: HandlerSpec) -> None:

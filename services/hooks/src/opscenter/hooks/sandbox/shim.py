@@ -1,11 +1,12 @@
-"""The in-sandbox side of a worker: limits itself, installs seccomp, imports the handler, serves.
+"""The in-sandbox side of a worker: limits itself, installs seccomp, then runs the plugin's code.
 
 This module runs under Debian's ``/usr/bin/python3 -I -S`` inside bubblewrap, so it imports the
 standard library only (and Debian's ``seccomp`` binding, by path). The supervisor imports it too,
 for the frame format: one definition of the wire format for both ends.
 
 Frames are a 4-byte big-endian length followed by that many bytes of UTF-8 JSON. The worker
-answers every request with exactly one frame; its first frame says whether the handler imported.
+answers every request with exactly one frame; its first frame says it is ready. A request names
+its entrypoint: one worker serves every handler of its plugin version, each imported on first use.
 Order inside the sandbox is the point: rlimits, then the seccomp filter, then the audit hook,
 and only then the plugin's code, so nothing the plugin runs precedes its limits.
 """
@@ -175,19 +176,11 @@ def classify(exc: BaseException, forked: bool) -> tuple[str, str]:
     return "exception", description
 
 
-class _Handler:
-    """The imported handler and the state of the current event (did it fork?)."""
+class _Handlers:
+    """The plugin's handlers, imported on first use, and whether the current event forked."""
 
-    def __init__(self, entrypoint: str) -> None:
-        import importlib
-
-        module_name, _, function_name = entrypoint.partition(":")
-        function = importlib.import_module(module_name)
-        for part in function_name.split("."):
-            function = getattr(function, part)
-        if not callable(function):
-            raise TypeError(f"{entrypoint} is not callable")
-        self.function = function
+    def __init__(self) -> None:
+        self.functions: dict[str, Any] = {}
         self.forked = False
         self.loop: Any = None
         sys.addaudithook(self._audit)
@@ -196,11 +189,25 @@ class _Handler:
         if event in ("os.fork", "os.forkpty", "os.posix_spawn"):
             self.forked = True
 
-    def run(self, event: Any, context: Any) -> Any:
+    def _resolve(self, entrypoint: str) -> Any:
+        import importlib
+
+        function = self.functions.get(entrypoint)
+        if function is None:
+            module_name, _, function_name = entrypoint.partition(":")
+            function = importlib.import_module(module_name)
+            for part in function_name.split("."):
+                function = getattr(function, part)
+            if not callable(function):
+                raise TypeError(f"{entrypoint} is not callable")
+            self.functions[entrypoint] = function
+        return function
+
+    def run(self, entrypoint: str, event: Any, context: Any) -> Any:
         import inspect
 
         self.forked = False
-        result = self.function(event, context)
+        result = self._resolve(entrypoint)(event, context)
         if inspect.isawaitable(result):
             if self.loop is None:
                 import asyncio
@@ -233,12 +240,7 @@ def serve(config: dict[str, Any]) -> None:
     _install_audit_hook(bool(config["network"]), bool(config["allow_loopback"]))
     sys.path.insert(0, "/plugin")
     my_pid = os.getpid()
-    try:
-        handler = _Handler(config["entrypoint"])
-    except BaseException as exc:
-        cause, error = classify(exc, forked=False)
-        replies.write(encode_frame({"ready": False, "cause": cause, "error": error}, max_frame))
-        return
+    handlers = _Handlers()
     replies.write(encode_frame({"ready": True}, max_frame))
     while True:
         try:
@@ -246,12 +248,12 @@ def serve(config: dict[str, Any]) -> None:
         except FrameError:
             return
         try:
-            result = handler.run(request["event"], request["context"])
+            result = handlers.run(request["entrypoint"], request["event"], request["context"])
             frame = encode_frame({"ok": True, "result": result, "rss_kb": _rss_kb()}, max_frame)
         except BaseException as exc:
             if os.getpid() != my_pid:
                 os._exit(0)  # a forked child of the handler must never answer
-            cause, error = classify(exc, handler.forked)
+            cause, error = classify(exc, handlers.forked)
             reply = {"ok": False, "cause": cause, "error": error, "rss_kb": _rss_kb()}
             frame = encode_frame(reply, max_frame)
         if os.getpid() != my_pid:

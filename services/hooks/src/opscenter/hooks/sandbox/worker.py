@@ -42,6 +42,9 @@ class Worker:
         self.max_frame = max_frame
         self.sandbox_pid: int | None = None  # the namespace's init, seen from the host
         self.events = 0
+        self.rss_kb = 0  # as the worker reported after its last event
+        #: Set once this worker is due for recycling: its successor's start (see SandboxPool).
+        self.successor: asyncio.Task[None] | None = None
         self.started = time.monotonic()
 
     @classmethod
@@ -104,6 +107,7 @@ class Worker:
         if isinstance(message, Reply):
             return message
         rss_kb = int(message.get("rss_kb", 0))
+        self.rss_kb = rss_kb
         if message.get("ok") is True:
             return Reply(ok=True, cause="ok", result=message.get("result"), rss_kb=rss_kb)
         cause = str(message.get("cause", "exception"))
