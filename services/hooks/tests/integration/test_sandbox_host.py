@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -97,10 +96,10 @@ async def test_cgroups_of_closed_workers_are_removed(package: Path):
 
 async def test_orphans_from_a_pid_namespace_are_adopted_and_reaped(pool: SandboxPool):
     """The supervisor is a subreaper: a namespace whose parent died is re-parented to it."""
-    parent = subprocess.Popen(["unshare", "--pid", "--fork", "sleep", "1"])
+    parent = await asyncio.create_subprocess_exec("unshare", "--pid", "--fork", "sleep", "1")
     orphan = await _child_of(parent.pid)
     parent.send_signal(signal.SIGKILL)
-    parent.wait()
+    await parent.wait()
 
     assert await _wait_for(lambda: _ppid(orphan) == os.getpid())  # adopted by the supervisor
     assert await _wait_for(lambda: not Path(f"/proc/{orphan}").exists(), timeout_s=10)
@@ -108,16 +107,19 @@ async def test_orphans_from_a_pid_namespace_are_adopted_and_reaped(pool: Sandbox
 
 
 async def _child_of(pid: int) -> int:
-    children: list[str] = []
     for _ in range(100):
-        try:
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            children = []
+        children = _children(pid)
         if children:
             return int(children[0])
         await asyncio.sleep(0.02)
     raise AssertionError("unshare started no child")
+
+
+def _children(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
 
 
 def _ppid(pid: int) -> int | None:
