@@ -43,6 +43,15 @@ HANDLERS = textwrap.dedent(
     def listing(event, context):
         return sorted(os.listdir(context["storage"]))
 
+    def udp(event, context):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.sendto(b"ping", (event["data"]["host"], event["data"]["port"]))
+        return "sent"
+
+    def native(event, context):
+        import ctypes
+        return "loaded"
+
     def fetch(event, context):
         with socket.create_connection((event["data"]["host"], event["data"]["port"]), 5) as s:
             s.sendall(b"GET /hook HTTP/1.0\\r\\nHost: receiver\\r\\n\\r\\n")
@@ -213,3 +222,22 @@ async def test_a_granted_handler_reaches_loopback_when_the_operator_allows(packa
     assert granted.result == "HTTP/1.0 204 No Content"
     assert seen == [b"GET /hook HTTP/1.0\r\n"]
     assert (ungranted.ok, ungranted.cause) == (False, "refused")
+
+
+async def test_udp_to_loopback_is_refused_too(pool, package, receiver):
+    port, _ = receiver
+
+    outcome = await pool.call(
+        spec(package, "udp", network=True), event(host="127.0.0.1", port=port), {}
+    )
+
+    assert (outcome.ok, outcome.cause) == (False, "refused"), outcome
+
+
+async def test_native_code_by_ctypes_is_refused_while_loopback_is_guarded(pool, package):
+    guarded = await pool.call(spec(package, "native", network=True), event(), {})
+    isolated = await pool.call(spec(package, "native", network=False), event(), {})
+
+    assert (guarded.ok, guarded.cause) == (False, "refused"), guarded
+    assert "ctypes.dlopen" in str(guarded.error)
+    assert isolated.ok  # without the network grant seccomp alone keeps it off the network

@@ -28,7 +28,7 @@ DEFAULT_MAX_FRAME = 1024 * 1024
 #: Socket families refused without network:outbound (netlink and packet sockets always).
 AF_INET, AF_INET6, AF_NETLINK, AF_PACKET = 2, 10, 16, 17
 
-#: Python-level operations refused when the handler may reach loopback (see ADR): native code
+#: Python-level operations refused when the handler may reach loopback (ADR 0011): native code
 #: and new programs could connect without the audited socket path.
 NATIVE_ESCAPES = frozenset(
     {"ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.call_function"}
@@ -138,7 +138,7 @@ def _install_audit_hook(network: bool, allow_loopback: bool) -> None:
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event in NATIVE_ESCAPES:
             raise Refused(f"{event} is refused in this sandbox")
-        if event in ("socket.connect", "socket.sendto") and len(args) >= 2:
+        if event in ("socket.connect", "socket.sendto", "socket.sendmsg") and len(args) >= 2:
             address = args[1]
             host = address[0] if isinstance(address, tuple) and address else None
             if isinstance(host, str) and _is_loopback(host):
