@@ -45,7 +45,8 @@ class _Pool:
         self.slots = asyncio.Semaphore(size)
         self.idle: list[Worker] = []
         self.warming: list[asyncio.Task[Worker | Reply]] = []
-        self.in_use = 0
+        self.in_use = 0  # calls holding a worker
+        self.callers = 0  # calls waiting for or holding one: the pool is not evicted meanwhile
 
 
 class SandboxPool:
@@ -120,12 +121,18 @@ class SandboxPool:
         except FrameError as exc:
             return self._outcome(Reply(ok=False, cause="refused", error=str(exc)), started)
         pool = self._pool_for(dataclasses.replace(spec, entrypoint=""))
-        async with pool.slots:
-            pool.in_use += 1
-            try:
-                reply = await self._call_in(pool, frame, deadline_s or self._settings.deadline_s)
-            finally:
-                pool.in_use -= 1
+        pool.callers += 1
+        try:
+            async with pool.slots:
+                pool.in_use += 1
+                try:
+                    reply = await self._call_in(
+                        pool, frame, deadline_s or self._settings.deadline_s
+                    )
+                finally:
+                    pool.in_use -= 1
+        finally:
+            pool.callers -= 1
         return self._outcome(reply, started)
 
     def stats(self) -> dict[str, int]:
@@ -305,7 +312,7 @@ class SandboxPool:
     def _evict_one(self) -> None:
         """Close the least recently used pool that has no call in flight."""
         for spec, pool in self._pools.items():
-            if pool.in_use == 0:
+            if pool.callers == 0:
                 del self._pools[spec]
                 self._counters["pools_evicted"] += 1
                 task = asyncio.create_task(self._drain(pool))

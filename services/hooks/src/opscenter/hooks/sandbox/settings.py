@@ -35,9 +35,10 @@ class SandboxSettings(BaseSettings):
     cpu_s: int = Field(default=600, ge=1)
     #: Operator setting: may a network-granted handler connect to loopback (127.0.0.0/8, ::1)?
     allow_loopback: bool = False
-    #: First of the dedicated non-root uids; slot n of all pools runs as uid_base + n.
+    #: First of the dedicated non-root uids: each live worker runs as one of its own from
+    #: uid_base .. uid_base + uid_count - 1 (numeric, no account; freed uids are reused last).
     uid_base: int = Field(default=61000, ge=1000)
-    #: How many uids from uid_base the set-up reserved (slots beyond it are refused).
+    #: How many uids from uid_base are reserved; must cover max_pools * (workers_per_pool + 1).
     uid_count: int = Field(default=256, ge=1)
     #: bubblewrap binary.
     bwrap_path: str = "bwrap"
