@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from opscenter.hooks.sandbox import HandlerOutcome, HandlerSpec, SandboxPool, SandboxSettings
+from opscenter.hooks.sandbox import HandlerOutcome, SandboxPool, SandboxSettings
+from opscenter.hooks.sandbox.testing import handler_spec, uid_base_for_tests, write_package
 
-UID_BASE = 610_000 + int(os.environ.get("STACK_PORT_OFFSET", "0"))
+UID_BASE = uid_base_for_tests(0)
 PARENT_SECRET = "parent-secret-7f3a"
 
 HOSTILE = textwrap.dedent(
@@ -88,31 +89,6 @@ HOSTILE = textwrap.dedent(
 )
 
 
-def make_package(root: Path, name: str, files: dict[str, str]) -> Path:
-    """A package folder the slot uids can read (as the dispatcher's unpacked packages are)."""
-    package = root / name
-    package.mkdir(parents=True)
-    package.chmod(0o755)
-    for relative, text in files.items():
-        (package / relative).write_text(text)
-        (package / relative).chmod(0o644)
-    return package
-
-
-def spec_for(package: Path, function: str, **overrides: object) -> HandlerSpec:
-    fields: dict[str, object] = {
-        "pool_key": f"{package.name}@1.0.0",
-        "package_dir": package,
-        "entrypoint": f"handlers:{function}",
-        "network": False,
-        "storage_dir": None,
-        "storage_writable": False,
-        "storage_quota_bytes": 0,
-    }
-    fields.update(overrides)
-    return HandlerSpec(**fields)  # type: ignore[arg-type]
-
-
 def event(data: dict[str, object] | None = None) -> dict[str, object]:
     return {"id": "e1", "type": "device.created", "time": "2026-12-02T00:00:00Z",
             "tenant_id": "t1", "data": data or {}}  # fmt: skip
@@ -122,8 +98,8 @@ def event(data: dict[str, object] | None = None) -> dict[str, object]:
 def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("packages")
     return {
-        "hostile": make_package(root, "hostile", {"handlers.py": HOSTILE}),
-        "other": make_package(
+        "hostile": write_package(root, "hostile", {"handlers.py": HOSTILE}),
+        "other": write_package(
             root, "other", {"handlers.py": HOSTILE, "secret.txt": "other-secret"}
         ),
     }
@@ -142,7 +118,7 @@ async def pool() -> AsyncIterator[SandboxPool]:
 
 
 async def test_warm_worker_runs_as_its_slot_uid_and_answers(pool: SandboxPool, packages):
-    spec = spec_for(packages["hostile"], "echo")
+    spec = handler_spec(packages["hostile"], "echo")
     first = await pool.call(spec, event({"n": 1}), {"installation_id": "i1"})
     spawns = pool.stats()["spawns"]
     second = await pool.call(spec, event({"n": 2}), {"installation_id": "i1"})
@@ -157,7 +133,7 @@ async def test_warm_worker_runs_as_its_slot_uid_and_answers(pool: SandboxPool, p
 
 
 async def test_the_view_holds_only_the_plugin_and_the_interpreter(pool: SandboxPool, packages):
-    outcome = await pool.call(spec_for(packages["hostile"], "environment"), event(), {})
+    outcome = await pool.call(handler_spec(packages["hostile"], "environment"), event(), {})
 
     assert outcome.ok, outcome
     env = outcome.result["env"]
@@ -172,7 +148,7 @@ async def test_the_view_holds_only_the_plugin_and_the_interpreter(pool: SandboxP
 
 
 async def test_proc_1_environ_shows_nothing_of_the_parent(pool: SandboxPool, packages):
-    outcome = await pool.call(spec_for(packages["hostile"], "init_environ"), event(), {})
+    outcome = await pool.call(handler_spec(packages["hostile"], "init_environ"), event(), {})
 
     assert not outcome.ok
     assert outcome.cause == "refused"
@@ -180,14 +156,14 @@ async def test_proc_1_environ_shows_nothing_of_the_parent(pool: SandboxPool, pac
 
 
 async def test_allocating_2_gb_is_stopped_as_memory(pool: SandboxPool, packages):
-    outcome = await pool.call(spec_for(packages["hostile"], "allocate"), event(), {})
+    outcome = await pool.call(handler_spec(packages["hostile"], "allocate"), event(), {})
 
     assert (outcome.ok, outcome.cause) == (False, "memory"), outcome
     assert pool.stats()["kills_memory"] >= 1
 
 
 async def test_an_endless_loop_is_killed_at_the_deadline_and_replaced(pool: SandboxPool, packages):
-    spin = spec_for(packages["hostile"], "spin")
+    spin = handler_spec(packages["hostile"], "spin")
     kills = pool.stats().get("kills_timeout", 0)
 
     outcome = await pool.call(spin, event(), {}, deadline_s=1.0)
@@ -197,22 +173,22 @@ async def test_an_endless_loop_is_killed_at_the_deadline_and_replaced(pool: Sand
     assert outcome.error == "no answer within 1 s"
     assert 1000 <= outcome.latency_ms < 2000
     assert pool.stats()["kills_timeout"] == kills + 1
-    echo = await pool.call(spec_for(packages["hostile"], "echo"), event(), {})
+    echo = await pool.call(handler_spec(packages["hostile"], "echo"), event(), {})
     assert echo.ok
 
 
 async def test_a_fork_bomb_is_stopped_as_pids_and_leaves_no_process(pool: SandboxPool, packages):
-    outcome = await pool.call(spec_for(packages["hostile"], "fork_bomb"), event(), {})
+    outcome = await pool.call(handler_spec(packages["hostile"], "fork_bomb"), event(), {})
 
     assert (outcome.ok, outcome.cause) == (False, "pids"), outcome
     assert await _at_most_one_process_per_worker(pool)
-    again = await pool.call(spec_for(packages["hostile"], "echo"), event(), {})
+    again = await pool.call(handler_spec(packages["hostile"], "echo"), event(), {})
     assert again.ok
 
 
 @pytest.mark.parametrize("function", ["inet", "inet6"])
 async def test_inet_sockets_without_the_grant_are_refused(pool: SandboxPool, packages, function):
-    outcome = await pool.call(spec_for(packages["hostile"], function), event(), {})
+    outcome = await pool.call(handler_spec(packages["hostile"], function), event(), {})
 
     assert not outcome.ok
     assert outcome.cause == "refused"
@@ -220,7 +196,7 @@ async def test_inet_sockets_without_the_grant_are_refused(pool: SandboxPool, pac
 
 
 async def test_unix_sockets_still_work(pool: SandboxPool, packages):
-    outcome = await pool.call(spec_for(packages["hostile"], "unix"), event(), {})
+    outcome = await pool.call(handler_spec(packages["hostile"], "unix"), event(), {})
 
     assert outcome.ok
     assert outcome.result == "x"
@@ -228,7 +204,7 @@ async def test_unix_sockets_still_work(pool: SandboxPool, packages):
 
 async def test_another_plugins_files_are_not_in_the_view(pool: SandboxPool, packages):
     secret = packages["other"] / "secret.txt"
-    spec = spec_for(packages["hostile"], "read_file")
+    spec = handler_spec(packages["hostile"], "read_file")
 
     by_host_path = await pool.call(spec, event({"path": str(secret)}), {})
     by_proc = await pool.call(spec, event({"path": "/proc/1/root/plugin/secret.txt"}), {})
@@ -245,7 +221,7 @@ async def test_another_plugins_files_are_not_in_the_view(pool: SandboxPool, pack
 @pytest.mark.parametrize("path", ["/plugin/handlers.py", "/etc/passwd", "/usr/x", "/new-file"])
 async def test_writing_outside_the_tmpfs_is_refused(pool: SandboxPool, packages, path):
     outcome = await pool.call(
-        spec_for(packages["hostile"], "write_file"), event({"path": path}), {}
+        handler_spec(packages["hostile"], "write_file"), event({"path": path}), {}
     )
 
     assert (outcome.ok, outcome.cause) == (False, "refused"), outcome
@@ -254,7 +230,7 @@ async def test_writing_outside_the_tmpfs_is_refused(pool: SandboxPool, packages,
 
 
 async def test_the_private_tmpfs_is_writable(pool: SandboxPool, packages):
-    spec = spec_for(packages["hostile"], "write_file")
+    spec = handler_spec(packages["hostile"], "write_file")
 
     outcome = await pool.call(spec, event({"path": "/tmp/scratch"}), {})
 
@@ -263,14 +239,14 @@ async def test_the_private_tmpfs_is_writable(pool: SandboxPool, packages):
 
 
 async def test_starting_programs_is_refused(pool: SandboxPool, packages):
-    outcome = await pool.call(spec_for(packages["hostile"], "execute"), event(), {})
+    outcome = await pool.call(handler_spec(packages["hostile"], "execute"), event(), {})
 
     assert not outcome.ok
     assert outcome.cause == "refused"
 
 
 async def test_exceptions_keep_the_worker_and_carry_no_traceback(pool: SandboxPool, packages):
-    spec = spec_for(packages["hostile"], "fail")
+    spec = handler_spec(packages["hostile"], "fail")
     await pool.call(spec, event(), {})
     spawns = pool.stats()["spawns"]
 
@@ -282,7 +258,7 @@ async def test_exceptions_keep_the_worker_and_carry_no_traceback(pool: SandboxPo
 
 
 async def test_a_worker_that_exits_is_recorded_as_crashed(pool: SandboxPool, packages):
-    outcome = await pool.call(spec_for(packages["hostile"], "crash"), event(), {})
+    outcome = await pool.call(handler_spec(packages["hostile"], "crash"), event(), {})
 
     assert not outcome.ok
     assert outcome.cause == "crashed"
@@ -290,8 +266,8 @@ async def test_a_worker_that_exits_is_recorded_as_crashed(pool: SandboxPool, pac
 
 
 async def test_async_handlers_and_bad_results(pool: SandboxPool, packages):
-    awaited = await pool.call(spec_for(packages["hostile"], "later"), event(), {})
-    not_json = await pool.call(spec_for(packages["hostile"], "not_json"), event(), {})
+    awaited = await pool.call(handler_spec(packages["hostile"], "later"), event(), {})
+    not_json = await pool.call(handler_spec(packages["hostile"], "not_json"), event(), {})
 
     assert awaited.ok
     assert awaited.result == "awaited"
@@ -301,9 +277,9 @@ async def test_async_handlers_and_bad_results(pool: SandboxPool, packages):
 
 
 async def test_an_entrypoint_that_does_not_import_is_an_exception(pool: SandboxPool, packages):
-    missing = await pool.call(spec_for(packages["hostile"], "missing"), event(), {})
+    missing = await pool.call(handler_spec(packages["hostile"], "missing"), event(), {})
     no_module = await pool.call(
-        spec_for(packages["hostile"], "x", entrypoint="nope:f"), event(), {}
+        handler_spec(packages["hostile"], "x", entrypoint="nope:f"), event(), {}
     )
 
     assert (missing.ok, missing.cause) == (False, "exception")
@@ -322,7 +298,7 @@ async def test_an_entrypoint_that_does_not_import_is_an_exception(pool: SandboxP
     ],
 )
 async def test_a_bad_spec_is_a_programming_error(pool: SandboxPool, packages, overrides, message):
-    spec = spec_for(packages["hostile"], "echo", **overrides)
+    spec = handler_spec(packages["hostile"], "echo", **overrides)
 
     with pytest.raises(ValueError, match=message):
         await pool.call(spec, event(), {})
@@ -333,12 +309,12 @@ async def test_a_second_pool_keeps_answering_while_the_first_misbehaves(
 ):
     hostile = packages["hostile"]
     storms = [
-        pool.call(spec_for(hostile, "spin"), event(), {}, deadline_s=2.0),
-        pool.call(spec_for(hostile, "fork_bomb"), event(), {}),
-        pool.call(spec_for(hostile, "allocate"), event(), {}),
+        pool.call(handler_spec(hostile, "spin"), event(), {}, deadline_s=2.0),
+        pool.call(handler_spec(hostile, "fork_bomb"), event(), {}),
+        pool.call(handler_spec(hostile, "allocate"), event(), {}),
     ]
     storm = asyncio.gather(*storms)
-    calm = spec_for(packages["other"], "echo")
+    calm = handler_spec(packages["other"], "echo")
     answers = []
     while not storm.done():
         answers.append(await pool.call(calm, event({"n": len(answers)}), {}))
@@ -357,7 +333,7 @@ async def test_workers_are_recycled_after_n_events_without_a_cold_call(packages)
     uids = []
     try:
         for _ in range(12):
-            outcome = await sandbox.call(spec_for(packages["hostile"], "echo"), event(), {})
+            outcome = await sandbox.call(handler_spec(packages["hostile"], "echo"), event(), {})
             uids.append(outcome.result["uid"])
             await asyncio.sleep(0.1)  # room for a successor to start (it never blocks a call)
         stats = sandbox.stats()
@@ -372,9 +348,9 @@ async def test_workers_are_recycled_after_n_events_without_a_cold_call(packages)
 
 async def test_one_worker_serves_every_handler_of_its_version(pool: SandboxPool, packages):
     before = pool.stats()["spawns"]
-    await pool.call(spec_for(packages["other"], "echo"), event(), {})
-    await pool.call(spec_for(packages["other"], "unix"), event(), {})
-    await pool.call(spec_for(packages["other"], "later"), event(), {})
+    await pool.call(handler_spec(packages["other"], "echo"), event(), {})
+    await pool.call(handler_spec(packages["other"], "unix"), event(), {})
+    await pool.call(handler_spec(packages["other"], "later"), event(), {})
 
     assert pool.stats()["spawns"] - before <= 1
 
@@ -384,7 +360,7 @@ async def test_the_lifetime_cpu_budget_kills_as_cpu(packages):
                                           cpu_s=1, deadline_s=20))  # fmt: skip
     await sandbox.start()
     try:
-        outcome = await sandbox.call(spec_for(packages["hostile"], "spin"), event(), {})
+        outcome = await sandbox.call(handler_spec(packages["hostile"], "spin"), event(), {})
     finally:
         await sandbox.close()
     assert (outcome.ok, outcome.cause) == (False, "cpu"), outcome
@@ -416,8 +392,8 @@ async def test_the_least_recently_used_pool_is_closed_past_max_pools(tmp_path):
     await sandbox.start()
     try:
         for n in range(4):
-            package = make_package(tmp_path, f"plugin-{n}", {"handlers.py": HOSTILE})
-            assert (await sandbox.call(spec_for(package, "echo"), event(), {})).ok
+            package = write_package(tmp_path, f"plugin-{n}", {"handlers.py": HOSTILE})
+            assert (await sandbox.call(handler_spec(package, "echo"), event(), {})).ok
         await asyncio.sleep(0.5)  # the evicted pools' workers are killed in the background
         stats = sandbox.stats()
         alive = _processes_of_uids(range(UID_BASE + 80, UID_BASE + 88))

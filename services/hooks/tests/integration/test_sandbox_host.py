@@ -13,8 +13,9 @@ import pytest
 
 from opscenter.hooks.sandbox import HandlerSpec, SandboxPool, SandboxSettings
 from opscenter.hooks.sandbox.host import CGROUP_PARENT, CGROUP_ROOT, detect_cgroups
+from opscenter.hooks.sandbox.testing import uid_base_for_tests
 
-UID_BASE = 610_200 + int(os.environ.get("STACK_PORT_OFFSET", "0"))
+UID_BASE = uid_base_for_tests(200)
 MIB = 1024 * 1024
 
 

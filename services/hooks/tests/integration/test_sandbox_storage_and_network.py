@@ -8,16 +8,16 @@ targets only when the operator's allow_loopback says so.
 from __future__ import annotations
 
 import asyncio
-import os
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from opscenter.hooks.sandbox import HandlerSpec, SandboxPool, SandboxSettings
+from opscenter.hooks.sandbox import SandboxPool, SandboxSettings
+from opscenter.hooks.sandbox.testing import handler_spec, uid_base_for_tests, write_package
 
-UID_BASE = 610_100 + int(os.environ.get("STACK_PORT_OFFSET", "0"))
+UID_BASE = uid_base_for_tests(100)
 
 HANDLERS = textwrap.dedent(
     """
@@ -60,29 +60,6 @@ HANDLERS = textwrap.dedent(
 )
 
 
-def make_package(root: Path) -> Path:
-    package = root / "keeper"
-    package.mkdir()
-    package.chmod(0o755)
-    (package / "handlers.py").write_text(HANDLERS)
-    (package / "handlers.py").chmod(0o644)
-    return package
-
-
-def spec(package: Path, function: str, **overrides: object) -> HandlerSpec:
-    fields: dict[str, object] = {
-        "pool_key": "keeper@2.0.0",
-        "package_dir": package,
-        "entrypoint": f"handlers:{function}",
-        "network": False,
-        "storage_dir": None,
-        "storage_writable": False,
-        "storage_quota_bytes": 0,
-    }
-    fields.update(overrides)
-    return HandlerSpec(**fields)  # type: ignore[arg-type]
-
-
 def event(**data: object) -> dict[str, object]:
     return {"id": "e", "type": "schedule.tick", "time": "2026-12-02T00:00:00Z", "tenant_id": "t",
             "data": data}  # fmt: skip
@@ -93,7 +70,9 @@ CONTEXT = {"storage": "/storage"}
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_package(tmp_path_factory.mktemp("storage-packages"))
+    return write_package(
+        tmp_path_factory.mktemp("storage-packages"), "keeper", {"handlers.py": HANDLERS}
+    )
 
 
 async def started(**settings: object) -> SandboxPool:
@@ -110,7 +89,7 @@ async def pool() -> AsyncIterator[SandboxPool]:
 
 
 async def test_storage_write_keeps_data_across_events_and_workers(pool, package, tmp_path):
-    writer = spec(package, "count", storage_dir=tmp_path / "inst-1", storage_writable=True,
+    writer = handler_spec(package, "count", storage_dir=tmp_path / "inst-1", storage_writable=True,
                   storage_quota_bytes=64 * 1024)  # fmt: skip
 
     counts = [(await pool.call(writer, event(), CONTEXT)).result for _ in range(5)]
@@ -121,9 +100,9 @@ async def test_storage_write_keeps_data_across_events_and_workers(pool, package,
 
 
 async def test_installations_of_one_version_keep_separate_folders(pool, package, tmp_path):
-    first = spec(package, "count", storage_dir=tmp_path / "a", storage_writable=True,
+    first = handler_spec(package, "count", storage_dir=tmp_path / "a", storage_writable=True,
                  storage_quota_bytes=4096)  # fmt: skip
-    second = spec(package, "count", storage_dir=tmp_path / "b", storage_writable=True,
+    second = handler_spec(package, "count", storage_dir=tmp_path / "b", storage_writable=True,
                   storage_quota_bytes=4096)  # fmt: skip
 
     results = [(await pool.call(s, event(), CONTEXT)).result for s in (first, first, second)]
@@ -135,7 +114,7 @@ async def test_storage_read_cannot_write_its_folder(pool, package, tmp_path):
     folder = tmp_path / "read-only"
     folder.mkdir(mode=0o755)
     (folder / "counter").write_text("41")
-    reader = spec(package, "count", storage_dir=folder, storage_writable=False)
+    reader = handler_spec(package, "count", storage_dir=folder, storage_writable=False)
 
     outcome = await pool.call(reader, event(), CONTEXT)
 
@@ -145,14 +124,14 @@ async def test_storage_read_cannot_write_its_folder(pool, package, tmp_path):
 
 
 async def test_without_a_storage_grant_there_is_no_folder(pool, package):
-    outcome = await pool.call(spec(package, "count"), event(), CONTEXT)
+    outcome = await pool.call(handler_spec(package, "count"), event(), CONTEXT)
 
     assert (outcome.ok, outcome.cause) == (False, "refused")
 
 
 async def test_writes_past_the_quota_are_refused_and_not_persisted(pool, package, tmp_path):
     folder = tmp_path / "quota"
-    writer = spec(package, "write_bytes", storage_dir=folder, storage_writable=True,
+    writer = handler_spec(package, "write_bytes", storage_dir=folder, storage_writable=True,
                   storage_quota_bytes=64 * 1024)  # fmt: skip
 
     small = await pool.call(writer, event(name="small", size=16 * 1024), CONTEXT)
@@ -167,7 +146,7 @@ async def test_writes_past_the_quota_are_refused_and_not_persisted(pool, package
 
 async def test_a_planted_symlink_is_never_followed_by_the_supervisor(pool, package, tmp_path):
     folder = tmp_path / "hostile"
-    writer = spec(package, "plant_symlink", storage_dir=folder, storage_writable=True,
+    writer = handler_spec(package, "plant_symlink", storage_dir=folder, storage_writable=True,
                   storage_quota_bytes=4096)  # fmt: skip
 
     outcome = await pool.call(writer, event(), CONTEXT)
@@ -198,7 +177,9 @@ async def receiver() -> AsyncIterator[tuple[int, list[bytes]]]:
 async def test_a_granted_handler_cannot_reach_loopback_by_default(pool, package, receiver, host):
     port, seen = receiver
 
-    outcome = await pool.call(spec(package, "fetch", network=True), event(host=host, port=port), {})
+    outcome = await pool.call(
+        handler_spec(package, "fetch", network=True), event(host=host, port=port), {}
+    )
 
     assert (outcome.ok, outcome.cause) == (False, "refused"), outcome
     assert "loopback" in str(outcome.error)
@@ -210,10 +191,10 @@ async def test_a_granted_handler_reaches_loopback_when_the_operator_allows(packa
     sandbox = await started(uid_base=UID_BASE + 16, allow_loopback=True)
     try:
         granted = await sandbox.call(
-            spec(package, "fetch", network=True), event(host="127.0.0.1", port=port), {}
+            handler_spec(package, "fetch", network=True), event(host="127.0.0.1", port=port), {}
         )
         ungranted = await sandbox.call(
-            spec(package, "fetch", network=False), event(host="127.0.0.1", port=port), {}
+            handler_spec(package, "fetch", network=False), event(host="127.0.0.1", port=port), {}
         )
     finally:
         await sandbox.close()
@@ -228,15 +209,15 @@ async def test_udp_to_loopback_is_refused_too(pool, package, receiver):
     port, _ = receiver
 
     outcome = await pool.call(
-        spec(package, "udp", network=True), event(host="127.0.0.1", port=port), {}
+        handler_spec(package, "udp", network=True), event(host="127.0.0.1", port=port), {}
     )
 
     assert (outcome.ok, outcome.cause) == (False, "refused"), outcome
 
 
 async def test_native_code_by_ctypes_is_refused_while_loopback_is_guarded(pool, package):
-    guarded = await pool.call(spec(package, "native", network=True), event(), {})
-    isolated = await pool.call(spec(package, "native", network=False), event(), {})
+    guarded = await pool.call(handler_spec(package, "native", network=True), event(), {})
+    isolated = await pool.call(handler_spec(package, "native", network=False), event(), {})
 
     assert (guarded.ok, guarded.cause) == (False, "refused"), guarded
     assert "ctypes.dlopen" in str(guarded.error)
