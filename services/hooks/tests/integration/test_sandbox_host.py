@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
 import textwrap
@@ -17,6 +18,7 @@ from opscenter.hooks.sandbox.testing import uid_base_for_tests
 
 UID_BASE = uid_base_for_tests(200)
 MIB = 1024 * 1024
+PR_GET_CHILD_SUBREAPER = 37
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +141,20 @@ async def _wait_for(condition, timeout_s: float = 5.0) -> bool:  # type: ignore[
             return True
         await asyncio.sleep(0.05)
     return condition()
+
+
+async def test_the_process_is_a_subreaper_only_while_a_pool_is_open(package: Path):
+    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 4, uid_count=4, max_pools=2))
+    before = _is_subreaper()
+    await sandbox.start()
+    during = _is_subreaper()
+    await sandbox.close()
+
+    assert during
+    assert _is_subreaper() == before  # the module's pool still holds it, or nobody does
+
+
+def _is_subreaper() -> bool:
+    flag = ctypes.c_int(0)
+    assert ctypes.CDLL(None).prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) == 0
+    return flag.value == 1

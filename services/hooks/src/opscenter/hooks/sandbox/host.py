@@ -166,10 +166,31 @@ def detect_cgroups(is_root: bool) -> Cgroups:
     return Cgroups(version=1 if controllers else None, controllers=controllers)
 
 
+_subreaper_holders = 0
+
+
 def become_subreaper() -> bool:
-    """Orphans of dead workers are re-parented to this process, so it can reap them."""
+    """Orphans of dead workers are re-parented to this process, so it can reap them.
+
+    Held only while a pool is open (counted, for several pools in one process): a subreaper
+    also adopts daemons that other code in the process starts (a shell's ``nohup ... &``), and
+    it reaps only orphans from sandboxes, so such daemons would linger as zombies once dead.
+    """
+    global _subreaper_holders
+    _subreaper_holders += 1
+    return _set_subreaper(1) if _subreaper_holders == 1 else True
+
+
+def release_subreaper() -> None:
+    global _subreaper_holders
+    _subreaper_holders = max(0, _subreaper_holders - 1)
+    if _subreaper_holders == 0:
+        _set_subreaper(0)
+
+
+def _set_subreaper(on: int) -> bool:
     libc = ctypes.CDLL(None, use_errno=True)
-    return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    return libc.prctl(PR_SET_CHILD_SUBREAPER, on, 0, 0, 0) == 0
 
 
 def _born_in_sandbox(pid: int) -> bool:

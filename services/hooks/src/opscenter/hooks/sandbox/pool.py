@@ -98,6 +98,8 @@ class SandboxPool:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
+            self._reaper = None
+            host.release_subreaper()
         host.reap_orphans()
 
     async def call(
