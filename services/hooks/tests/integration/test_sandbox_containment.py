@@ -72,6 +72,12 @@ HOSTILE = textwrap.dedent(
     def execute(event, context):
         os.execv("/usr/bin/python3.11", ["python3", "-c", "pass"])
 
+    HELD = []
+
+    def hoard(event, context):
+        HELD.append(bytearray(96 * 1024 * 1024))  # kept after the event: the worker grows
+        return len(HELD)
+
     def fail(event, context):
         raise ValueError("bad input")
 
@@ -411,3 +417,22 @@ async def _no_process_left(uids: range) -> bool:
             return True
         await asyncio.sleep(0.1)
     return False
+
+
+async def test_a_worker_above_the_rss_threshold_is_recycled(packages):
+    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 88, uid_count=8, max_pools=2,
+                                          max_rss_mb=64))  # fmt: skip
+    await sandbox.start()
+    try:
+        hoard = handler_spec(packages["hostile"], "hoard")
+        held = [(await sandbox.call(hoard, event(), {})).result]
+        while (len(held) == 1 or held[-1] != 1) and len(held) < 30:  # until a fresh worker answers
+            await asyncio.sleep(0.2)  # its successor starts meanwhile; the old one serves on
+            held.append((await sandbox.call(hoard, event(), {})).result)
+        stats = sandbox.stats()
+    finally:
+        await sandbox.close()
+    assert held[0] == 1
+    assert len(held) > 1
+    assert held[-1] == 1, held  # a fresh worker, holding nothing yet
+    assert stats["recycled"] >= 1

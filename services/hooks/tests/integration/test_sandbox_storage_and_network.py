@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from opscenter.hooks.sandbox import SandboxPool, SandboxSettings
+from opscenter.hooks.sandbox import STORAGE_PATH, SandboxPool, SandboxSettings
 from opscenter.hooks.sandbox.testing import handler_spec, uid_base_for_tests, write_package
 
 UID_BASE = uid_base_for_tests(100)
@@ -65,7 +65,7 @@ def event(**data: object) -> dict[str, object]:
             "data": data}  # fmt: skip
 
 
-CONTEXT = {"storage": "/storage"}
+CONTEXT = {"storage": STORAGE_PATH}
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from opscenter.hooks.sandbox.host import Interpreter
 from opscenter.hooks.sandbox.settings import SandboxSettings
-from opscenter.hooks.sandbox.spec import HandlerSpec
+from opscenter.hooks.sandbox.spec import STORAGE_PATH, HandlerSpec
 
 MIB = 1024 * 1024
 SHIM_PATH = Path(__file__).with_name("shim.py")
 SETPRIV = Path("/usr/bin/setpriv")
 SEED_DIR = "/sandbox/storage-seed"
-STORAGE_DIR = "/storage"
+STORAGE_DIR = STORAGE_PATH
 #: Bound read-only (when present) only into network-granted sandboxes.
 NETWORK_FILES = (
     "/etc/resolv.conf",

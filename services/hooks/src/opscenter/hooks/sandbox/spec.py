@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+#: Where a handler granted storage finds its folder (context["storage"] for the dispatcher).
+STORAGE_PATH = "/storage"
+
 Cause = Literal["ok", "exception", "timeout", "memory", "pids", "cpu", "refused", "crashed"]
 
 
