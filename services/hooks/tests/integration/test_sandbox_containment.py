@@ -78,6 +78,11 @@ HOSTILE = textwrap.dedent(
         HELD.append(bytearray(96 * 1024 * 1024))  # kept after the event: the worker grows
         return len(HELD)
 
+    def nap(event, context):
+        import time
+        time.sleep(0.5)
+        return os.getuid()
+
     def fail(event, context):
         raise ValueError("bad input")
 
@@ -436,3 +441,45 @@ async def test_a_worker_above_the_rss_threshold_is_recycled(packages):
     assert len(held) > 1
     assert held[-1] == 1, held  # a fresh worker, holding nothing yet
     assert stats["recycled"] >= 1
+
+
+async def test_workers_of_one_pool_serve_calls_side_by_side(packages):
+    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 96, uid_count=8, max_pools=2,
+                                          workers_per_pool=2))  # fmt: skip
+    await sandbox.start()
+    try:
+        nap = handler_spec(packages["hostile"], "nap")
+        outcomes = await asyncio.gather(*(sandbox.call(nap, event(), {}) for _ in range(4)))
+        stats = sandbox.stats()
+    finally:
+        await sandbox.close()
+    assert all(o.ok for o in outcomes)
+    assert len({o.result for o in outcomes}) == 2  # two workers, each a uid of its own
+    assert stats["spawns"] == 2
+
+
+async def test_an_oversized_event_is_refused_before_any_worker(pool: SandboxPool, packages):
+    before = pool.stats()
+
+    outcome = await pool.call(
+        handler_spec(packages["hostile"], "echo"), event({"blob": "x" * 2_000_000}), {}
+    )
+
+    assert (outcome.ok, outcome.cause) == (False, "refused")
+    assert outcome.error is not None
+    assert "exceeds" in outcome.error
+    assert pool.stats()["spawns"] == before["spawns"]
+
+
+async def test_stats_name_every_counter_from_the_start(packages):
+    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 104, uid_count=4, max_pools=1))
+    await sandbox.start()
+    stats = sandbox.stats()
+    await sandbox.close()
+
+    assert stats["workers"] == 0
+    for cause in ("timeout", "memory", "pids", "cpu", "crashed"):
+        assert stats[f"kills_{cause}"] == 0
+    for cause in ("ok", "exception", "timeout", "memory", "pids", "cpu", "refused", "crashed"):
+        assert stats[f"outcomes_{cause}"] == 0
+    assert (stats["recycled"], stats["respawns"], stats["orphans_reaped"]) == (0, 0, 0)

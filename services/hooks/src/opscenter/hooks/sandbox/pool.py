@@ -20,7 +20,7 @@ import signal
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from opscenter.hooks.sandbox import host
 from opscenter.hooks.sandbox.command import STORAGE_DIR, build_command
@@ -138,14 +138,13 @@ class SandboxPool:
         return self._outcome(reply, started)
 
     def stats(self) -> dict[str, int]:
-        """Counters for Prometheus: workers, pools, spawns, respawns, kills, outcomes by cause."""
+        """Counters for Prometheus: workers, pools, spawns, respawns, kills, outcomes by cause.
+
+        Every key is present from the start (zero), so a scrape sees a stable set of series.
+        """
         workers = sum(len(p.idle) + len(p.warming) + p.in_use for p in self._pools.values())
-        return {
-            "workers": workers,
-            "pools": len(self._pools),
-            "spawns": self._spawned,
-            **self._counters,
-        }
+        counters = dict.fromkeys(_COUNTERS, 0) | self._counters
+        return {"workers": workers, "pools": len(self._pools), "spawns": self._spawned, **counters}
 
     # ------------------------------------------------------------------ one call
 
@@ -351,7 +350,16 @@ class SandboxPool:
         )
 
 
-_CAUSES = frozenset({"ok", "exception", "timeout", "memory", "pids", "cpu", "refused", "crashed"})
+_CAUSES: tuple[str, ...] = get_args(Cause)
+_COUNTERS = (
+    *(f"outcomes_{cause}" for cause in _CAUSES),
+    *(f"kills_{cause}" for cause in sorted(_REPLACE_AFTER)),
+    "recycled",
+    "respawns",
+    "orphans_reaped",
+    "pools_evicted",
+    "storage_persist_failures",
+)
 
 
 def _has_writable_storage(spec: HandlerSpec) -> bool:
