@@ -92,11 +92,27 @@ class Cgroups:
             pass
         return False
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str) -> bool:
+        """Remove the worker's groups; False while one is still populated (retry later)."""
+        removed = True
         for parent in self.controllers.values():
-            # Still populated for a moment, or already gone: nothing to do either way.
-            with contextlib.suppress(OSError):
+            try:
                 (parent / name).rmdir()
+            except FileNotFoundError:
+                continue
+            except OSError:
+                removed = False  # its last processes are still exiting
+        return removed
+
+    def leftovers(self, uids: range) -> set[str]:
+        """Groups of workers with these uids that a previous process left behind."""
+        names: set[str] = set()
+        for parent in self.controllers.values():
+            for group in parent.glob("w*-*"):
+                uid = group.name[1:].split("-", 1)[0]
+                if uid.isdigit() and int(uid) in uids:
+                    names.add(group.name)
+        return names
 
 
 def _write(path: Path, value: str) -> None:

@@ -69,6 +69,7 @@ class SandboxPool:
         self._cgroups = host.Cgroups(version=None)
         self._reaper: asyncio.Task[None] | None = None
         self._draining: set[asyncio.Task[None]] = set()
+        self._stale_cgroups: set[str] = set()
 
     async def start(self) -> None:
         """Detect bwrap, the interpreter with seccomp, and cgroups v1/v2; log what is absent."""
@@ -76,6 +77,8 @@ class SandboxPool:
         interpreter = await asyncio.to_thread(host.probe_interpreter, self._settings.python_path)
         self._interpreter = interpreter
         self._cgroups = host.detect_cgroups(self._is_root)
+        uids = range(self._settings.uid_base, self._settings.uid_base + self._settings.uid_count)
+        self._stale_cgroups = self._cgroups.leftovers(uids)
         if not host.become_subreaper():
             logger.warning("sandbox: PR_SET_CHILD_SUBREAPER failed; orphans go to init")
         if not self._is_root:
@@ -101,6 +104,11 @@ class SandboxPool:
             self._reaper = None
             host.release_subreaper()
         host.reap_orphans()
+        for _ in range(20):  # a killed worker's processes take a moment to leave its groups
+            self._remove_stale_cgroups()
+            if not self._stale_cgroups:
+                break
+            await asyncio.sleep(0.05)
 
     async def call(
         self,
@@ -255,7 +263,7 @@ class SandboxPool:
             )
         uid = self._free_uids.popleft()
         self._spawned += 1
-        name = f"w{uid}-{self._spawned}"
+        name = f"w{uid}-{os.getpid()}-{self._spawned}"
         settings = self._settings
         if spec.storage_dir is not None:
             spec.storage_dir.mkdir(parents=True, exist_ok=True)
@@ -294,7 +302,8 @@ class SandboxPool:
         self._release(worker.name, worker.uid)
 
     def _release(self, name: str, uid: int | None) -> None:
-        self._cgroups.remove(name)
+        if not self._cgroups.remove(name):
+            self._stale_cgroups.add(name)  # the reaper loop retries
         if uid is not None and uid not in self._free_uids:
             self._free_uids.append(uid)  # to the back: its last processes have time to go
 
@@ -335,6 +344,10 @@ class SandboxPool:
         while True:
             await asyncio.sleep(_REAP_INTERVAL_S)
             self._counters["orphans_reaped"] += host.reap_orphans()
+            self._remove_stale_cgroups()
+
+    def _remove_stale_cgroups(self) -> None:
+        self._stale_cgroups = {n for n in self._stale_cgroups if not self._cgroups.remove(n)}
 
     def _outcome(self, reply: Reply, started: float) -> HandlerOutcome:
         latency_ms = (time.perf_counter() - started) * 1000
