@@ -36,6 +36,12 @@ HANDLERS = textwrap.dedent(
             f.write(b"x" * event["data"]["size"])
         return event["data"]["size"]
 
+    def write_then_spin(event, context):
+        with open(os.path.join(context["storage"], "half"), "w") as f:
+            f.write("never persisted")
+        while True:
+            pass
+
     def plant_symlink(event, context):
         os.symlink("/etc/shadow", os.path.join(context["storage"], "stolen"))
         return "planted"
@@ -222,3 +228,17 @@ async def test_native_code_by_ctypes_is_refused_while_loopback_is_guarded(pool, 
     assert (guarded.ok, guarded.cause) == (False, "refused"), guarded
     assert "ctypes.dlopen" in str(guarded.error)
     assert isolated.ok  # without the network grant seccomp alone keeps it off the network
+
+
+async def test_a_killed_events_writes_are_dropped_and_earlier_ones_kept(pool, package, tmp_path):
+    folder = tmp_path / "killed"
+    storage = {"storage_dir": folder, "storage_writable": True, "storage_quota_bytes": 65536}
+    counted = await pool.call(handler_spec(package, "count", **storage), event(), CONTEXT)
+
+    killed = await pool.call(
+        handler_spec(package, "write_then_spin", **storage), event(), CONTEXT, deadline_s=1.0
+    )
+    after = await pool.call(handler_spec(package, "count", **storage), event(), CONTEXT)
+
+    assert (counted.result, killed.cause, after.result) == (1, "timeout", 2), killed
+    assert sorted(p.name for p in folder.iterdir()) == ["counter"]
