@@ -3,9 +3,9 @@
 Workers are kept per *sandbox shape*: the ``HandlerSpec`` but its entrypoint (a worker serves
 every handler of its plugin version). A plugin version's installations share warm workers when
 their grants (network, storage folder) match; a different grant is a different sandbox, never
-a re-used one. A worker is replaced after a deadline kill,
-a crash, a memory or pids outcome, N events or an RSS threshold; the replacement is spawned at
-once so the next call finds it warm.
+a re-used one. A worker is replaced after a deadline kill, a crash, a memory, pids or cpu
+outcome (a fresh one is spawned at once), and after N events or an RSS threshold (it serves on
+until its successor is warm, so no call waits for a start). See ADR 0011.
 """
 
 from __future__ import annotations
