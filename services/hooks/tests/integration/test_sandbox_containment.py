@@ -18,7 +18,12 @@ from pathlib import Path
 import pytest
 
 from opscenter.hooks.sandbox import HandlerOutcome, SandboxPool, SandboxSettings
-from opscenter.hooks.sandbox.testing import handler_spec, uid_base_for_tests, write_package
+from opscenter.hooks.sandbox.testing import (
+    handler_spec,
+    open_pool,
+    uid_base_for_tests,
+    write_package,
+)
 
 UID_BASE = uid_base_for_tests(0)
 PARENT_SECRET = "parent-secret-7f3a"
@@ -338,18 +343,14 @@ async def test_a_second_pool_keeps_answering_while_the_first_misbehaves(
 
 
 async def test_workers_are_recycled_after_n_events_without_a_cold_call(packages):
-    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 64, uid_count=8, max_pools=4,
-                                          max_events_per_worker=3))  # fmt: skip
-    await sandbox.start()
     uids = []
-    try:
+    settings = {"uid_count": 8, "max_pools": 4, "max_events_per_worker": 3}
+    async with open_pool(uid_base=UID_BASE + 64, **settings) as sandbox:
         for _ in range(12):
             outcome = await sandbox.call(handler_spec(packages["hostile"], "echo"), event(), {})
             uids.append(outcome.result["uid"])
             await asyncio.sleep(0.1)  # room for a successor to start (it never blocks a call)
         stats = sandbox.stats()
-    finally:
-        await sandbox.close()
     runs = [len(list(group)) for _, group in itertools.groupby(uids)]
     assert len(runs) >= 2, uids  # a new worker (another slot uid) took over
     assert all(run >= 3 for run in runs[:-1]), uids  # each served its N events first
@@ -367,13 +368,9 @@ async def test_one_worker_serves_every_handler_of_its_version(pool: SandboxPool,
 
 
 async def test_the_lifetime_cpu_budget_kills_as_cpu(packages):
-    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 72, uid_count=8, max_pools=4,
-                                          cpu_s=1, deadline_s=20))  # fmt: skip
-    await sandbox.start()
-    try:
+    settings = {"uid_count": 8, "max_pools": 4, "cpu_s": 1, "deadline_s": 20}
+    async with open_pool(uid_base=UID_BASE + 72, **settings) as sandbox:
         outcome = await sandbox.call(handler_spec(packages["hostile"], "spin"), event(), {})
-    finally:
-        await sandbox.close()
     assert (outcome.ok, outcome.cause) == (False, "cpu"), outcome
 
 
@@ -399,17 +396,13 @@ async def _at_most_one_process_per_worker(pool: SandboxPool) -> bool:
 
 
 async def test_the_least_recently_used_pool_is_closed_past_max_pools(tmp_path):
-    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 80, uid_count=8, max_pools=2))
-    await sandbox.start()
-    try:
+    async with open_pool(uid_base=UID_BASE + 80, uid_count=8, max_pools=2) as sandbox:
         for n in range(4):
             package = write_package(tmp_path, f"plugin-{n}", {"handlers.py": HOSTILE})
             assert (await sandbox.call(handler_spec(package, "echo"), event(), {})).ok
         await asyncio.sleep(0.5)  # the evicted pools' workers are killed in the background
         stats = sandbox.stats()
         alive = _processes_of_uids(range(UID_BASE + 80, UID_BASE + 88))
-    finally:
-        await sandbox.close()
     assert (stats["pools"], stats["pools_evicted"], stats["workers"]) == (2, 2, 2)
     assert alive == 2
     assert await _no_process_left(range(UID_BASE + 80, UID_BASE + 88))
@@ -425,18 +418,14 @@ async def _no_process_left(uids: range) -> bool:
 
 
 async def test_a_worker_above_the_rss_threshold_is_recycled(packages):
-    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 88, uid_count=8, max_pools=2,
-                                          max_rss_mb=64))  # fmt: skip
-    await sandbox.start()
-    try:
+    settings = {"uid_count": 8, "max_pools": 2, "max_rss_mb": 64}
+    async with open_pool(uid_base=UID_BASE + 88, **settings) as sandbox:
         hoard = handler_spec(packages["hostile"], "hoard")
         held = [(await sandbox.call(hoard, event(), {})).result]
         while (len(held) == 1 or held[-1] != 1) and len(held) < 30:  # until a fresh worker answers
             await asyncio.sleep(0.2)  # its successor starts meanwhile; the old one serves on
             held.append((await sandbox.call(hoard, event(), {})).result)
         stats = sandbox.stats()
-    finally:
-        await sandbox.close()
     assert held[0] == 1
     assert len(held) > 1
     assert held[-1] == 1, held  # a fresh worker, holding nothing yet
@@ -444,15 +433,11 @@ async def test_a_worker_above_the_rss_threshold_is_recycled(packages):
 
 
 async def test_workers_of_one_pool_serve_calls_side_by_side(packages):
-    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 96, uid_count=8, max_pools=2,
-                                          workers_per_pool=2))  # fmt: skip
-    await sandbox.start()
-    try:
+    settings = {"uid_count": 8, "max_pools": 2, "workers_per_pool": 2}
+    async with open_pool(uid_base=UID_BASE + 96, **settings) as sandbox:
         nap = handler_spec(packages["hostile"], "nap")
         outcomes = await asyncio.gather(*(sandbox.call(nap, event(), {}) for _ in range(4)))
         stats = sandbox.stats()
-    finally:
-        await sandbox.close()
     assert all(o.ok for o in outcomes)
     assert len({o.result for o in outcomes}) == 2  # two workers, each a uid of its own
     assert stats["spawns"] == 2
@@ -472,10 +457,8 @@ async def test_an_oversized_event_is_refused_before_any_worker(pool: SandboxPool
 
 
 async def test_stats_name_every_counter_from_the_start(packages):
-    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 104, uid_count=4, max_pools=1))
-    await sandbox.start()
-    stats = sandbox.stats()
-    await sandbox.close()
+    async with open_pool(uid_base=UID_BASE + 104, uid_count=4, max_pools=1) as sandbox:
+        stats = sandbox.stats()
 
     assert stats["workers"] == 0
     for cause in ("timeout", "memory", "pids", "cpu", "crashed"):

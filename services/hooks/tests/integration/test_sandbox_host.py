@@ -14,7 +14,7 @@ import pytest
 
 from opscenter.hooks.sandbox import HandlerSpec, SandboxPool, SandboxSettings
 from opscenter.hooks.sandbox.host import CGROUP_PARENT, CGROUP_ROOT, detect_cgroups
-from opscenter.hooks.sandbox.testing import uid_base_for_tests
+from opscenter.hooks.sandbox.testing import open_pool, uid_base_for_tests
 
 UID_BASE = uid_base_for_tests(200)
 MIB = 1024 * 1024
@@ -87,11 +87,9 @@ async def test_a_worker_runs_inside_its_own_limited_cgroups(pool: SandboxPool, p
 
 
 async def test_cgroups_of_closed_workers_are_removed(package: Path):
-    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 4, uid_count=4, max_pools=2))
-    await sandbox.start()
     spec = HandlerSpec("probe@1", package, "handlers:whoami", False, None, False, 0)
-    outcome = await sandbox.call(spec, {}, {})
-    await sandbox.close()
+    async with open_pool(uid_base=UID_BASE + 4, uid_count=4, max_pools=2) as sandbox:
+        outcome = await sandbox.call(spec, {}, {})
 
     assert outcome.ok
     assert worker_cgroups(outcome.result["uid"]) == []
@@ -144,11 +142,9 @@ async def _wait_for(condition, timeout_s: float = 5.0) -> bool:  # type: ignore[
 
 
 async def test_the_process_is_a_subreaper_only_while_a_pool_is_open(package: Path):
-    sandbox = SandboxPool(SandboxSettings(uid_base=UID_BASE + 4, uid_count=4, max_pools=2))
     before = _is_subreaper()
-    await sandbox.start()
-    during = _is_subreaper()
-    await sandbox.close()
+    async with open_pool(uid_base=UID_BASE + 4, uid_count=4, max_pools=2):
+        during = _is_subreaper()
 
     assert during
     assert _is_subreaper() == before  # the module's pool still holds it, or nobody does

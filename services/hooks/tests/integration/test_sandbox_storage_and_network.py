@@ -14,8 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from opscenter.hooks.sandbox import STORAGE_PATH, SandboxPool, SandboxSettings
-from opscenter.hooks.sandbox.testing import handler_spec, uid_base_for_tests, write_package
+from opscenter.hooks.sandbox import STORAGE_PATH, SandboxPool
+from opscenter.hooks.sandbox.testing import (
+    handler_spec,
+    open_pool,
+    uid_base_for_tests,
+    write_package,
+)
 
 UID_BASE = uid_base_for_tests(100)
 
@@ -81,17 +86,11 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
-async def started(**settings: object) -> SandboxPool:
-    sandbox = SandboxPool(SandboxSettings(uid_count=16, max_pools=8, **settings))  # type: ignore[arg-type]
-    await sandbox.start()
-    return sandbox
-
-
 @pytest.fixture(scope="module")
 async def pool() -> AsyncIterator[SandboxPool]:
-    sandbox = await started(uid_base=UID_BASE, max_events_per_worker=2, deadline_s=5)
-    yield sandbox
-    await sandbox.close()
+    settings = {"uid_count": 16, "max_pools": 8, "max_events_per_worker": 2, "deadline_s": 5}
+    async with open_pool(uid_base=UID_BASE, **settings) as sandbox:
+        yield sandbox
 
 
 async def test_storage_write_keeps_data_across_events_and_workers(pool, package, tmp_path):
@@ -194,16 +193,15 @@ async def test_a_granted_handler_cannot_reach_loopback_by_default(pool, package,
 
 async def test_a_granted_handler_reaches_loopback_when_the_operator_allows(package, receiver):
     port, seen = receiver
-    sandbox = await started(uid_base=UID_BASE + 16, allow_loopback=True)
-    try:
+    async with open_pool(
+        uid_base=UID_BASE + 16, uid_count=8, max_pools=2, allow_loopback=True
+    ) as sandbox:
         granted = await sandbox.call(
             handler_spec(package, "fetch", network=True), event(host="127.0.0.1", port=port), {}
         )
         ungranted = await sandbox.call(
             handler_spec(package, "fetch", network=False), event(host="127.0.0.1", port=port), {}
         )
-    finally:
-        await sandbox.close()
 
     assert granted.ok, granted
     assert granted.result == "HTTP/1.0 204 No Content"

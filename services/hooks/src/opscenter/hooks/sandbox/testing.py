@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from opscenter.hooks.sandbox.pool import SandboxPool
+from opscenter.hooks.sandbox.settings import SandboxSettings
 from opscenter.hooks.sandbox.spec import HandlerSpec
 
 
@@ -40,3 +44,14 @@ def handler_spec(package: Path, function: str, **overrides: Any) -> HandlerSpec:
         storage_quota_bytes=0,
     )
     return dataclasses.replace(spec, **overrides)
+
+
+@contextlib.asynccontextmanager
+async def open_pool(**settings: Any) -> AsyncIterator[SandboxPool]:
+    """A started pool with these settings, closed (every worker killed) on the way out."""
+    pool = SandboxPool(SandboxSettings(**settings))
+    await pool.start()
+    try:
+        yield pool
+    finally:
+        await pool.close()
