@@ -657,9 +657,33 @@ print_status() {
   return $rc
 }
 
+# ------------------------------------------------------------------------- hooks sandbox
+
+ensure_sandbox_runtime() {
+  # The hooks service runs plugin handlers under bubblewrap, as Debian's python3 with its
+  # libseccomp binding (python3-seccomp over libseccomp2); see ADR 0011. Worker slots
+  # run as numeric uids from HOOKS_SANDBOX_UID_BASE (61000): no passwd entry is needed, only
+  # that no account owns them, which is checked here.
+  local missing=()
+  command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+  /usr/bin/python3 -c 'import seccomp' >/dev/null 2>&1 || missing+=(python3-seccomp libseccomp2)
+  if (( ${#missing[@]} )); then
+    if [[ $IS_ROOT -eq 1 ]]; then
+      log "installing ${missing[*]} (apt, hooks sandbox)"
+      apt_install "${missing[@]}"
+    else  # only the hooks service needs them: the rest of the stack still starts
+      log "WARNING: the hooks sandbox needs ${missing[*]}; run as root or: apt-get install ${missing[*]}"
+    fi
+  fi
+  local base="${HOOKS_SANDBOX_UID_BASE:-61000}" count="${HOOKS_SANDBOX_UID_COUNT:-256}" taken
+  taken="$(awk -F: -v lo="$base" -v hi="$((base + count))" '$3 >= lo && $3 < hi {print $1}' /etc/passwd)"
+  [[ -z "$taken" ]] || die "sandbox uids $base..$((base + count - 1)) overlap accounts: $taken (set HOOKS_SANDBOX_UID_BASE)"
+}
+
 case "$CMD" in
   up)
     lock_instance
+    ensure_sandbox_runtime
     start_kafka          # launches the JVM in the background; its boot overlaps with postgres
     start_postgres
     wait_postgres

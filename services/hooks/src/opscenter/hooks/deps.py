@@ -1,4 +1,4 @@
-"""FastAPI dependencies shared by the hooks's endpoints (HTTP layer only)."""
+"""FastAPI dependencies shared by the hooks service's endpoints (HTTP layer only)."""
 
 from __future__ import annotations
 
