@@ -661,7 +661,7 @@ print_status() {
 
 ensure_sandbox_runtime() {
   # The hooks service runs plugin handlers under bubblewrap, as Debian's python3 with its
-  # libseccomp binding (python3-seccomp over libseccomp2); see ADR 0011. Worker slots
+  # libseccomp binding (python3-seccomp over libseccomp2); see ADR 0015. Worker slots
   # run as numeric uids from HOOKS_SANDBOX_UID_BASE (61000): no passwd entry is needed, only
   # that no account owns them, which is checked here.
   local missing=()

@@ -8,11 +8,9 @@ phases, with a fixed seed so a landing is never decided by a random draw."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -36,14 +34,6 @@ def test_openapi_matches_what_the_service_serves(gateway_url: str, service: str)
         publisher_id="pub-conformance",
         roles=["member", "tenant_admin", "developer", "platform_admin"],
     )
-    document = f"{gateway_url}/api/v1/{service}/openapi.json"
-    with urllib.request.urlopen(document, timeout=30) as answer:  # noqa: S310 - loopback
-        paths = json.load(answer)["paths"]
-    if not paths:
-        # A service with no API yet (a skeleton) documents none; schemathesis refuses an empty
-        # document, and there is nothing it could find.
-        assert paths == {}
-        return
     schemathesis = Path(sys.executable).with_name("schemathesis")
     run = subprocess.run(
         [

@@ -3,7 +3,7 @@
 Every metric table has a ``grain`` column: ``hour`` rows are written by the consumer, ``day``
 rows by the roll-up (and by the consumer for an hour the roll-up has already passed). A day
 query reads ``day`` rows before the roll-up watermark and ``hour`` rows from it on, so no event
-is counted twice or missed (ADR 0011).
+is counted twice or missed (ADR 0013).
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ ratings = Table(
 )
 
 #: One row: hours before ``rolled_through`` are in ``day`` rows. Only the roll-up moves it,
-#: holding the row's lock; ingest reads it under a shared advisory lock (ADR 0011).
+#: holding the row's lock; ingest reads it under a shared advisory lock (ADR 0013).
 rollup_state = Table(
     "rollup_state",
     metadata,

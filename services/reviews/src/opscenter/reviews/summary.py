@@ -2,7 +2,7 @@
 
 The Bayesian average pulls a plugin with few ratings towards a prior of ``m`` ratings at ``C``:
 ``(m*C + sum) / (m + count)``. The prior is the catalog's ranking prior (m=10 at C=3.0, the middle
-of the scale), so the average reviews publishes equals the one the catalog sorts by (ADR 0011).
+of the scale), so the average reviews publishes equals the one the catalog sorts by (ADR 0012).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ class InstallationState(NamedTuple):
 
 
 # FOR SHARE: many batches read it at once; the roll-up's FOR UPDATE waits for them, and a batch
-# that waited for a roll-up reads the watermark it committed (ADR 0011).
+# that waited for a roll-up reads the watermark it committed (ADR 0013).
 _ROLLED_THROUGH = "SELECT rolled_through FROM rollup_state WHERE id = 1 FOR SHARE"
 
 

@@ -31,19 +31,19 @@ from opscenter.catalog.models import Plugin, PluginVersion
 from opscenter.contracts import PluginDownloadedV1, parse_version
 from opscenter.contracts.catalog import artifact_path
 from opscenter.contracts.manifest import CATEGORY_LABELS
-from opscenter.servicekit.errors import Problem, field_error, not_found
-from opscenter.servicekit.pagination import (
-    decode_cursor,
-    decode_time_id_cursor,
-    encode_cursor,
-    invalid_cursor,
-)
 from opscenter.servicekit.cursors import (
     cursor_float,
     cursor_int,
     cursor_text,
     cursor_timestamp,
     cursor_uuid,
+)
+from opscenter.servicekit.errors import Problem, field_error, not_found
+from opscenter.servicekit.pagination import (
+    decode_cursor,
+    decode_time_id_cursor,
+    encode_cursor,
+    invalid_cursor,
 )
 from opscenter.servicekit.uow import UnitOfWork
 

@@ -5,7 +5,7 @@ every handler of its plugin version). A plugin version's installations share war
 their grants (network, storage folder) match; a different grant is a different sandbox, never
 a re-used one. A worker is replaced after a deadline kill, a crash, a memory, pids or cpu
 outcome (a fresh one is spawned at once), and after N events or an RSS threshold (it serves on
-until its successor is warm, so no call waits for a start). See ADR 0011.
+until its successor is warm, so no call waits for a start). See ADR 0015.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ DEFAULT_MAX_FRAME = 1024 * 1024
 #: Socket families refused without network:outbound (netlink and packet sockets always).
 AF_INET, AF_INET6, AF_NETLINK, AF_PACKET = 2, 10, 16, 17
 
-#: Python-level operations refused when the handler may reach loopback (ADR 0011): native code
+#: Python-level operations refused when the handler may reach loopback (ADR 0015): native code
 #: and new programs could connect without the audited socket path.
 NATIVE_ESCAPES = frozenset(
     {"ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.call_function"}

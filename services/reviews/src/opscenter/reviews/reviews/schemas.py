@@ -103,7 +103,7 @@ class RatingSummary(BaseModel):
     bayesian_average: float = Field(
         description=(
             f"(m*C + sum of ratings) / (m + count) with the prior m={BAYES_PRIOR_WEIGHT} "
-            f"ratings at C={BAYES_PRIOR_MEAN} (the catalog's ranking prior, ADR 0011); "
+            f"ratings at C={BAYES_PRIOR_MEAN} (the catalog's ranking prior, ADR 0012); "
             "0 without any rating"
         )
     )
