@@ -21,6 +21,8 @@ from opscenter.servicekit.auth import Principal, Role, require_roles
 from opscenter.servicekit.errors import problem_responses
 from opscenter.servicekit.runtime import RuntimeDep
 
+_NAMES = "|".join(service.METRICS)
+
 router = APIRouter(tags=["analytics"])
 
 Admin = Annotated[Principal, Depends(require_roles(Role.PLATFORM_ADMIN))]
@@ -88,6 +90,8 @@ async def plugin_analytics(
         str | None,
         Query(
             max_length=1000,
+            # The shape every accepted list has (the server also forgives spaces and empty parts).
+            json_schema_extra={"pattern": f"^({_NAMES})(,({_NAMES}))*$"},
             description="Comma-separated metric names; default every metric "
             f"(per version: those a version has). Known: {', '.join(service.METRICS)}",
         ),

@@ -31,14 +31,29 @@ def _plain_text(value: str) -> str:
 
 
 Rating = Annotated[int, Field(ge=1, le=5, description="Stars, 1 to 5")]
-Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX), AfterValidator(_plain_text)]
+#: What the schema says of non-blank text (Python's \s is what str.strip removes).
+NON_BLANK = {"pattern": r"\S"}
+Title = Annotated[
+    str,
+    Field(min_length=1, max_length=TITLE_MAX, json_schema_extra=NON_BLANK),
+    AfterValidator(_plain_text),
+]
 Body = Annotated[
     str,
-    Field(min_length=1, max_length=BODY_MAX, description="Plain text, returned as sent"),
+    Field(
+        min_length=1,
+        max_length=BODY_MAX,
+        description="Plain text, returned as sent",
+        json_schema_extra=NON_BLANK,
+    ),
     AfterValidator(_plain_text),
 ]
 ReplyBody = Body
-Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX), AfterValidator(_plain_text)]
+Reason = Annotated[
+    str,
+    Field(min_length=1, max_length=REASON_MAX, json_schema_extra=NON_BLANK),
+    AfterValidator(_plain_text),
+]
 
 
 class ReviewSort(StrEnum):
