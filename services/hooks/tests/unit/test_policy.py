@@ -160,8 +160,9 @@ def test_production_refuses_the_dev_keys_and_private_targets():
     from opscenter.hooks.settings import HooksSettings
 
     strong = "x" * 40
+    issued = {"jwt_audience": "opscenter-api", "jwt_issuer": "https://id.example"}
     with pytest.raises(ValidationError, match="secret_key"):
-        HooksSettings(environment="production", jwt_secret=strong)
+        HooksSettings(environment="production", jwt_secret=strong, **issued)
     with pytest.raises(ValidationError, match="allow_private_targets"):
         HooksSettings(
             environment="production",
@@ -169,7 +170,12 @@ def test_production_refuses_the_dev_keys_and_private_targets():
             secret_key=strong,
             token_signing_seed=strong,
             allow_private_targets=True,
+            **issued,
         )
     HooksSettings(
-        environment="production", jwt_secret=strong, secret_key=strong, token_signing_seed=strong
+        environment="production",
+        jwt_secret=strong,
+        secret_key=strong,
+        token_signing_seed=strong,
+        **issued,
     )

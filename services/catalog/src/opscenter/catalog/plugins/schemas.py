@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from opscenter.catalog.models import Plugin, PublisherKey
 from opscenter.contracts import Category, PluginType, Pricing
@@ -167,6 +168,14 @@ class PluginPage(BaseModel):
     next_cursor: str | None = None
 
 
+def _key_shape(value: str) -> str:
+    """Refuses what the documented pattern refuses, read as JSON Schema validators read it
+    (a search with Python's regular expressions), so the document and the server agree."""
+    if not re.search(PUBLIC_KEY_PATTERN, value):
+        raise ValueError("must be base64 of the raw 32-byte ed25519 key, or its PEM")
+    return value
+
+
 class PublisherKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -178,6 +187,7 @@ class PublisherKeyCreate(BaseModel):
             description="ed25519 public key: base64 of the raw 32 bytes, or PEM "
             "(SubjectPublicKeyInfo)",
         ),
+        AfterValidator(_key_shape),
         WithJsonSchema(
             {
                 "type": "string",

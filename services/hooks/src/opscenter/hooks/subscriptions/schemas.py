@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from opscenter.contracts.manifest import WebhookUrl
 from opscenter.hooks.models import Subscription
+
+WEBHOOK_URL_SHAPE = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])"
+    r"(:[0-9]{1,5})?([/?#][^\s]*)?$"
+)
 
 
 class EndpointUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("url")
+    @classmethod
+    def _documented_shape(cls, value: str | None) -> str | None:
+        # The server refuses what the document refuses, so the two agree both ways.
+        if value is not None and not re.search(WEBHOOK_URL_SHAPE, value):
+            raise ValueError(f"url {value!r} must be an absolute http(s) URL")
+        return value
+
     url: WebhookUrl | None = Field(
-        description="Where every webhook hook is sent (null: back to the manifest's URLs)"
+        description="Where every webhook hook is sent (null: back to the manifest's URLs)",
+        # The shape WebhookUrl accepts: http(s), a host, no credentials, at most 2048 characters.
+        json_schema_extra={"pattern": WEBHOOK_URL_SHAPE, "maxLength": 2048},
     )
 
 
