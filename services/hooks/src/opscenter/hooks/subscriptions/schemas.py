@@ -12,8 +12,7 @@ from opscenter.contracts.manifest import WebhookUrl
 from opscenter.hooks.models import Subscription
 
 WEBHOOK_URL_SHAPE = (
-    r"^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])"
-    r"(:[0-9]{1,5})?([/?#][^\s]*)?$"
+    r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~!$&'()*+,;=%-]+(:[0-9]{1,5})?([/?#][^\s]*)?$"
 )
 
 
@@ -30,7 +29,7 @@ class EndpointUpdate(BaseModel):
 
     url: WebhookUrl | None = Field(
         description="Where every webhook hook is sent (null: back to the manifest's URLs)",
-        # The shape WebhookUrl accepts: http(s), a host, no credentials, at most 2048 characters.
+        # http(s), a host name or IPv4 address (no IPv6 literal), no credentials, <= 2048 chars.
         json_schema_extra={"pattern": WEBHOOK_URL_SHAPE, "maxLength": 2048},
     )
 
