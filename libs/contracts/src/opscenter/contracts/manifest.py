@@ -13,15 +13,11 @@ write-only in every API and never appear in events. ``$ref`` must be local (``#.
 
 from __future__ import annotations
 
-import copy
 import re
-from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import (
     AfterValidator,
@@ -36,6 +32,13 @@ from pydantic import (
     model_validator,
 )
 
+from opscenter.contracts.config_schema import (
+    SECRET_MASK,
+    check_config_schema,
+    mask_config,
+    normalize_config_schema,
+    secret_fields,
+)
 from opscenter.contracts.errors import FieldError, ManifestError, field_errors
 from opscenter.contracts.fields import Email, PositiveMoney, SemVerStr, Slug, Text
 from opscenter.contracts.hook_events import HOOK_EVENT_NAMES, HOOK_EVENTS
@@ -60,7 +63,6 @@ __all__ = [
     "validate_manifest",
 ]
 
-SECRET_MASK = "********"  # noqa: S105 - the placeholder shown instead of a secret
 _CROSS_FIELD_KEY = "manifest_problems"
 
 
@@ -288,64 +290,7 @@ class Compatibility(_Strict):
     platform: RangeStr
 
 
-def normalize_config_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``schema`` with the legacy ``required: true|false`` inside a property moved
-    into the parent object's ``required`` list (Draft 2020-12 wants a list there)."""
-    out = copy.deepcopy(dict(schema))
-    _normalize(out)
-    return out
-
-
-def _normalize(node: Any) -> None:
-    if isinstance(node, list):
-        for item in node:
-            _normalize(item)
-        return
-    if not isinstance(node, dict):
-        return
-    props = node.get("properties")
-    if isinstance(props, dict):
-        required = node.get("required")
-        names: list[str] = list(required) if isinstance(required, list) else []
-        for name, prop in props.items():
-            if not isinstance(prop, dict) or not isinstance(prop.get("required"), bool):
-                continue
-            if prop.pop("required") and name not in names:
-                names.append(name)
-        if names:
-            node["required"] = names
-    for key, value in node.items():
-        if key != "enum" and key != "const" and key != "default" and key != "examples":
-            _normalize(value)
-
-
-def _refs(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
-        return own + [r for v in node.values() for r in _refs(v)]
-    if isinstance(node, list):
-        return [r for v in node for r in _refs(v)]
-    return []
-
-
-def _check_config_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    normalized = normalize_config_schema(schema)
-    try:
-        Draft202012Validator.check_schema(normalized)
-    except SchemaError as exc:
-        where = ".".join(str(p) for p in exc.absolute_path)
-        raise ValueError(
-            f"not a valid JSON Schema (2020-12){' at ' + where if where else ''}: {exc.message}"
-        ) from None
-    if normalized.get("type") != "object":
-        raise ValueError("the top level must be 'type: object' (config is a mapping)")
-    remote = [r for r in _refs(normalized) if not r.startswith("#")]
-    if remote:
-        raise ValueError(f"$ref must be local ('#/...'), got {remote[0]!r}")
-    return normalized
-
-
-ConfigSchema = Annotated[dict[str, Any], AfterValidator(_check_config_schema)]
+ConfigSchema = Annotated[dict[str, Any], AfterValidator(check_config_schema)]
 
 
 class Manifest(_Strict):
@@ -475,42 +420,3 @@ def validate_manifest(data: object) -> Manifest:
     if problems:
         raise ManifestError(problems)
     return manifest
-
-
-def _is_secret(prop: Mapping[str, Any]) -> bool:
-    return (
-        prop.get("secret") is True
-        or prop.get("writeOnly") is True
-        or prop.get("format") == "password"
-    )
-
-
-def secret_fields(config_schema: Mapping[str, Any], _prefix: str = "") -> set[str]:
-    """Dotted paths of properties marked secret (``secret: true``, ``writeOnly: true`` or
-    ``format: password``), descending into nested object properties."""
-    out: set[str] = set()
-    props = config_schema.get("properties")
-    if not isinstance(props, Mapping):
-        return out
-    for name, prop in props.items():
-        if not isinstance(prop, Mapping):
-            continue
-        path = f"{_prefix}{name}"
-        if _is_secret(prop):
-            out.add(path)
-        else:
-            out |= secret_fields(prop, f"{path}.")
-    return out
-
-
-def mask_config(config: Mapping[str, Any], config_schema: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``config`` with every secret value that is set replaced by ``********``."""
-    masked = copy.deepcopy(dict(config))
-    for path in secret_fields(config_schema):
-        node: Any = masked
-        *parents, leaf = path.split(".")
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and node.get(leaf) is not None:
-            node[leaf] = SECRET_MASK
-    return masked

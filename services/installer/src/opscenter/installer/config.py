@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 from jsonschema import Draft202012Validator
 
-from opscenter.contracts.manifest import SECRET_MASK, mask_config, secret_fields
+from opscenter.contracts.config_schema import SECRET_MASK, mask_config, secret_fields
 
 __all__ = [
     "ConfigCipher",
