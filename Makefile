@@ -6,7 +6,7 @@ UV := .local/tools/bin/uv
 STACK := deploy/local/stack.sh
 PYTEST_ARGS ?=
 
-.PHONY: up down status test lint contracts-check bootstrap bench
+.PHONY: up down status test lint contracts-check bootstrap bench token
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -28,6 +28,13 @@ lint: bootstrap
 
 contracts-check: bootstrap
 	$(UV) run python -m opscenter.contracts.schemas check
+	$(UV) run python scripts/openapi.py check
+
+# A development token for trying the API: `make token ROLES=tenant_admin TENANT=t1`.
+ROLES ?= tenant_admin
+TENANT ?= t1
+token: bootstrap
+	@$(UV) run python -m opscenter.servicekit.devtoken --roles $(ROLES) --tenant $(TENANT)
 
 # The end-to-end tests start the suite's services on the test instance; they are stopped
 # afterwards so the next run tests the code as it is then, not as it was.

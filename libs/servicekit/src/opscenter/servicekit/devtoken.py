@@ -1,5 +1,5 @@
-"""Prints a local (HS256) bearer token: `uv run python -m opscenter.servicekit.devtoken --roles
-tenant_admin --tenant t1`. Refuses to run when the settings use an asymmetric algorithm."""
+"""Prints a local (HS256) bearer token; `make token ROLES=tenant_admin TENANT=t1` runs it.
+Refuses to run when the settings use an asymmetric algorithm."""
 
 from __future__ import annotations
 
