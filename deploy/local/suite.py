@@ -4,9 +4,10 @@ and the nginx gateway in front of them, on top of `stack.sh` (Postgres and Kafka
     uv run python deploy/local/suite.py up|down|status|url [--instance dev|test]
 
 `up` creates each service's database when missing, applies its Alembic history, creates the
-Kafka topics, starts whatever is not running yet and waits until every API answers /readyz
-through the gateway. A second `up` changes nothing. Processes are detached (their own session),
-with pid files in `.local/<instance>/run` and logs in `.local/<instance>/logs`.
+Kafka topics, has supervisord (`supervision.py`) run every process and waits until every API
+answers /readyz through the gateway. A process that dies is started again by supervisord;
+`status` shows each one's state, uptime and restarts. A second `up` changes nothing. Logs are in
+`.local/<instance>/logs`, supervisord's own files in `.local/<instance>/supervisor`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import asyncio
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from supervision import Program, Supervisor
 
 from opscenter.contracts import ALL_TOPICS
 from opscenter.servicekit.kafka import ensure_topics
@@ -82,7 +83,11 @@ class Instance:
         if self.name == "test":
             # The route that fails on purpose, for tests/e2e/test_error_containment.py.
             env[f"{prefix}_FAULT_ROUTE"] = "true"
-        return {**os.environ, **env}
+        return env
+
+    @property
+    def supervisor(self) -> Supervisor:
+        return Supervisor(self.root / "supervisor", self.root / "logs")
 
 
 def _offset() -> int:
@@ -104,24 +109,6 @@ def load_instance(name: str) -> Instance:
         exports["OPSCENTER_DATABASE_URL"].strip("'\""),
         exports["OPSCENTER_PG_ADMIN_DSN"].strip("'\""),
     )
-
-
-def pid_file(inst: Instance, service: str, role: str) -> Path:
-    return inst.root / "run" / f"{service}-{role}.pid"
-
-
-def running_pid(path: Path) -> int | None:
-    try:
-        pid = int(path.read_text().strip())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        return None
-    # A zombie still answers kill(0); it is not running.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return None
-    return None if state == "Z" else pid
 
 
 async def ensure_databases(inst: Instance) -> None:
@@ -146,30 +133,14 @@ def migrate(inst: Instance, service: str) -> None:
     command.upgrade(alembic_config(service, inst.service_db_url(service)), "head")
 
 
-def start(inst: Instance, service: str, role: str) -> None:
-    pidf = pid_file(inst, service, role)
-    if running_pid(pidf):
-        return
-    logs = inst.root / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    pidf.parent.mkdir(parents=True, exist_ok=True)
+def program(service: str, role: str, inst: Instance) -> Program:
     command = {
         "api": [sys.executable, "-c", f"from opscenter.{service}.main import run; run()"],
         "worker": [sys.executable, "-m", f"opscenter.{service}.worker"],
         "relay": [sys.executable, "-m", f"opscenter.{service}.relay"],
         "dispatcher": [sys.executable, "-m", f"opscenter.{service}.dispatcher"],
     }[role]
-    with open(logs / f"{service}-{role}.log", "ab") as log:
-        proc = subprocess.Popen(
-            command,
-            env=inst.service_env(service),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=REPO,
-            start_new_session=True,
-        )
-    pidf.write_text(str(proc.pid))
+    return Program(f"{service}-{role}", command, inst.service_env(service))
 
 
 def nginx_binary() -> str:
@@ -195,7 +166,8 @@ def nginx_binary() -> str:
     return "/usr/sbin/nginx"
 
 
-def start_gateway(inst: Instance) -> None:
+def gateway(inst: Instance) -> Program:
+    """nginx in the foreground under supervisord, with its configuration written and checked."""
     root = inst.root / "nginx"
     for sub in ("logs", "tmp"):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -206,14 +178,11 @@ def start_gateway(inst: Instance) -> None:
     (root / "nginx.conf").write_text(conf)
     nginx = nginx_binary()
     subprocess.run([nginx, "-t", "-q", "-p", str(root), "-c", str(root / "nginx.conf")], check=True)
-    pid = running_pid(root / "nginx.pid")
-    if pid:
-        os.kill(pid, signal.SIGHUP)  # reload the (possibly changed) configuration
-    else:
-        subprocess.run([nginx, "-p", str(root), "-c", str(root / "nginx.conf")], check=True)
+    command = [nginx, "-p", str(root), "-c", str(root / "nginx.conf"), "-g", "daemon off;"]
+    return Program("gateway", command, {})
 
 
-def wait_ready(inst: Instance, timeout_s: float = 60) -> None:
+def wait_ready(inst: Instance, timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
     pending = set(SERVICES)
     while pending and time.monotonic() < deadline:
@@ -238,58 +207,44 @@ def up(name: str) -> None:
     asyncio.run(ensure_topics(inst.kafka_bootstrap, ALL_TOPICS))
     for service in SERVICES:
         migrate(inst, service)
-        for role in roles(service):
-            start(inst, service, role)
-    start_gateway(inst)
+    programs = [program(s, role, inst) for s in SERVICES for role in roles(s)]
+    supervisor = inst.supervisor
+    gateway_was_up = supervisor.states().get("gateway")
+    supervisor.apply([*programs, gateway(inst)])
+    if gateway_was_up and gateway_was_up.state == "RUNNING":
+        supervisor.signal("gateway", "HUP")  # reload the (possibly changed) configuration
     wait_ready(inst)
     status(name)
 
 
 def down(name: str, *, services_only: bool = False) -> None:
     inst = load_instance(name)
-    nginx_pid = running_pid(inst.root / "nginx" / "nginx.pid")
-    if nginx_pid:
-        os.kill(nginx_pid, signal.SIGQUIT)
-    for service in SERVICES:
-        for role in roles(service):
-            pid = running_pid(pid_file(inst, service, role))
-            if pid:
-                os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    for service in SERVICES:
-        for role in roles(service):
-            pidf = pid_file(inst, service, role)
-            while running_pid(pidf) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            pid = running_pid(pidf)
-            if pid:
-                os.killpg(pid, signal.SIGKILL)
-            pidf.unlink(missing_ok=True)
+    inst.supervisor.shutdown()
     if not services_only:
         stack("down", name)
 
 
 def status(name: str) -> None:
     inst = load_instance(name)
-    print(
-        f"gateway   http://127.0.0.1:{inst.gateway_port}/api/v1/  "
-        f"({'up' if running_pid(inst.root / 'nginx' / 'nginx.pid') else 'down'})"
-    )
+    states = inst.supervisor.states()
+
+    def shown(program: str) -> str:
+        state = states.get(program)
+        if state is None:
+            return f"{program}: down"
+        return f"{program}: {state.state.lower()} {state.uptime_s}s restarts={state.restarts}"
+
+    print(f"gateway   http://127.0.0.1:{inst.gateway_port}/api/v1/  ({shown('gateway')})")
     for service in SERVICES:
-        states = [
-            f"{role}:{'up' if running_pid(pid_file(inst, service, role)) else 'down'}"
-            for role in roles(service)
-        ]
         print(
-            f"{service:9s} http://127.0.0.1:{inst.port(service)}  {' '.join(states)}  "
+            f"{service:9s} http://127.0.0.1:{inst.port(service)}  "
             f"docs http://127.0.0.1:{inst.gateway_port}/api/v1/{service}/docs"
         )
+        print("          " + "  ".join(shown(f"{service}-{role}") for role in roles(service)))
     print(f"kafka     {inst.kafka_bootstrap}")
     print(f"postgres  {inst.pg_admin_dsn.rsplit('/', 1)[0]}/opscenter_<service>")
     print(f"logs      {inst.root / 'logs'}")
-    print(
-        "dev token uv run python -m opscenter.servicekit.devtoken --roles tenant_admin --tenant t1"
-    )
+    print("dev token make token ROLES=tenant_admin TENANT=t1")
 
 
 def url(name: str) -> None:

@@ -103,18 +103,18 @@ async def test_a_page_costs_the_same_statements_whatever_its_length(
         def orm_sent(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
             sent.append(statement)
 
-        engine = worker.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", orm_sent)
-        try:
-            async with worker.sessions() as session:
-                conn = await driver(session)
-                conn.add_query_logger(driver_sent)
-                try:
-                    page = await list_page(session, cipher, tenant_id, cursor=None, limit=50)
-                finally:
-                    conn.remove_query_logger(driver_sent)
-        finally:
-            event.remove(engine, "before_cursor_execute", orm_sent)
+        # Listen on this session's own connection: the in-process worker's consumers share
+        # the engine and may run statements meanwhile (they did under load).
+        async with worker.sessions() as session:
+            own = (await session.connection()).sync_connection
+            event.listen(own, "before_cursor_execute", orm_sent)
+            conn = await driver(session)
+            conn.add_query_logger(driver_sent)
+            try:
+                page = await list_page(session, cipher, tenant_id, cursor=None, limit=50)
+            finally:
+                conn.remove_query_logger(driver_sent)
+                event.remove(own, "before_cursor_execute", orm_sent)
         selects = [q for q in sent if q.lstrip().upper().startswith("SELECT")]
         return len(page["items"]), len(selects)
 
