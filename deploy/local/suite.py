@@ -43,6 +43,9 @@ def roles(service: str) -> tuple[str, ...]:
     return ROLES + EXTRA_ROLES.get(service, ())
 
 
+# Per-client request rate at the gateway (GATEWAY_RATE_LIMIT_PER_S / _BURST override them).
+GATEWAY_LIMITS = {"rate_limit_per_s": "100", "rate_limit_burst": "200"}
+
 # Base HTTP ports per instance; service i listens on base + i, the gateway on base + 80.
 HTTP_BASE = {"dev": 8100, "test": 8200}
 
@@ -175,6 +178,8 @@ def gateway(inst: Instance) -> Program:
     for service in SERVICES:
         conf = conf.replace(f"{{{{{service}_port}}}}", str(inst.port(service)))
     conf = conf.replace("{{gateway_port}}", str(inst.gateway_port)).replace("{{root}}", str(root))
+    for name, value in GATEWAY_LIMITS.items():
+        conf = conf.replace(f"{{{{{name}}}}}", os.environ.get(f"GATEWAY_{name.upper()}", value))
     (root / "nginx.conf").write_text(conf)
     nginx = nginx_binary()
     subprocess.run([nginx, "-t", "-q", "-p", str(root), "-c", str(root / "nginx.conf")], check=True)

@@ -5,7 +5,8 @@
 second `up` re-reads the file and starts only what changed or stopped) and reads states and
 restart counts back through supervisord's XML-RPC socket. supervisord itself runs detached, so
 it outlives the command that started it, and stops every program (each in its own process
-group, so sandbox children go too) on `shutdown`.
+group, so sandbox children go too) on `shutdown`; a program whose leader was killed has the rest
+of its group killed by `launch.py` before it starts again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport
+
+LAUNCH = Path(__file__).resolve().parent / "launch.py"
 
 
 @dataclass(frozen=True)
@@ -146,10 +149,14 @@ class Supervisor:
             f"serverurl=unix://{self.socket}",
         ]
         for program in programs:
+            # launch.py kills what the program's previous run left (children of a killed
+            # leader) before it execs the command.
+            group_file = self.root / f"{program.name}.pgid"
+            command = [sys.executable, str(LAUNCH), str(group_file), "--", *program.command]
             env = ",".join(f'{k}="{_quote(v)}"' for k, v in sorted(program.environment.items()))
             lines += [
                 f"[program:{program.name}]",
-                f"command={' '.join(_shell_word(w) for w in program.command)}",
+                f"command={' '.join(_shell_word(w) for w in command)}",
                 f"environment={env}" if env else "",
                 "autostart=true",
                 "autorestart=true",

@@ -1,7 +1,7 @@
 """Every process of the suite runs under supervisord: SIGKILL any of them and it is started
-again (a new pid, one more restart counted, RUNNING), and every API answers /readyz through the
-gateway afterwards. Each process is killed with nothing else down, so the test also shows that
-no process depends on another one's restart to come back."""
+again (a new pid, one more restart counted, RUNNING, nothing of its old process group left), and
+every API answers /readyz through the gateway afterwards. Each process is killed with nothing
+else down, so the test also shows that no process needs another one's restart to come back."""
 
 from __future__ import annotations
 
@@ -51,6 +51,10 @@ async def test_each_killed_process_is_restarted(gateway_url: str, local_stack: L
         os.kill(before.pid, signal.SIGKILL)
         after = await restarted(supervisor, before)
         assert after.restarts == before.restarts + 1, (before, after)
+        # Nothing of the killed run is left (nginx's workers, uvicorn's, sandboxes): the
+        # group the killed leader led is empty.
+        with pytest.raises(ProcessLookupError):
+            os.killpg(before.pid, 0)
     async with httpx.AsyncClient(base_url=gateway_url, timeout=10) as client:
         for service in SERVICES:
             deadline = time.monotonic() + 60

@@ -10,7 +10,8 @@ returns normally, so uvicorn keeps the connection.
 
 The correlation id is the gateway's `X-Request-ID` when the request has a sane one, otherwise a
 fresh UUID; it is in the body (`correlation_id`), in the `X-Request-ID` answer header and in the
-log line, so an operator finds the traceback from what the caller saw.
+log line, so an operator finds the traceback from what the caller saw. Every answer carries it in
+`X-Request-ID`, and every log line written while the request runs has it as `request_id`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi import APIRouter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opscenter.servicekit.errors import correlation_id, internal_error, problem_response
+from opscenter.servicekit.logs import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +39,18 @@ class ContainErrors:
             await self.app(scope, receive, send)
             return
         started = False
+        cid = correlation_id(scope)
+        header = (b"x-request-id", cid.encode())
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                headers = [h for h in message.get("headers", ()) if h[0] != b"x-request-id"]
+                message = {**message, "headers": [*headers, header]}
             await send(message)
 
+        token = REQUEST_ID.set(cid)  # every log line of this request carries it
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
@@ -55,6 +62,8 @@ class ContainErrors:
                 extra={"path": scope.get("path"), "correlation_id": correlation_id(scope)},
             )
             await problem_response(internal_error(scope))(scope, receive, send)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 FAULT_PATH = "/_fault/500"

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 
 from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
 
 from opscenter.servicekit.settings import ServiceSettings
 
+#: The gateway's request id (or one made up) while an HTTP request runs; set by ContainErrors.
+REQUEST_ID: ContextVar[str | None] = ContextVar("opscenter_request_id", default=None)
+
 
 class _TraceContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            record.request_id = request_id
         ctx = trace.get_current_span().get_span_context()
         if ctx.is_valid:
             record.trace_id = f"{ctx.trace_id:032x}"
