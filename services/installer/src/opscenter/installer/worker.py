@@ -23,7 +23,7 @@ from opscenter.contracts import (
     CloudEvent,
 )
 from opscenter.installer import models
-from opscenter.installer.artifacts import ArtifactSource, HttpArtifactSource, InstallStore
+from opscenter.servicekit.artifacts import ArtifactSource, HttpArtifactSource, InstallStore
 from opscenter.installer.catalog.handlers import on_catalog_event, on_publisher_event
 from opscenter.installer.config import ConfigCipher
 from opscenter.installer.events import session_emitter

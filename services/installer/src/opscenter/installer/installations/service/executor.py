@@ -30,7 +30,7 @@ from opscenter.contracts import (
     InstallationUpgradedV1,
 )
 from opscenter.installer import config as cfg
-from opscenter.installer.artifacts import (
+from opscenter.servicekit.artifacts import (
     ArtifactError,
     ArtifactSource,
     InstallStore,
