@@ -20,6 +20,10 @@ class AttemptRead(BaseModel):
     latency_ms: float
     outcome: Literal["succeeded", "failed", "gone"]
     status_code: int | None
+    cause: str | None = Field(
+        description="Handler attempts: ok, exception, timeout, memory, pids, cpu, refused, "
+        "crashed or package (the package could not be used); null for webhooks"
+    )
     error: str | None
 
     @classmethod
