@@ -20,6 +20,7 @@ from aiohttp import web
 from prometheus_client import REGISTRY
 
 from opscenter.contracts import new_event
+from opscenter.contracts.hook_events import trim_payload
 from opscenter.contracts.manifest import HookSpec
 from opscenter.contracts.platform import DeviceDeletedV1, DeviceUpdatedV1, UserLoginV1
 from opscenter.hooks.sandbox import SandboxSettings
@@ -67,6 +68,10 @@ HOSTILE = textwrap.dedent(
         with open("/proc/1/environ", "rb") as f:
             return f.read().decode(errors="replace")
 
+    def nap(event, context):
+        import time
+        time.sleep(1.5)
+
     def write_outside(event, context):
         with open("/plugin/handlers.py", "w") as f:
             f.write("replaced")
@@ -92,13 +97,13 @@ STORAGE = textwrap.dedent(
 
 REPORTER = textwrap.dedent(
     """
-    import json, urllib.request
+    import http.client, json
 
-    def report(event, context):
-        body = json.dumps({"event": event, "context": context}).encode()
-        request = urllib.request.Request(RECEIVER, data=body, method="POST")
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status
+    def report(event, context):  # http.client: a refused connect is raised as it is
+        body = json.dumps({"event": event, "context": context})
+        connection = http.client.HTTPConnection(HOST, PORT, timeout=5)
+        connection.request("POST", "/from-handler", body)
+        return connection.getresponse().status
     """
 )
 
@@ -126,11 +131,14 @@ async def catalog() -> AsyncIterator[ArtifactServer]:
 
 
 @pytest.fixture
-def dirs(tmp_path: Path) -> dict[str, Any]:
-    """Where the dispatcher keeps packages and storage folders in this test (settings), and
-    the same as ``paths`` for the assertions."""
+def dirs(tmp_path: Path, catalog: ArtifactServer) -> dict[str, Any]:
+    """The dispatcher's settings of this test: where it fetches packages (the catalog
+    stand-in), keeps them and the storage folders; the same folders as ``paths``."""
     paths = {"package_root": tmp_path / "packages", "storage_root": tmp_path / "storage"}
-    return {name: str(path) for name, path in paths.items()} | {"paths": paths}
+    return {name: str(path) for name, path in paths.items()} | {
+        "catalog_url": catalog.url,
+        "paths": paths,
+    }
 
 
 async def publish_package(
@@ -154,7 +162,7 @@ async def install(
     return installation
 
 
-def settings_of(dirs: dict[str, Any]) -> dict[str, str]:
+def settings_of(dirs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in dirs.items() if k != "paths"}
 
 
@@ -208,7 +216,9 @@ async def test_hostile_handlers_are_stopped_with_their_cause_while_another_insta
         for cause in ("memory", "timeout", "pids")
     }
 
-    async with hooks.dispatching(sandbox(), retry_schedule_s=(0.0, 0.2), **settings_of(dirs)):
+    async with hooks.dispatching(
+        sandbox(), retry_schedule_s=(0.0, 0.2), lease_s=60.0, **settings_of(dirs)
+    ):
         rows = await hooks.wait_for(
             DELIVERIES + " WHERE installation_id = :i",
             lambda r: len(r) == 8 and all(s == "succeeded" for _, s in r),
@@ -256,6 +266,42 @@ async def test_hostile_handlers_are_stopped_with_their_cause_while_another_insta
     assert types.count("hooks.delivery.succeeded.v1") == 8
 
 
+async def test_an_attempt_waits_for_a_sandbox_worker_only_as_long_as_its_lease_allows(
+    hooks: Hooks, catalog: ArtifactServer, dirs: dict[str, Any]
+):
+    """One worker, two deliveries at once: the second may wait 4 - 2 - 1 = 1 s (lease less
+    deadline less margin), then fails as busy and is retried; no lease ever runs out under an
+    attempt, so no attempt is made twice."""
+    signer = Signer()
+    await hooks.register_key(signer)
+    plugin, _ = await publish_package(hooks, catalog, signer, {"handlers.py": HOSTILE})
+    t = tenant()
+    await install(hooks, t, plugin, [HookSpec(name="device.created", handler="handlers:nap")])
+    await hooks.publish(device_created(t, "dev-1"), device_created(t, "dev-2"))
+
+    async with hooks.dispatching(
+        sandbox(workers_per_pool=1, deadline_s=2.0),
+        retry_schedule_s=(0.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5),
+        lease_s=4.0,
+        **settings_of(dirs),
+    ):
+        rows = await hooks.wait_for(
+            "SELECT status FROM deliveries",
+            lambda r: len(r) == 2 and all(s == "succeeded" for (s,) in r),
+            timeout_s=60,
+        )
+    assert rows == [("succeeded",), ("succeeded",)]
+    attempts = await hooks.rows(
+        "SELECT delivery_id, attempt, cause FROM delivery_attempts ORDER BY id"
+    )
+    numbers = [(d, n) for d, n, _ in attempts]
+    assert len(numbers) == len(set(numbers)), "no attempt is made twice"
+    causes = [c for _, _, c in attempts]
+    assert causes.count("ok") == 2
+    assert "busy" in causes
+    assert set(causes) == {"ok", "busy"}
+
+
 async def test_storage_write_keeps_data_across_events_within_its_quota_and_read_cannot_write(
     hooks: Hooks, catalog: ArtifactServer, dirs: dict[str, Any]
 ):
@@ -280,7 +326,7 @@ async def test_storage_write_keeps_data_across_events_within_its_quota_and_read_
             "SELECT 1 FROM deliveries WHERE status = 'pending'", lambda r: not r, timeout_s=60
         )
         assert (storage / str(writer) / "counter").read_text() == "3"
-        update = DeviceUpdatedV1(tenant_id=t, device_id="dev-1", name="renamed")
+        update = DeviceUpdatedV1(tenant_id=t, device_id="dev-1", name="renamed", kind="router")
         await hooks.publish(new_event(update, source="/platform/devices"))
         await hooks.wait_for(
             "SELECT 1 FROM deliveries WHERE status = 'pending'", lambda r: not r, timeout_s=60
@@ -305,7 +351,8 @@ async def test_storage_write_keeps_data_across_events_within_its_quota_and_read_
     assert over_quota[0][0] == "refused"
     assert "quota" in over_quota[0][1]
     assert (storage / str(writer) / "counter").read_text() == "3", "kept after the refusal"
-    assert not (storage / str(writer) / "big").exists()
+    held = sum(p.stat().st_size for p in (storage / str(writer)).iterdir())
+    assert held <= 1024 * 1024, "the folder never holds more than its quota"
     reader_causes = {c for i, t_, c, _ in attempts if i == reader and t_ == "device.created"}
     assert reader_causes == {"refused"}, "storage:read mounts the folder read-only"
     assert not (storage / str(reader) / "counter").exists()
@@ -326,9 +373,12 @@ async def test_a_granted_handler_reaches_a_loopback_receiver_only_when_the_opera
         seen.append(call)
         return web.Response(status=204)
 
-    url = receiver.on("from-handler", record)
+    receiver.on("from-handler", record)
     plugin, _ = await publish_package(
-        hooks, catalog, signer, {"handlers.py": f"RECEIVER = {url!r}\n" + REPORTER}
+        hooks,
+        catalog,
+        signer,
+        {"handlers.py": f"HOST, PORT = '127.0.0.1', {receiver.port}\n" + REPORTER},
     )
     t = tenant()
     granted = ["api:devices:read", "network:outbound"]
@@ -347,7 +397,8 @@ async def test_a_granted_handler_reaches_a_loopback_receiver_only_when_the_opera
     assert "loopback" in refused[0][1]
     assert seen == []
 
-    await hooks.publish(device_created(t, "dev-2"))
+    second = device_created(t, "dev-2")
+    await hooks.publish(second)
     async with hooks.dispatching(
         sandbox(allow_loopback=True), retry_schedule_s=(0.0,), **settings_of(dirs)
     ):
@@ -359,12 +410,8 @@ async def test_a_granted_handler_reaches_a_loopback_receiver_only_when_the_opera
     event, context = seen[0].body["event"], seen[0].body["context"]
     assert event["type"] == "device.created"
     assert event["tenant_id"] == t
-    assert event["data"] == {
-        "tenant_id": t,
-        "device_id": "dev-2",
-        "name": "edge-1",
-        "kind": "router",
-    }
+    assert event["data"] == trim_payload("device.created", second.data, granted)
+    assert event["data"]["device_id"] == "dev-2"
     assert context["installation_id"] == str(installation)
     assert context["tenant_id"] == t
     assert context["plugin_id"] == str(plugin)

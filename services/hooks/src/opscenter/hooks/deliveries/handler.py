@@ -10,12 +10,17 @@
   installation token; ``storage`` (the folder's path inside the sandbox) only when granted.
   The event is the message the webhook would carry, trimmed to the grant the same way.
 - A timeout, a kill or an exception is a failed attempt, retried on the schedule like any.
+- An attempt waits for a free worker of its sandbox only as long as its lease leaves room for
+  the deadline: past the lease another claim would attempt the delivery a second time. One
+  that cannot start in time fails with cause ``busy`` (and is retried on the schedule).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +50,11 @@ class HandlerRunner:
         storage_quota_bytes: int,
     ) -> None:
         self._packages = packages
+        self._sandbox = sandbox
         self._pool = SandboxPool(sandbox)
+        #: Calls per sandbox shape, as many as its pool has workers: waiting happens here,
+        #: where it is bounded by the lease, not inside the pool.
+        self._slots: dict[HandlerSpec, asyncio.Semaphore] = {}
         self._started: asyncio.Task[None] | None = None
         self._storage_root = storage_root.absolute()
         self._quota = storage_quota_bytes
@@ -81,10 +90,17 @@ class HandlerRunner:
         except (OSError, RuntimeError) as exc:
             return failed("refused", f"the sandbox is unavailable: {exc}")
         spec = self._spec(work, folder)
+        slots = self._slots_of(spec)
+        try:
+            await asyncio.wait_for(slots.acquire(), self._wait_budget_s(work))
+        except TimeoutError:
+            return failed("busy", "no sandbox worker was free in time for the lease")
         try:
             outcome = await self._pool.call(spec, work.message, self._context(work, token))
         except ValueError as exc:  # an entrypoint or package the pool cannot take
             return failed("refused", str(exc))
+        finally:
+            slots.release()
         SANDBOX_OUTCOMES.labels(outcome.cause).inc()
         if outcome.cause in KILL_CAUSES:
             SANDBOX_KILLS.labels(outcome.cause).inc()
@@ -99,6 +115,24 @@ class HandlerRunner:
         if self._started is None or (self._started.done() and self._started.exception()):
             self._started = asyncio.ensure_future(self._pool.start())
         await asyncio.shield(self._started)
+
+    def _slots_of(self, spec: HandlerSpec) -> asyncio.Semaphore:
+        shape = dataclasses.replace(spec, entrypoint="")  # the pool's own key
+        if shape not in self._slots:
+            if len(self._slots) >= 4 * self._sandbox.max_pools:
+                # Forget idle shapes (as the pool evicts idle pools); one in use is kept.
+                self._slots = {k: v for k, v in self._slots.items() if v.locked()}
+            size = 1 if spec.storage_writable and spec.storage_dir else None
+            self._slots[shape] = asyncio.Semaphore(size or self._sandbox.workers_per_pool)
+        return self._slots[shape]
+
+    def _wait_budget_s(self, work: Work) -> float:
+        """Seconds left for waiting: the lease's remainder less the deadline and a margin for
+        recording the result."""
+        if work.leased_until is None:
+            return self._sandbox.deadline_s
+        left = (work.leased_until - datetime.now(UTC)).total_seconds()
+        return max(0.0, left - self._sandbox.deadline_s - 1.0)
 
     def _spec(self, work: Work, folder: Path) -> HandlerSpec:
         writable = covers(work.granted, "storage:write")

@@ -22,7 +22,8 @@ class AttemptRead(BaseModel):
     status_code: int | None
     cause: str | None = Field(
         description="Handler attempts: ok, exception, timeout, memory, pids, cpu, refused, "
-        "crashed or package (the package could not be used); null for webhooks"
+        "crashed, package (the package could not be used) or busy (no sandbox worker was "
+        "free within the lease); null for webhooks"
     )
     error: str | None
 

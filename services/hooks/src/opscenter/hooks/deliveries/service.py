@@ -73,6 +73,8 @@ class Work:
     granted: tuple[str, ...]
     traceparent: str | None
     created_at: datetime
+    #: The lease ends then: past it another claim may attempt the delivery again.
+    leased_until: datetime | None = None
     version: str = ""
     handler: str | None = None
     package: PackageRef | None = None
@@ -192,6 +194,7 @@ async def claim(
                 granted=tuple(sub.granted_permissions),
                 traceparent=event.traceparent,
                 created_at=delivery.created_at,
+                leased_until=now + config.lease,
                 version=sub.version,
                 handler=target.handler,
                 package=_package_ref(packages.get((sub.plugin_id, sub.version))),
