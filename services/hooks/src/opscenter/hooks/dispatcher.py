@@ -51,6 +51,7 @@ ATTEMPTS = Counter("hooks_attempts_total", "Delivery attempts by outcome", ["out
 IN_FLIGHT = Gauge("hooks_attempts_in_flight", "Attempts under way in this dispatcher")
 QUEUE_DEPTH = Gauge("hooks_queue_depth", "Pending deliveries per tenant", ["tenant_id"])
 BREAKERS = Gauge("hooks_breakers", "Endpoint circuit breakers per state", ["state"])
+SANDBOX = Gauge("hooks_sandbox", "Sandbox pools and warm workers of this dispatcher", ["kind"])
 LATENCY = Histogram(
     "hooks_attempt_seconds",
     "Attempt duration",
@@ -177,6 +178,9 @@ class Dispatcher:
                     QUEUE_DEPTH.labels(tenant_id).set(count)
                 for state in ("closed", "open", "half_open"):
                     BREAKERS.labels(state).set(states.get(state, 0))
+            stats = self.handlers.stats()
+            for kind in ("workers", "pools"):
+                SANDBOX.labels(kind).set(stats[kind])
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every_s)
 
