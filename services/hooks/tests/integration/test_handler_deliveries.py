@@ -162,8 +162,10 @@ async def install(
     return installation
 
 
-def settings_of(dirs: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in dirs.items() if k != "paths"}
+def settings_of(dirs: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """The dispatcher's settings: ``dirs``, and a lease long enough for a loaded machine (a
+    handler attempt waits for a worker at most lease - deadline - 1 s)."""
+    return {k: v for k, v in dirs.items() if k != "paths"} | {"lease_s": 30.0} | overrides
 
 
 def attempts_by_installation(items: list[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
@@ -217,7 +219,7 @@ async def test_hostile_handlers_are_stopped_with_their_cause_while_another_insta
     }
 
     async with hooks.dispatching(
-        sandbox(), retry_schedule_s=(0.0, 0.2), lease_s=60.0, **settings_of(dirs)
+        sandbox(), retry_schedule_s=(0.0, 0.2), **settings_of(dirs, lease_s=60.0)
     ):
         rows = await hooks.wait_for(
             DELIVERIES + " WHERE installation_id = :i",
@@ -282,8 +284,7 @@ async def test_an_attempt_waits_for_a_sandbox_worker_only_as_long_as_its_lease_a
     async with hooks.dispatching(
         sandbox(workers_per_pool=1, deadline_s=2.0),
         retry_schedule_s=(0.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5),
-        lease_s=4.0,
-        **settings_of(dirs),
+        **settings_of(dirs, lease_s=4.0),
     ):
         rows = await hooks.wait_for(
             "SELECT status FROM deliveries",

@@ -91,10 +91,13 @@ class HandlerRunner:
             return failed("refused", f"the sandbox is unavailable: {exc}")
         spec = self._spec(work, folder)
         slots = self._slots_of(spec)
-        try:
-            await asyncio.wait_for(slots.acquire(), self._wait_budget_s(work))
-        except TimeoutError:
-            return failed("busy", "no sandbox worker was free in time for the lease")
+        if slots.locked():  # (a free slot is taken at once, whatever the budget says)
+            try:
+                await asyncio.wait_for(slots.acquire(), self._wait_budget_s(work))
+            except TimeoutError:
+                return failed("busy", "no sandbox worker was free in time for the lease")
+        else:
+            await slots.acquire()
         try:
             outcome = await self._pool.call(spec, work.message, self._context(work, token))
         except ValueError as exc:  # an entrypoint or package the pool cannot take
