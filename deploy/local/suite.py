@@ -81,7 +81,11 @@ class Instance:
             "INSTALLER_CATALOG_URL": f"http://127.0.0.1:{self.port('catalog')}",
             "CATALOG_ARTIFACT_ROOT": str(self.root / "artifacts"),
             "INSTALLER_INSTALL_ROOT": str(self.root / "installs"),
-            "HOOKS_INSTALL_ROOT": str(self.root / "installs"),
+            # Hooks fetches and checks handler packages itself (its own store, as on a host
+            # of its own), and keeps storage-granted handlers' folders.
+            "HOOKS_CATALOG_URL": f"http://127.0.0.1:{self.port('catalog')}",
+            "HOOKS_PACKAGE_ROOT": str(self.root / "hooks-packages"),
+            "HOOKS_STORAGE_ROOT": str(self.root / "hooks-storage"),
         }
         if self.name == "test":
             # The route that fails on purpose, for tests/e2e/test_error_containment.py.

@@ -270,3 +270,21 @@ def test_normalize_keeps_existing_required_and_drops_false() -> None:
     assert "required" not in out["properties"]["c"]
     assert out["properties"]["d"]["required"] == ["e"]
     assert schema["properties"]["b"]["required"] is True  # the input is not modified
+
+
+def test_a_hook_may_name_a_family_and_needs_the_permission_of_its_events() -> None:
+    hooks = [{"name": "device.*", "handler": "backend.hooks:on_device"}]
+    data = {**seed_data(), "hooks": hooks, "permissions": ["api:devices:read"]}
+    assert validate_manifest(data).hooks[0].name == "device.*"
+    errors = errors_of({**data, "permissions": ["storage:write"]})
+    assert "device.* needs permission api:devices:read" in errors["hooks[0].name"]
+    tenant = {**data, "hooks": [{"name": "tenant.*", "url": "https://x.example.com/h"}]}
+    assert validate_manifest({**tenant, "permissions": []}).hooks[0].name == "tenant.*"
+
+
+@pytest.mark.parametrize(
+    "name", ["*", ".*", "device.created.*", "printer.*", "device.", "Device.*"]
+)
+def test_a_hook_name_that_is_no_event_nor_family_is_refused(name: str) -> None:
+    errors = errors_of({**seed_data(), "hooks": [{"name": name, "handler": "backend.hooks:f"}]})
+    assert "unknown hook event" in errors["hooks[0].name"]

@@ -105,9 +105,15 @@ async def test_only_enabled_subscriptions_with_a_matching_hook_and_grant_are_owe
     await hooks.publish(device_created(t))
     login = new_event(UserLoginV1(tenant_id=t, user_id="u1", email="a@b.co"), source="/users")
     await hooks.publish(login)
-    rows = await hooks.rows("SELECT installation_id, event_type FROM deliveries")
-    assert sorted(rows) == sorted([(devices, "device.created"), (users_only, "user.login")])
-    assert not {ungranted, handler, off, elsewhere} & {r[0] for r in rows}
+    rows = await hooks.rows("SELECT installation_id, event_type, target FROM deliveries")
+    assert sorted(rows) == sorted(
+        [
+            (devices, "device.created", "webhook"),
+            (users_only, "user.login", "webhook"),
+            (handler, "device.created", "handler"),
+        ]
+    )
+    assert not {ungranted, off, elsewhere} & {r[0] for r in rows}
 
 
 async def test_disabling_cancels_pending_retries_and_a_ban_cancels_too(

@@ -41,6 +41,8 @@ __all__ = [
     "HookEvent",
     "can_receive",
     "hook_event",
+    "hook_events_matching",
+    "is_hook_pattern",
     "is_known_hook_event",
     "matches_hook",
     "trim_payload",
@@ -103,6 +105,20 @@ HOOK_EVENT_NAMES: tuple[str, ...] = tuple(HOOK_EVENTS)
 def is_known_hook_event(name: str) -> bool:
     """Whether a plugin may subscribe to ``name``."""
     return name in HOOK_EVENTS
+
+
+def hook_events_matching(pattern: str) -> list[HookEvent]:
+    """The events a manifest's hook name covers: itself, or each of a ``<family>.*``."""
+    return [e for name, e in HOOK_EVENTS.items() if matches_hook(pattern, name)]
+
+
+def is_hook_pattern(name: str) -> bool:
+    """Whether a manifest may subscribe to ``name``: a known event, or ``<family>.*`` where
+    the family has at least one event (``device.*``; not ``*`` nor ``device.created.*``)."""
+    if name in HOOK_EVENTS:
+        return True
+    family, sep, star = name.rpartition(".")
+    return star == "*" and bool(sep) and family.isidentifier() and bool(hook_events_matching(name))
 
 
 def hook_event(name: str) -> HookEvent:

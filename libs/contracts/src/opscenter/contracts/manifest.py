@@ -41,7 +41,11 @@ from opscenter.contracts.config_schema import (
 )
 from opscenter.contracts.errors import FieldError, ManifestError, field_errors
 from opscenter.contracts.fields import Email, PositiveMoney, SemVerStr, Slug, Text
-from opscenter.contracts.hook_events import HOOK_EVENT_NAMES, HOOK_EVENTS
+from opscenter.contracts.hook_events import (
+    HOOK_EVENT_NAMES,
+    hook_events_matching,
+    is_hook_pattern,
+)
 from opscenter.contracts.permissions import Permission, covers
 from opscenter.contracts.semver import normalize_range
 
@@ -123,8 +127,11 @@ def _one_of(enum: type[StrEnum], what: str) -> BeforeValidator:
 
 
 def _hook_name(value: str) -> str:
-    if value not in HOOK_EVENTS:
-        raise ValueError(f"unknown hook event {value!r} (known: {', '.join(HOOK_EVENT_NAMES)})")
+    if not is_hook_pattern(value):
+        raise ValueError(
+            f"unknown hook event {value!r} (known: {', '.join(HOOK_EVENT_NAMES)}, "
+            "or a family such as device.*)"
+        )
     return value
 
 
@@ -194,7 +201,13 @@ KnownPermission = Annotated[Permission, _one_of(Permission, "permission")]
 HookName = Annotated[
     str,
     AfterValidator(_hook_name),
-    WithJsonSchema({"type": "string", "enum": list(HOOK_EVENT_NAMES)}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "a hook event (" + ", ".join(HOOK_EVENT_NAMES) + ") or every event "
+            "of a family, such as device.*",
+        }
+    ),
 ]
 RangeStr = Annotated[
     str,
@@ -385,12 +398,18 @@ def _cross_field_problems(m: Manifest) -> list[FieldError]:
         if hook.name in seen:
             problems.append(FieldError(f"hooks[{i}].name", f"{hook.name} is subscribed twice"))
         seen.add(hook.name)
-        needed = HOOK_EVENTS[hook.name].permission
-        if needed is not None and not covers(m.permissions, needed):
+        missing = sorted(
+            {
+                e.permission.value
+                for e in hook_events_matching(hook.name)
+                if e.permission is not None and not covers(m.permissions, e.permission)
+            }
+        )
+        if missing:
             problems.append(
                 FieldError(
                     f"hooks[{i}].name",
-                    f"{hook.name} needs permission {needed.value}; add it to permissions",
+                    f"{hook.name} needs permission {', '.join(missing)}; add it to permissions",
                 )
             )
         if hook.handler is not None and m.entry_points.backend is None:

@@ -7,7 +7,12 @@ writes finished attempts in batches (one transaction each). Several dispatchers 
 once: claims skip each other's locked rows, and a dispatcher that dies leaves leases that
 expire after ``lease_s`` and are taken again, so a webhook is sent at least once (receivers
 deduplicate by ``webhook-id``, the delivery's id, which never changes). Every attempt carries a
-fresh installation token (``tokens.py``) in the ``x-opscenter-installation-token`` header.
+fresh installation token (``tokens.py``): a webhook in the ``x-opscenter-installation-token``
+header, a handler in its context.
+
+The two modes differ only in how an attempt is made (``deliveries/webhook.py``,
+``deliveries/handler.py``, both ``service.AttemptMode``); leases, retries, records and events
+are the same code for both.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import asyncio
 import contextlib
 import logging
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from pathlib import Path
 
 from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
@@ -24,12 +30,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from opscenter.hooks import models
 from opscenter.hooks.deliveries import service
+from opscenter.hooks.deliveries.handler import HandlerRunner
 from opscenter.hooks.deliveries.policy import AttemptResult, RetryPolicy, TokenBuckets
 from opscenter.hooks.deliveries.webhook import WebhookSender
+from opscenter.hooks.packages import HandlerPackages
+from opscenter.hooks.sandbox import SandboxSettings
 from opscenter.hooks.secrets import SecretCipher
 from opscenter.hooks.settings import HooksSettings
-from opscenter.hooks.tokens import HEADER as TOKEN_HEADER
 from opscenter.hooks.tokens import InstallationTokens
+from opscenter.servicekit.artifacts import ArtifactSource, HttpArtifactSource, InstallStore
 from opscenter.servicekit.logs import configure_logging
 from opscenter.servicekit.process import install_signal_stop, run_main
 from opscenter.servicekit.runtime import ServiceRuntime
@@ -42,6 +51,7 @@ ATTEMPTS = Counter("hooks_attempts_total", "Delivery attempts by outcome", ["out
 IN_FLIGHT = Gauge("hooks_attempts_in_flight", "Attempts under way in this dispatcher")
 QUEUE_DEPTH = Gauge("hooks_queue_depth", "Pending deliveries per tenant", ["tenant_id"])
 BREAKERS = Gauge("hooks_breakers", "Endpoint circuit breakers per state", ["state"])
+SANDBOX = Gauge("hooks_sandbox", "Sandbox pools and warm workers of this dispatcher", ["kind"])
 LATENCY = Histogram(
     "hooks_attempt_seconds",
     "Attempt duration",
@@ -62,8 +72,30 @@ def dispatch_config(settings: HooksSettings) -> service.DispatchConfig:
     )
 
 
+def handler_runner(
+    settings: HooksSettings, sandbox: SandboxSettings, source: ArtifactSource | None = None
+) -> HandlerRunner:
+    packages = HandlerPackages(
+        source
+        or HttpArtifactSource(
+            settings.catalog_url, settings.fetch_timeout_s, settings.artifact_max_bytes
+        ),
+        InstallStore(Path(settings.package_root), settings.unpacked_max_bytes),
+        settings.allow_unsigned,
+    )
+    return HandlerRunner(
+        packages, sandbox, Path(settings.storage_root), settings.storage_quota_mb * 1024 * 1024
+    )
+
+
 class Dispatcher:
-    def __init__(self, runtime: ServiceRuntime, settings: HooksSettings) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        settings: HooksSettings,
+        sandbox: SandboxSettings | None = None,
+        artifacts: ArtifactSource | None = None,
+    ) -> None:
         self.runtime = runtime
         self.settings = settings
         self.config = dispatch_config(settings)
@@ -77,6 +109,11 @@ class Dispatcher:
             allow_private=settings.allow_private_targets,
             max_connections=settings.dispatch_concurrency,
         )
+        self.handlers = handler_runner(settings, sandbox or SandboxSettings(), artifacts)
+        self.modes: dict[str, service.AttemptMode] = {
+            "webhook": self.sender,
+            "handler": self.handlers,
+        }
         self._results: asyncio.Queue[tuple[service.Work, AttemptResult]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
         self._rng = random.Random()  # noqa: S311 (retry jitter, not secrecy)
@@ -94,7 +131,8 @@ class Dispatcher:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await self.sender.close()
+            for mode in self.modes.values():
+                await mode.close()
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         concurrency = self.settings.dispatch_concurrency
@@ -140,6 +178,9 @@ class Dispatcher:
                     QUEUE_DEPTH.labels(tenant_id).set(count)
                 for state in ("closed", "open", "half_open"):
                     BREAKERS.labels(state).set(states.get(state, 0))
+            stats = self.handlers.stats()
+            for kind in ("workers", "pools"):
+                SANDBOX.labels(kind).set(stats[kind])
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every_s)
 
@@ -152,18 +193,15 @@ class Dispatcher:
             ) as span:
                 span.set_attribute("hooks.delivery_id", str(work.delivery_id))
                 span.set_attribute("hooks.attempt", work.attempt)
+                span.set_attribute("hooks.target", work.target)
                 token = self.tokens.mint(
                     work.installation_id, work.tenant_id, work.plugin_id, work.granted
                 )
-                result = await self.sender.send(
-                    work.url,
-                    str(work.delivery_id),
-                    work.message,
-                    work.secrets,
-                    datetime.now(UTC),
-                    {TOKEN_HEADER: token},
-                )
-                span.set_attribute("http.response.status_code", result.status_code or 0)
+                result = await self.modes[work.target].attempt(work, token)
+                if result.status_code is not None:
+                    span.set_attribute("http.response.status_code", result.status_code)
+                if result.cause is not None:
+                    span.set_attribute("hooks.sandbox.cause", result.cause)
         finally:
             IN_FLIGHT.dec()
         ATTEMPTS.labels(result.outcome).inc()

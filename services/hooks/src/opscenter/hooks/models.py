@@ -15,6 +15,9 @@ Invariants:
 - ``webhook_secrets`` hold Fernet ciphertexts only; a secret signs while ``expires_at`` is unset or
   in the future (a rotation gives the old one 24 h).
 - ``endpoint_breakers`` has one row per webhook URL that failed: its circuit breaker.
+- ``plugin_versions`` and ``publisher_keys`` project ``catalog.plugin`` and
+  ``catalog.publisher``: what a handler's package must hash to and who must have signed it.
+  A key revoked before its registration arrived is kept as a tombstone (empty ``public_key``).
 """
 
 from __future__ import annotations
@@ -71,6 +74,28 @@ class PluginProjection(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=_NOW
     )
+
+
+class PluginVersion(Base):
+    """A published version's package: its sha-256 and the publisher's ed25519 signature."""
+
+    __tablename__ = "plugin_versions"
+
+    plugin_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    publisher_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    signature: Mapped[str | None] = mapped_column(String(128))
+    signing_key_id: Mapped[str | None] = mapped_column(String(128))
+
+
+class PublisherKey(Base):
+    __tablename__ = "publisher_keys"
+
+    publisher_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(128), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Subscription(Base):
@@ -185,6 +210,9 @@ class DeliveryAttempt(Base):
     latency_ms: Mapped[float] = mapped_column(Float, nullable=False)
     outcome: Mapped[str] = mapped_column(String(16), nullable=False)
     status_code: Mapped[int | None] = mapped_column(Integer)
+    #: A handler attempt's cause (``ok``, ``timeout``, ``memory``, ``refused``...); None for
+    #: webhooks.
+    cause: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(String(2000))
 
     __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "attempt"),)

@@ -63,6 +63,20 @@ class HooksSettings(ServiceSettings):
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_probe_s: float = Field(default=30.0, gt=0)
 
+    #: Handler packages: fetched from the catalog's content-addressed path, checked (sha-256
+    #: and the publisher's signature) and unpacked under ``package_root/<digest>/``.
+    catalog_url: str = "http://127.0.0.1:8001"
+    package_root: str = ".local/hooks-packages"
+    #: Operators may allow unsigned packages (the installer's setting of the same name).
+    allow_unsigned: bool = False
+    artifact_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    fetch_timeout_s: float = Field(default=30.0, gt=0)
+    unpacked_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    #: Persistent folders of storage-granted handlers: ``storage_root/<installation id>/``,
+    #: each held to ``storage_quota_mb``.
+    storage_root: str = ".local/hooks-storage"
+    storage_quota_mb: int = Field(default=10, ge=0)
+
     @model_validator(mode="after")
     def _no_dev_keys_in_production(self) -> Self:
         if self.environment == "production":

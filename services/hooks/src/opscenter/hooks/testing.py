@@ -1,21 +1,29 @@
 """Test harness of the hooks service, for its tests and bench/hooks.py: the service's real
 consumers fed real records on a migrated database, its API over ASGI, a dispatcher running
-in-process, and webhook receivers (real HTTP servers on 127.0.0.1) that verify every
-signature with the ``standardwebhooks`` library."""
+in-process, webhook receivers (real HTTP servers on 127.0.0.1) that verify every
+signature with the ``standardwebhooks`` library, and a catalog stand-in serving signed handler
+packages over HTTP at the catalog's content-addressed path."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import io
 import json
+import tarfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import text
 from standardwebhooks import Webhook
 
@@ -24,10 +32,14 @@ from opscenter.contracts import (
     EventPayload,
     InstallationDisabledV1,
     InstallationEnabledV1,
+    PluginVersionPublishedV1,
+    PublisherKeyRegisteredV1,
     new_event,
 )
-from opscenter.contracts.manifest import HookSpec
+from opscenter.contracts.catalog import artifact_path
+from opscenter.contracts.manifest import HookSpec, Manifest
 from opscenter.hooks.dispatcher import Dispatcher
+from opscenter.hooks.sandbox import SandboxSettings
 from opscenter.hooks.settings import HooksSettings
 from opscenter.servicekit.auth import mint_dev_token
 from opscenter.servicekit.consumer import EventConsumer
@@ -125,6 +137,74 @@ class DeadLetters:
         self.records.append((value, headers))
 
 
+def package_bytes(files: dict[str, str]) -> bytes:
+    """A .tar.gz plugin package of ``files`` (path -> text)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, content in files.items():
+            data = content.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o600  # the store makes it readable whatever the archive says
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+class Signer:
+    """A publisher's ed25519 signing key, registered with hooks under ``key_id``."""
+
+    def __init__(self, publisher_id: str = "pub-1") -> None:
+        self.publisher_id = publisher_id
+        self.key_id = uuid.uuid4()
+        self._key = Ed25519PrivateKey.generate()
+
+    @property
+    def public_key(self) -> str:
+        raw = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return base64.b64encode(raw).decode()
+
+    def sign(self, digest: str) -> str:
+        return base64.b64encode(self._key.sign(bytes.fromhex(digest))).decode()
+
+
+class ArtifactServer:
+    """The catalog's ``GET /api/v1/artifacts/sha256/{digest}`` on 127.0.0.1; ``fetches``
+    counts the calls per digest."""
+
+    def __init__(self) -> None:
+        self.packages: dict[str, bytes] = {}
+        self.fetches: dict[str, int] = {}
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/api/v1/artifacts/sha256/{digest}", self._get)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def add(self, data: bytes, digest: str | None = None) -> str:
+        """Serves ``data`` under its digest (or under ``digest``, to serve wrong bytes)."""
+        digest = digest or hashlib.sha256(data).hexdigest()
+        self.packages[digest] = data
+        return digest
+
+    async def _get(self, request: web.Request) -> web.Response:
+        digest = request.match_info["digest"]
+        self.fetches[digest] = self.fetches.get(digest, 0) + 1
+        data = self.packages.get(digest)
+        return web.Response(status=404) if data is None else web.Response(body=data)
+
+
 @dataclass
 class Hooks:
     """One hooks service on one fresh database."""
@@ -147,6 +227,42 @@ class Hooks:
 
     async def publish(self, *events: CloudEvent) -> None:
         await self.feed("hooks.platform-events", [e.to_json_bytes() for e in events])
+
+    async def register_key(self, signer: Signer) -> None:
+        payload = PublisherKeyRegisteredV1(
+            publisher_id=signer.publisher_id,
+            key_id=signer.key_id,
+            public_key=signer.public_key,
+            fingerprint=hashlib.sha256(signer.public_key.encode()).hexdigest(),
+            registered_at=datetime.now(UTC),
+        )
+        await self.feed("hooks.publishers", [new_event(payload, source="/tests").to_json_bytes()])
+
+    async def publish_version(
+        self,
+        plugin_id: uuid.UUID,
+        digest: str,
+        signer: Signer | None,
+        *,
+        signature: str | None = None,
+        version: str = "1.0.0",
+    ) -> None:
+        """What the catalog says of a version: its package's digest, signed by ``signer``
+        (``signature`` overrides the real one; no signer: unsigned)."""
+        payload = PluginVersionPublishedV1(
+            plugin_id=plugin_id,
+            slug="watcher",
+            publisher_id=signer.publisher_id if signer else "pub-unsigned",
+            version=version,
+            manifest=Manifest.example().model_copy(update={"id": "watcher", "version": version}),
+            digest=digest,
+            size=1,
+            signature=signature or (signer.sign(digest) if signer else None),
+            signing_key_id=str(signer.key_id) if signer else None,
+            artifact_path=artifact_path("watcher", version),
+            published_at=datetime.now(UTC),
+        )
+        await self.feed("hooks.plugins", [new_event(payload, source="/tests").to_json_bytes()])
 
     async def transition(self, payload: EventPayload) -> None:
         await self.feed(
@@ -233,9 +349,11 @@ class Hooks:
         return [r[0] for r in rows]
 
     @contextlib.asynccontextmanager
-    async def dispatching(self, **overrides: Any) -> AsyncIterator[Dispatcher]:
+    async def dispatching(
+        self, sandbox: SandboxSettings | None = None, **overrides: Any
+    ) -> AsyncIterator[Dispatcher]:
         settings = self.settings.model_copy(update=overrides) if overrides else self.settings
-        dispatcher = Dispatcher(self.runtime, settings)
+        dispatcher = Dispatcher(self.runtime, settings, sandbox)
         stop = asyncio.Event()
         task = asyncio.create_task(dispatcher.run(stop))
         try:

@@ -8,13 +8,23 @@ from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker
 
-from opscenter.contracts import ALL_TOPICS, CATALOG_PLUGIN, INSTALLER_INSTALLATION, OPS_PLATFORM
+from opscenter.contracts import (
+    ALL_TOPICS,
+    CATALOG_PLUGIN,
+    CATALOG_PUBLISHER,
+    INSTALLER_INSTALLATION,
+    OPS_PLATFORM,
+)
 from opscenter.hooks import models
 from opscenter.hooks.ingest import service as ingest
 from opscenter.hooks.ingest.handlers import on_platform_events
 from opscenter.hooks.secrets import SecretCipher
 from opscenter.hooks.settings import HooksSettings
-from opscenter.hooks.subscriptions.handlers import installation_handler, on_plugin_event
+from opscenter.hooks.subscriptions.handlers import (
+    installation_handler,
+    on_plugin_event,
+    on_publisher_event,
+)
 from opscenter.servicekit.consumer import EventConsumer
 from opscenter.servicekit.process import run_main
 from opscenter.servicekit.runtime import ServiceRuntime, run_worker
@@ -32,6 +42,7 @@ def consumers(runtime: ServiceRuntime, broker: KafkaBroker) -> Sequence[EventCon
             installation_handler(cipher),
         ),
         runtime.consumer(broker, "plugins", [CATALOG_PLUGIN.name], on_plugin_event),
+        runtime.consumer(broker, "publishers", [CATALOG_PUBLISHER.name], on_publisher_event),
         runtime.consumer(
             broker,
             "platform-events",

@@ -23,13 +23,13 @@ from opscenter.contracts import (
     CloudEvent,
 )
 from opscenter.installer import models
-from opscenter.installer.artifacts import ArtifactSource, HttpArtifactSource, InstallStore
 from opscenter.installer.catalog.handlers import on_catalog_event, on_publisher_event
 from opscenter.installer.config import ConfigCipher
 from opscenter.installer.events import session_emitter
 from opscenter.installer.installations.handlers import WORK_TYPES, on_installation_events
 from opscenter.installer.installations.service import Executor
 from opscenter.installer.settings import InstallerSettings
+from opscenter.servicekit.artifacts import ArtifactSource, HttpArtifactSource, InstallStore
 from opscenter.servicekit.consumer import EventConsumer
 from opscenter.servicekit.process import run_main
 from opscenter.servicekit.runtime import ServiceRuntime, run_worker

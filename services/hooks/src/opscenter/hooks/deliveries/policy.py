@@ -22,13 +22,15 @@ Outcome = Literal["succeeded", "failed", "gone"]
 
 @dataclass(frozen=True)
 class AttemptResult:
-    """What one attempt came back with (``status_code`` None: no HTTP answer)."""
+    """What one attempt came back with (``status_code`` None: no HTTP answer; ``cause``: why
+    a sandboxed handler's attempt failed or was stopped, e.g. ``timeout``, ``memory``)."""
 
     outcome: Outcome
     status_code: int | None
     error: str | None
     latency_ms: float
     retry_after: str | None = None
+    cause: str | None = None
 
     @property
     def endpoint_unwell(self) -> bool:

@@ -20,6 +20,11 @@ class AttemptRead(BaseModel):
     latency_ms: float
     outcome: Literal["succeeded", "failed", "gone"]
     status_code: int | None
+    cause: str | None = Field(
+        description="Handler attempts: ok, exception, timeout, memory, pids, cpu, refused, "
+        "crashed, package (the package could not be used) or busy (no sandbox worker was "
+        "free within the lease); null for webhooks"
+    )
     error: str | None
 
     @classmethod

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,9 +35,10 @@ from opscenter.contracts.hook_events import trim_payload
 from opscenter.hooks.deliveries import repository as repo
 from opscenter.hooks.deliveries.policy import AttemptResult, Breaker, RetryPolicy, TokenBuckets
 from opscenter.hooks.models import Delivery, DeliveryAttempt, EndpointBreaker
+from opscenter.hooks.packages import PackageRef
 from opscenter.hooks.secrets import SecretCipher
 from opscenter.hooks.subscriptions import repository as subscriptions
-from opscenter.hooks.subscriptions.service import tenant_subscription, webhook_url
+from opscenter.hooks.subscriptions.service import HookTarget, hook_target, tenant_subscription
 from opscenter.servicekit.errors import Problem, not_found
 from opscenter.servicekit.uow import UnitOfWork
 
@@ -54,7 +55,9 @@ class DispatchConfig:
 
 @dataclass(frozen=True)
 class Work:
-    """One leased delivery, ready to send."""
+    """One leased delivery, ready to attempt: by webhook (``url``, signed with ``secrets``)
+    or by sandboxed handler (``handler`` from ``package``, None when the projection has no
+    such version yet)."""
 
     delivery_id: uuid.UUID
     installation_id: uuid.UUID
@@ -63,12 +66,41 @@ class Work:
     event_id: str
     event_type: str
     attempt: int
-    url: str
+    target: Literal["webhook", "handler"]
+    url: str | None
     message: dict[str, Any]
     secrets: tuple[str, ...]
     granted: tuple[str, ...]
     traceparent: str | None
     created_at: datetime
+    #: The lease ends then: past it another claim may attempt the delivery again.
+    leased_until: datetime | None = None
+    version: str = ""
+    handler: str | None = None
+    package: PackageRef | None = None
+
+
+class AttemptMode(Protocol):
+    """How one mode makes an attempt (``webhook.py``, ``handler.py``); everything else of
+    the pipeline (leases, retries, records, events) is shared. Never raises for what the
+    plugin does."""
+
+    async def attempt(self, work: Work, token: str) -> AttemptResult: ...
+
+    async def close(self) -> None: ...
+
+
+def _package_ref(row: tuple[Any, Any] | None) -> PackageRef | None:
+    if row is None:
+        return None
+    version, key = row
+    return PackageRef(
+        digest=version.digest,
+        signature=version.signature,
+        signing_key_id=version.signing_key_id,
+        public_key=key.public_key if key is not None and key.public_key else None,
+        key_revoked=key is not None and key.revoked_at is not None,
+    )
 
 
 def _breaker(row: EndpointBreaker | None, url: str) -> Breaker:
@@ -98,21 +130,29 @@ async def claim(
     if not ids:
         return []
     rows = await repo.deliveries_with_context(session, ids)
-    targets: dict[uuid.UUID, str] = {}
+    targets: dict[uuid.UUID, HookTarget] = {}
     cancelled: list[uuid.UUID] = []
     for delivery, _, sub in rows:
-        url = None
-        if sub is not None and sub.state == "enabled" and not sub.endpoint_disabled:
-            url = webhook_url(sub, delivery.event_type)
-        if url is None:
+        target = None
+        if sub is not None and sub.state == "enabled":
+            target = hook_target(sub, delivery.event_type)
+        if target is None or (
+            target.mode == "webhook" and sub is not None and sub.endpoint_disabled
+        ):
             cancelled.append(delivery.id)
         else:
-            targets[delivery.id] = url
+            targets[delivery.id] = target
     await repo.cancel(session, cancelled, "no longer subscribed")
+    urls = sorted({t.url for t in targets.values() if t.url is not None})
     breakers = {
-        url: _breaker(row, url)
-        for url, row in (await repo.breakers(session, sorted(set(targets.values())))).items()
+        url: _breaker(row, url) for url, row in (await repo.breakers(session, urls)).items()
     }
+    handler_versions = {
+        (sub.plugin_id, sub.version)
+        for d, _, sub in rows
+        if sub is not None and d.id in targets and targets[d.id].mode == "handler"
+    }
+    packages = await subscriptions.package_rows(session, sorted(handler_versions))
     secrets = await subscriptions.signing_secrets(
         session, sorted({d.installation_id for d, _, _ in rows}), now
     )
@@ -120,10 +160,10 @@ async def claim(
     work: list[Work] = []
     clock = time.monotonic()
     for delivery, event, sub in rows:
-        url = targets.get(delivery.id)
-        if url is None or sub is None:
+        target = targets.get(delivery.id)
+        if target is None or sub is None:
             continue
-        breaker = breakers.get(url)
+        breaker = breakers.get(target.url) if target.url is not None else None
         wait_until = breaker.admit(now, config.lease) if breaker else None
         if wait_until is None:
             wait_s = buckets.take(delivery.installation_id, clock)
@@ -141,7 +181,8 @@ async def claim(
                 event_id=delivery.event_id,
                 event_type=delivery.event_type,
                 attempt=delivery.attempts + 1,
-                url=url,
+                target=target.mode,
+                url=target.url,
                 message={
                     "id": event.event_id,
                     "type": event.type,
@@ -153,6 +194,10 @@ async def claim(
                 granted=tuple(sub.granted_permissions),
                 traceparent=event.traceparent,
                 created_at=delivery.created_at,
+                leased_until=now + config.lease,
+                version=sub.version,
+                handler=target.handler,
+                package=_package_ref(packages.get((sub.plugin_id, sub.version))),
             )
         )
     for until, held in deferred.items():
@@ -176,7 +221,7 @@ async def record(
     """Writes a batch of attempts' outcomes, their events and the breakers they move."""
     session = uow.session
     now = datetime.now(UTC)
-    rows = await repo.breakers(session, sorted({w.url for w, _ in results}))
+    rows = await repo.breakers(session, sorted({w.url for w, _ in results if w.url is not None}))
     breakers: dict[str, Breaker] = {}
     for work, result in results:
         code = _status_code(result.status_code)
@@ -195,6 +240,7 @@ async def record(
             latency_ms=result.latency_ms,
             outcome=result.outcome,
             status_code=code,
+            cause=result.cause,
             error=result.error,
         )
         if not await repo.finish_attempt(
@@ -217,7 +263,7 @@ async def record(
             )
         elif status == "dead_lettered":
             await uow.emit(DeliveryDeadLetteredV1(**common, status_code=code, error=error))
-        else:
+        elif work.url is not None:
             await subscriptions.disable_endpoint(session, work.installation_id)
             await repo.cancel_webhooks_of(session, work.installation_id, "endpoint gone (410)")
             await uow.emit(
@@ -225,6 +271,8 @@ async def record(
                     **common, url=work.url[:2048], reason=error, consecutive_failures=1
                 )
             )
+        if work.url is None:
+            continue  # breakers guard endpoints; a handler's failures are its own
         breaker = breakers.setdefault(work.url, _breaker(rows.get(work.url), work.url))
         change = breaker.record(result, now, config.breaker_threshold, config.breaker_probe)
         if change is not None:
@@ -242,7 +290,7 @@ def _common(work: Work, result: AttemptResult) -> dict[str, Any]:
         "plugin_id": work.plugin_id,
         "event_id": work.event_id,
         "event_name": work.event_type,
-        "target": "webhook",
+        "target": work.target,
         "attempt": work.attempt,
         "latency_ms": round(result.latency_ms),
     }

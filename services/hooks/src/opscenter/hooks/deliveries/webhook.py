@@ -18,7 +18,7 @@ import json
 import socket
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +26,8 @@ import httpx
 from standardwebhooks import Webhook
 
 from opscenter.hooks.deliveries.policy import AttemptResult, classify
+from opscenter.hooks.deliveries.service import Work
+from opscenter.hooks.tokens import HEADER as TOKEN_HEADER
 
 #: Cloud metadata services answer on these even where they are not link-local.
 METADATA_HOSTS = frozenset({"169.254.169.254", "fd00:ec2::254", "100.100.100.200"})
@@ -95,6 +97,18 @@ class WebhookSender:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+    async def attempt(self, work: Work, token: str) -> AttemptResult:
+        """The pipeline's attempt: the installation token rides in its own header."""
+        assert work.url is not None
+        return await self.send(
+            work.url,
+            str(work.delivery_id),
+            work.message,
+            work.secrets,
+            datetime.now(UTC),
+            {TOKEN_HEADER: token},
+        )
 
     async def send(
         self,

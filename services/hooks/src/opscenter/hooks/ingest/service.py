@@ -24,7 +24,7 @@ from opscenter.contracts.hook_events import is_known_hook_event
 from opscenter.hooks.ingest import repository as repo
 from opscenter.hooks.models import Subscription
 from opscenter.hooks.subscriptions import repository as subscriptions
-from opscenter.hooks.subscriptions.service import webhook_url
+from opscenter.hooks.subscriptions.service import hook_target
 
 #: The payload field that names the aggregate whose events must stay in order, by event family.
 AGGREGATE_FIELDS = ("device_id", "user_id")
@@ -85,7 +85,8 @@ async def fan_out(session: AsyncSession, events: Sequence[CloudEvent]) -> int:
         if tenant not in by_tenant:
             by_tenant[tenant] = await subscriptions.active_subscriptions(session, tenant)
         for sub in by_tenant[tenant]:
-            if webhook_url(sub, event.type) is None:
+            target = hook_target(sub, event.type)
+            if target is None:
                 continue
             deliveries.append(
                 {
@@ -97,7 +98,7 @@ async def fan_out(session: AsyncSession, events: Sequence[CloudEvent]) -> int:
                     "event_id": event.id,
                     "event_type": event.type,
                     "lane": lane_of(sub.installation_id, event.data),
-                    "target": "webhook",
+                    "target": target.mode,
                     "status": "pending",
                     "next_attempt_at": now,
                 }

@@ -7,12 +7,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opscenter.hooks.deliveries.repository import cancelled
-from opscenter.hooks.models import Delivery, PluginProjection, Subscription, WebhookSecret
+from opscenter.hooks.models import (
+    Delivery,
+    PluginProjection,
+    PluginVersion,
+    PublisherKey,
+    Subscription,
+    WebhookSecret,
+)
 
 
 async def subscription_for_update(
@@ -159,3 +166,69 @@ async def signing_secrets(
     for installation_id, ciphertext in (await session.execute(stmt)).all():
         found.setdefault(installation_id, []).append(ciphertext)
     return found
+
+
+async def upsert_version(session: AsyncSession, values: dict[str, Any]) -> None:
+    stmt = insert(PluginVersion).values(**values)
+    changing = {k: stmt.excluded[k] for k in values if k not in ("plugin_id", "version")}
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=["plugin_id", "version"], set_=changing)
+    )
+
+
+async def version(session: AsyncSession, plugin_id: uuid.UUID, number: str) -> PluginVersion | None:
+    return await session.get(PluginVersion, (plugin_id, number))
+
+
+async def register_key(
+    session: AsyncSession, publisher_id: str, key_id: str, public_key: str
+) -> None:
+    """Registers a key unless a revocation (tombstone) is already held for it."""
+    stmt = insert(PublisherKey).values(
+        publisher_id=publisher_id, key_id=key_id, public_key=public_key
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["publisher_id", "key_id"],
+            set_={"public_key": stmt.excluded.public_key},
+            where=PublisherKey.revoked_at.is_(None),
+        )
+    )
+
+
+async def revoke_key(
+    session: AsyncSession, publisher_id: str, key_id: str, revoked_at: datetime
+) -> None:
+    """Revokes a key; a revocation that arrives first leaves a tombstone with no key."""
+    stmt = insert(PublisherKey).values(
+        publisher_id=publisher_id, key_id=key_id, public_key="", revoked_at=revoked_at
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["publisher_id", "key_id"], set_={"revoked_at": revoked_at}
+        )
+    )
+
+
+async def publisher_key(
+    session: AsyncSession, publisher_id: str, key_id: str
+) -> PublisherKey | None:
+    return await session.get(PublisherKey, (publisher_id, key_id))
+
+
+async def package_rows(
+    session: AsyncSession, versions: Sequence[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], tuple[PluginVersion, PublisherKey | None]]:
+    """Each version's package row with its signing key's row (None: not registered)."""
+    if not versions:
+        return {}
+    stmt = (
+        select(PluginVersion, PublisherKey)
+        .outerjoin(
+            PublisherKey,
+            (PublisherKey.publisher_id == PluginVersion.publisher_id)
+            & (PublisherKey.key_id == PluginVersion.signing_key_id),
+        )
+        .where(tuple_(PluginVersion.plugin_id, PluginVersion.version).in_(list(versions)))
+    )
+    return {(v.plugin_id, v.version): (v, k) for v, k in (await session.execute(stmt)).all()}

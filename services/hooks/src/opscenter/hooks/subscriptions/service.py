@@ -13,11 +13,17 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opscenter.contracts import EventPayload, PluginBannedV1, PluginVersionPublishedV1
+from opscenter.contracts import (
+    EventPayload,
+    PluginBannedV1,
+    PluginVersionPublishedV1,
+    PublisherKeyRegisteredV1,
+    PublisherKeyRevokedV1,
+)
 from opscenter.contracts.hook_events import can_receive, matches_hook
 from opscenter.hooks.models import Subscription
 from opscenter.hooks.secrets import SecretCipher, new_webhook_secret
@@ -67,25 +73,58 @@ async def apply_installation_event(
             log.info("cancelled pending deliveries", extra={"count": cancelled})
 
 
-def webhook_url(sub: Subscription, event_type: str) -> str | None:
-    """Where ``sub`` is sent ``event_type`` by webhook: its endpoint (set through the API)
-    or the URL of the first matching webhook hook; None when it is owed no webhook of it
-    (no such hook, or its grant does not cover the event)."""
+@dataclass(frozen=True)
+class HookTarget:
+    """Where one event goes for one subscription: a webhook ``url`` or a sandboxed
+    ``handler`` (``module:function``)."""
+
+    mode: Literal["webhook", "handler"]
+    url: str | None = None
+    handler: str | None = None
+
+
+def hook_target(sub: Subscription, event_type: str) -> HookTarget | None:
+    """The first of ``sub``'s hooks that matches ``event_type`` (names may end in ``.*``): a
+    webhook goes to the endpoint set through the API, else the hook's URL. None when it is owed
+    nothing (no such hook, or its grant does not cover the event)."""
     if not can_receive(event_type, sub.granted_permissions):
         return None
     for hook in sub.hooks:
-        if "url" in hook and matches_hook(hook["name"], event_type):
-            return sub.endpoint_url or str(hook["url"])
+        if not matches_hook(hook["name"], event_type):
+            continue
+        if "handler" in hook:
+            return HookTarget("handler", handler=str(hook["handler"]))
+        if "url" in hook:
+            return HookTarget("webhook", url=sub.endpoint_url or str(hook["url"]))
     return None
 
 
 async def apply_plugin_event(session: AsyncSession, event: EventPayload) -> None:
     if isinstance(event, PluginVersionPublishedV1):
         await repo.upsert_plugin(session, event.plugin_id, publisher_id=event.publisher_id)
+        await repo.upsert_version(
+            session,
+            {
+                "plugin_id": event.plugin_id,
+                "version": event.version,
+                "publisher_id": event.publisher_id,
+                "digest": event.digest,
+                "signature": event.signature,
+                "signing_key_id": event.signing_key_id,
+            },
+        )
     elif isinstance(event, PluginBannedV1):
         await repo.upsert_plugin(session, event.plugin_id, banned=True)
         subs = await repo.subscriptions_of_plugin(session, event.plugin_id)
         await repo.cancel_pending(session, [s.installation_id for s in subs], "plugin banned")
+
+
+async def apply_publisher_event(session: AsyncSession, event: EventPayload) -> None:
+    """Signing keys, which handler packages are verified with."""
+    if isinstance(event, PublisherKeyRegisteredV1):
+        await repo.register_key(session, event.publisher_id, str(event.key_id), event.public_key)
+    elif isinstance(event, PublisherKeyRevokedV1):
+        await repo.revoke_key(session, event.publisher_id, str(event.key_id), event.revoked_at)
 
 
 async def tenant_subscription(

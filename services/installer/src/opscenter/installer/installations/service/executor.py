@@ -30,13 +30,6 @@ from opscenter.contracts import (
     InstallationUpgradedV1,
 )
 from opscenter.installer import config as cfg
-from opscenter.installer.artifacts import (
-    ArtifactError,
-    ArtifactSource,
-    InstallStore,
-    sha256_hex,
-    verify_signature,
-)
 from opscenter.installer.catalog import repository as catalog
 from opscenter.installer.events import Emit
 from opscenter.installer.installations import repository as repo
@@ -47,6 +40,13 @@ from opscenter.installer.installations.service.transitions import (
     transition,
 )
 from opscenter.installer.models import CatalogPlugin, CatalogVersion, Installation, PublisherKey
+from opscenter.servicekit.artifacts import (
+    ArtifactError,
+    ArtifactSource,
+    InstallStore,
+    sha256_hex,
+    verify_signature,
+)
 
 
 @dataclass

@@ -1,4 +1,7 @@
-"""Fetching, verifying and unpacking plugin packages into the content-addressed install store.
+"""Fetching, verifying and unpacking plugin packages into a content-addressed store.
+
+Shared by the installer (its install store) and hooks (the packages its sandboxed handlers
+import from), so both check a package the same way.
 
 Invariants:
 - Bytes are used only after their sha-256 equals the digest the catalog published, and (unless
@@ -7,6 +10,8 @@ Invariants:
 - ``<root>/<digest>/`` appears whole or not at all: a package is unpacked into a temporary
   folder beside it and renamed into place. Members that escape the folder, links, devices and
   archives that unpack beyond the size cap are refused.
+- Unpacked folders are 0755 and files 0644 whatever the umask, owned by the unpacking service:
+  readable by the hooks sandbox's slot uids, writable by none of them.
 - The store is shared by every tenant (same digest, same bytes), so nothing here deletes a
   folder it did not create in the same call chain (see ``InstallStore.remove``).
 """
@@ -172,9 +177,19 @@ def _extract(data: bytes, dest: Path, cap: int) -> None:
         raise ArtifactError("package is neither a .tar.gz nor a .zip", retryable=False)
 
 
+def _mkdirs(dest: Path, rel: PurePosixPath) -> None:
+    """``dest/rel`` and its parents, each 0755 (mkdir's mode is cut by the umask)."""
+    current = dest
+    for part in rel.parts:
+        current = current / part
+        if not current.is_dir():
+            current.mkdir()
+        os.chmod(current, 0o755)  # noqa: S103 - the sandbox's uids read packages
+
+
 def _write(dest: Path, rel: PurePosixPath, source: IO[bytes], cap: int, total: list[int]) -> None:
     out = dest.joinpath(*rel.parts)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _mkdirs(dest, rel.parent)
     reader = source
     with open(out, "wb") as fh:
         while True:
@@ -195,7 +210,7 @@ def _extract_tar(data: bytes, dest: Path, cap: int) -> None:
             for member in tar:
                 rel = _safe_member(member.name)
                 if member.isdir():
-                    dest.joinpath(*rel.parts).mkdir(parents=True, exist_ok=True)
+                    _mkdirs(dest, rel)
                     continue
                 if not member.isfile():
                     raise ArtifactError(
@@ -224,7 +239,7 @@ def _extract_zip(data: bytes, dest: Path, cap: int) -> None:
                         f"package member {info.filename!r} is a link", retryable=False
                     )
                 if info.is_dir():
-                    dest.joinpath(*rel.parts).mkdir(parents=True, exist_ok=True)
+                    _mkdirs(dest, rel)
                     continue
                 with archive.open(info) as extracted:
                     _write(dest, rel, extracted, cap, total)

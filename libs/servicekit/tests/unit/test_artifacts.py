@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import tarfile
 import zipfile
 
@@ -12,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from opscenter.installer.artifacts import ArtifactError, InstallStore, verify_signature
+from opscenter.servicekit.artifacts import ArtifactError, InstallStore, verify_signature
 
 
 def tar_gz(members: list[tarfile.TarInfo], data: dict[str, bytes]) -> bytes:
@@ -75,3 +76,30 @@ def test_signature_is_over_the_raw_digest():
     assert not verify_signature(hashlib.sha256(b"other").hexdigest(), signature, public)
     hex_signed = base64.b64encode(key.sign(digest.encode())).decode()
     assert not verify_signature(digest, hex_signed, public)
+
+
+def test_unpacked_folders_and_files_are_readable_by_others_but_not_writable_whatever_the_umask(
+    tmp_path,
+):
+    """The hooks sandbox's slot uids import from the store: o+rx folders, o+r files, no w."""
+    info_dir = tarfile.TarInfo("pkg/sub")
+    info_dir.type = tarfile.DIRTYPE
+    info_dir.mode = 0o777
+    info_file = tarfile.TarInfo("pkg/sub/deep/handlers.py")
+    info_file.mode = 0o777
+    data = tar_gz([info_dir, info_file], {"pkg/sub/deep/handlers.py": b"x = 1\n"})
+    digest = hashlib.sha256(data).hexdigest()
+    old = os.umask(0o077)
+    try:
+        InstallStore(tmp_path / "store").unpack(digest, data)
+    finally:
+        os.umask(old)
+    root = tmp_path / "store" / digest
+    modes = {p.relative_to(root).as_posix(): p.stat().st_mode & 0o777 for p in root.rglob("*")}
+    assert modes == {
+        "pkg": 0o755,
+        "pkg/sub": 0o755,
+        "pkg/sub/deep": 0o755,
+        "pkg/sub/deep/handlers.py": 0o644,
+    }
+    assert root.stat().st_mode & 0o777 == 0o755
