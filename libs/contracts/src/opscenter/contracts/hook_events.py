@@ -36,6 +36,7 @@ from opscenter.contracts.platform import (
 )
 
 __all__ = [
+    "HANDLER_DEADLINE_S",
     "HOOK_EVENTS",
     "HOOK_EVENT_NAMES",
     "HookEvent",
@@ -45,6 +46,11 @@ __all__ = [
     "matches_hook",
     "trim_payload",
 ]
+
+
+#: A Python handler's wall-clock limit per event (seconds), unless the operator sets another: the
+#: sandbox's default (``HOOKS_SANDBOX_DEADLINE_S``) and the SDK harness's limit, from one place.
+HANDLER_DEADLINE_S = 10.0
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from opscenter.catalog.deps import SettingsDep, StoreDep
-from opscenter.catalog.packages import PackageLimits
 from opscenter.catalog.plugins import service
 from opscenter.catalog.plugins.schemas import (
     PluginCreate,
@@ -23,6 +22,7 @@ from opscenter.catalog.plugins.schemas import (
 )
 from opscenter.catalog.plugins.upload_form import read_upload
 from opscenter.contracts.catalog import artifact_path
+from opscenter.contracts.packages import PackageLimits
 from opscenter.servicekit.auth import Principal, Role, require_roles
 from opscenter.servicekit.cursors import cursor_text
 from opscenter.servicekit.errors import problem_responses

@@ -20,7 +20,6 @@ from pathlib import Path
 from opscenter.catalog import compat, signing
 from opscenter.catalog.artifacts import ArtifactStore
 from opscenter.catalog.models import Plugin, PublisherKey
-from opscenter.catalog.packages import PackageLimits, PackageRejected, inspect_package
 from opscenter.catalog.plugins import repository as repo
 from opscenter.catalog.plugins.schemas import PluginCreate
 from opscenter.catalog.ranking import BAYES_PRIOR_MEAN
@@ -36,6 +35,7 @@ from opscenter.contracts import (
     parse_version,
 )
 from opscenter.contracts.catalog import artifact_path
+from opscenter.contracts.packages import PackageLimits, PackageRejected, inspect_package
 from opscenter.servicekit.errors import Problem, field_error, not_found
 from opscenter.servicekit.uow import UnitOfWork
 
