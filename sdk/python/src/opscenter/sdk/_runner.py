@@ -45,7 +45,7 @@ def _cause(exc: BaseException) -> str:
 
 
 def main() -> None:
-    request = json.loads(sys.stdin.read())
+    request = json.loads(sys.stdin.readline())
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     # Run as a file, sys.path[0] is this folder; the plugin's folder takes its place (the SDK's
@@ -54,7 +54,17 @@ def main() -> None:
     if not request["network"]:
         sys.addaudithook(_refuse_inet)
     try:
-        result = _resolve(request["entrypoint"])(request["event"], request["context"])
+        handler = _resolve(request["entrypoint"])
+    except BaseException as exc:
+        handler, failure = None, exc
+    # Like a sandbox worker: "ready" once the code is imported; the event's deadline runs
+    # from here, so a slow import is not counted against the handler.
+    replies.write(json.dumps({"ready": True}) + "\n")
+    replies.flush()
+    try:
+        if handler is None:
+            raise failure
+        result = handler(request["event"], request["context"])
         if inspect.isawaitable(result):
             import asyncio
 
@@ -65,7 +75,7 @@ def main() -> None:
         reply = {"ok": False, "cause": _cause(exc), "result": None}
         reply["error"] = f"{type(exc).__name__}: {exc}"[:500]
         text = json.dumps(reply)
-    replies.write(text)
+    replies.write(text + "\n")
     replies.flush()
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from opscenter.contracts.permissions import Permission, covers
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Context", "PermissionNotGranted"]
 
@@ -64,12 +65,16 @@ class Context:
     def http(self, **kwargs: Any) -> httpx.Client:
         """An HTTP client; refused (``PermissionNotGranted``) without ``network:outbound``."""
         self.require(Permission.NETWORK_OUTBOUND)
+        import httpx  # imported on use: a handler without the grant never pays for it
+
         kwargs.setdefault("timeout", 5.0)
         return httpx.Client(**kwargs)
 
     def api(self, base_url: str, **kwargs: Any) -> httpx.Client:
         """A client for the platform's API carrying the installation token (its grant only)."""
         self.require(Permission.NETWORK_OUTBOUND)
+        import httpx
+
         headers = dict(kwargs.pop("headers", {}) or {})
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"

@@ -15,6 +15,8 @@ would send, for the plugin's receiver to verify.
 from __future__ import annotations
 
 import json
+import os
+import selectors
 import subprocess
 import sys
 import tempfile
@@ -24,9 +26,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from opscenter.contracts.hook_events import HANDLER_DEADLINE_S, hook_event, trim_payload
+from opscenter.contracts.hook_events import (
+    HANDLER_DEADLINE_S,
+    HANDLER_START_TIMEOUT_S,
+    hook_event,
+    trim_payload,
+)
 from opscenter.contracts.permissions import Permission, covers
 from opscenter.sdk import _runner, webhooks
 from opscenter.sdk.config import load_config
@@ -87,6 +94,8 @@ class Harness:
     config: Mapping[str, Any] = field(default_factory=dict)
     granted: tuple[str, ...] | None = None  # default: every permission the manifest declares
     deadline_s: float = HANDLER_DEADLINE_S
+    #: Time to import the handler before the event is sent (not the event's deadline).
+    start_timeout_s: float = HANDLER_START_TIMEOUT_S
     tenant_id: str = "t-harness"
     installation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     webhook_secret: str = "whsec_" + "aGFybmVzcy1zZWNyZXQtMzItYnl0ZXMtbG9uZyEhISE="
@@ -166,36 +175,77 @@ class Harness:
             "context": context,
             "network": covers(self.grant, Permission.NETWORK_OUTBOUND),
         }
-        started = time.monotonic()
-        try:
-            child = subprocess.run(  # noqa: S603 - this interpreter, our runner module
+        with tempfile.TemporaryFile() as stderr:
+            child = subprocess.Popen(  # noqa: S603 - this interpreter, our runner file
                 [sys.executable, str(_RUNNER)],
-                input=json.dumps(request),
-                capture_output=True,
-                text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
                 cwd=self.plugin.root,
-                timeout=self.deadline_s,
-                check=False,
             )
-        except subprocess.TimeoutExpired as exc:
+            try:
+                return self._call(child, request, event, context, stderr)
+            finally:
+                if child.poll() is None:
+                    child.kill()
+                child.wait()
+
+    def _call(
+        self,
+        child: subprocess.Popen[bytes],
+        request: dict[str, Any],
+        event: dict[str, Any],
+        context: dict[str, Any],
+        stderr: IO[bytes],
+    ) -> HandlerResult:
+        assert child.stdin is not None
+        assert child.stdout is not None
+        child.stdin.write(json.dumps(request).encode() + b"\n")
+        child.stdin.close()
+        lines = _Lines(child.stdout)
+        if lines.next(self.start_timeout_s) is None:
+            child.kill()
+            child.wait()
             return HandlerResult(
                 False,
-                "timeout",
+                "crashed",
                 None,
-                f"no answer within {self.deadline_s:g} s",
-                (time.monotonic() - started) * 1000,
+                f"the handler did not start within {self.start_timeout_s:g} s",
+                0.0,
                 event,
                 context,
-                _text(exc.stderr),
+                _read(stderr),
             )
+        started = time.monotonic()
+        line = lines.next(self.deadline_s)
         latency = (time.monotonic() - started) * 1000
-        try:
-            reply = json.loads(child.stdout)
-        except ValueError:
-            error = f"the handler's process ended with code {child.returncode}"
+        if line is None:
+            timed_out = child.poll() is None
+            child.kill()
+            child.wait()
+            if timed_out:
+                return HandlerResult(
+                    False,
+                    "timeout",
+                    None,
+                    f"no answer within {self.deadline_s:g} s",
+                    latency,
+                    event,
+                    context,
+                    _read(stderr),
+                )
             return HandlerResult(
-                False, "crashed", None, error, latency, event, context, child.stderr
+                False,
+                "crashed",
+                None,
+                f"the handler's process ended with code {child.returncode}",
+                latency,
+                event,
+                context,
+                _read(stderr),
             )
+        reply = json.loads(line)
+        child.wait()
         return HandlerResult(
             bool(reply["ok"]),
             reply["cause"],
@@ -204,7 +254,7 @@ class Harness:
             latency,
             event,
             context,
-            child.stderr,
+            _read(stderr),
         )
 
     def webhook(self, event_type: str, data: Mapping[str, Any] | None = None) -> WebhookRequest:
@@ -225,7 +275,30 @@ class Harness:
         return WebhookRequest(hook.url, headers, body, self.webhook_secret)
 
 
-def _text(value: str | bytes | None) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value or ""
+def _read(stream: IO[bytes]) -> str:
+    stream.seek(0)
+    return stream.read().decode("utf-8", "replace")
+
+
+class _Lines:
+    """Newline-terminated replies from a pipe, each awaited at most ``timeout_s``."""
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        self.fd = pipe.fileno()
+        self.buffer = b""
+
+    def next(self, timeout_s: float) -> bytes | None:
+        """The next line, or None at the timeout or the end of the stream."""
+        deadline = time.monotonic() + timeout_s
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.fd, selectors.EVENT_READ)
+            while b"\n" not in self.buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    return None
+                chunk = os.read(self.fd, 65536)
+                if not chunk:
+                    return None
+                self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from opscenter.contracts.hook_events import HANDLER_DEADLINE_S
+from opscenter.contracts.hook_events import HANDLER_DEADLINE_S, HANDLER_START_TIMEOUT_S
 
 
 class SandboxSettings(BaseSettings):
@@ -49,6 +49,6 @@ class SandboxSettings(BaseSettings):
     #: CPU share of one worker through the cgroup cpu controller (1.0 = one core).
     cpu_fraction: float = Field(default=1.0, gt=0)
     #: Seconds a fresh worker has to import the handler and answer ready.
-    start_timeout_s: float = Field(default=10.0, gt=0)
+    start_timeout_s: float = Field(default=HANDLER_START_TIMEOUT_S, gt=0)
     #: Largest frame (event in, result out) in bytes.
     max_frame_bytes: int = Field(default=1024 * 1024, ge=1024)
