@@ -46,9 +46,8 @@ app.command()(tenant_cmds.uninstall)
 def main(argv: list[str] | None = None) -> int:
     """Runs the command; ``--json`` is accepted in any position (every command has it)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if "--json" in args:
-        args = [a for a in args if a != "--json"]
-        out.json = True
+    out.json = "--json" in args
+    args = [a for a in args if a != "--json"]
     try:
         app(args=args, prog_name="ops-center", standalone_mode=False)
     except Failure as failure:

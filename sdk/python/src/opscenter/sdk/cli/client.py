@@ -59,6 +59,16 @@ class Api:
             return None
         return r.json()
 
+    def plugin_id(self, ref: str) -> str:
+        """The plugin's UUID for ``ref`` (a UUID or a slug): the hooks and analytics paths take
+        only the UUID, the marketplace resolves a slug."""
+        try:
+            return str(uuid.UUID(ref))
+        except ValueError:
+            pass
+        detail = self.call("GET", f"/plugins/marketplace/{ref}")
+        return str(detail["id"])
+
 
 def _problem(r: httpx.Response) -> dict[str, Any]:
     try:

@@ -74,7 +74,10 @@ def deliveries_list(
         params["status"] = status
     if event_type:
         params["event_type"] = event_type
-    answer = api().call("GET", f"/plugins/{plugin}/hooks/deliveries", params=params)
+    client = api()
+    answer = client.call(
+        "GET", f"/plugins/{client.plugin_id(plugin)}/hooks/deliveries", params=params
+    )
     rows = [
         [
             d["id"],
@@ -101,6 +104,7 @@ def deliveries_replay(
 ) -> None:
     """Replay one delivery, or every finished one since a time."""
     client = api()
+    plugin = client.plugin_id(plugin)
     if delivery_id:
         answer = client.call(
             "POST", f"/plugins/{plugin}/hooks/deliveries/{delivery_id}/replay", idempotent=True
