@@ -142,4 +142,5 @@ async def test_developer_guide_end_to_end(
 
     # The human form of the guide's last command shows the same record.
     done = run(list_deliveries, work, env)
-    assert done.returncode == 0 and "succeeded" in done.stdout, done.stdout
+    assert done.returncode == 0, done.stderr
+    assert "succeeded" in done.stdout, done.stdout
