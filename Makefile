@@ -23,7 +23,7 @@ status: bootstrap
 lint: bootstrap
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy libs services
+	$(UV) run mypy libs services sdk/python/src
 	$(UV) run lint-imports
 
 contracts-check: bootstrap
