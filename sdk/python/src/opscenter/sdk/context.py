@@ -1,8 +1,9 @@
 """What a handler is given besides its event: the installation, its grant, its config, and an
 HTTP client that exists only when ``network:outbound`` was granted.
 
-The dispatcher passes ``context`` as a JSON object (``installation_id``, ``tenant_id``,
-``plugin_id``, ``permissions``, ``config``, ``token``, and ``storage`` when storage was granted);
+The dispatcher passes ``context`` as a JSON object (``delivery_id``, ``attempt``,
+``installation_id``, ``tenant_id``, ``plugin_id``, ``permissions``, ``config``, ``token``, and
+``storage`` when storage was granted);
 ``Context.of`` reads it, ignoring keys it does not know so newer dispatchers stay compatible.
 """
 
@@ -30,6 +31,8 @@ class PermissionNotGranted(PermissionError):
 
 @dataclass(frozen=True)
 class Context:
+    delivery_id: str | None = None
+    attempt: int = 1
     installation_id: str | None = None
     tenant_id: str | None = None
     plugin_id: str | None = None
@@ -44,6 +47,8 @@ class Context:
         if isinstance(context, Context):
             return context
         return cls(
+            delivery_id=_str(context.get("delivery_id")),
+            attempt=int(context.get("attempt") or 1),
             installation_id=_str(context.get("installation_id")),
             tenant_id=_str(context.get("tenant_id")),
             plugin_id=_str(context.get("plugin_id")),

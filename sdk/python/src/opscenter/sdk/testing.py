@@ -150,6 +150,8 @@ class Harness:
 
     def context(self) -> dict[str, Any]:
         context: dict[str, Any] = {
+            "delivery_id": str(uuid.uuid4()),
+            "attempt": 1,
             "installation_id": self.installation_id,
             "tenant_id": self.tenant_id,
             "plugin_id": self.plugin.manifest.id,

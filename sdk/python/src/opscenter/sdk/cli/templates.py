@@ -42,7 +42,7 @@ holds the installation, its permissions and its config."""
 
 def on_device_created(event, context):
     device = event["data"]
-    greeting = context["config"].get("greeting", "hello")
+    greeting = context.get("config", {}).get("greeting", "hello")
     return {"seen": device["device_id"], "message": f"{greeting} {device.get('name', '')}"}
 '''
 
