@@ -115,6 +115,7 @@ def test_cli_publish_install_upgrade_uninstall(gateway_url, tmp_path, monkeypatc
     assert "network:outbound" in item["granted_permissions"]
 
     assert cli("deliveries", "list", slug)["items"] == []
+    assert cli.until(0, "analytics", slug)["slug"] == slug
     assert cli("uninstall", slug, code=2)["type"] == "confirmation-required"
     cli("uninstall", slug, "--yes")
     assert cli("keys", "revoke", key)["revoked_at"] is not None
