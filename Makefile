@@ -23,18 +23,21 @@ status: bootstrap
 lint: bootstrap
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy libs services
+	$(UV) run mypy libs services sdk/python/src
 	$(UV) run lint-imports
 
 contracts-check: bootstrap
 	$(UV) run python -m opscenter.contracts.schemas check
 	$(UV) run python scripts/openapi.py check
 
-# A development token for trying the API: `make token ROLES=tenant_admin TENANT=t1`.
+# A development token for trying the API: `make token ROLES=tenant_admin TENANT=t1`
+# (a developer also needs PUBLISHER=<publisher id>).
 ROLES ?= tenant_admin
 TENANT ?= t1
+PUBLISHER ?=
 token: bootstrap
-	@$(UV) run python -m opscenter.servicekit.devtoken --roles $(ROLES) --tenant $(TENANT)
+	@$(UV) run python -m opscenter.servicekit.devtoken --roles $(ROLES) --tenant $(TENANT) \
+		$(if $(PUBLISHER),--publisher $(PUBLISHER))
 
 # The end-to-end tests start the suite's services on the test instance; they are stopped
 # afterwards so the next run tests the code as it is then, not as it was.

@@ -191,7 +191,10 @@ def gateway(inst: Instance) -> Program:
     return Program("gateway", command, {})
 
 
-def wait_ready(inst: Instance, timeout_s: float = 180) -> None:
+def wait_ready(inst: Instance, timeout_s: float | None = None) -> None:
+    # A loaded 2-core machine starting 15 processes can take minutes (OPSCENTER_READY_TIMEOUT_S).
+    if timeout_s is None:
+        timeout_s = float(os.environ.get("OPSCENTER_READY_TIMEOUT_S", "180"))
     deadline = time.monotonic() + timeout_s
     pending = set(SERVICES)
     while pending and time.monotonic() < deadline:

@@ -9,6 +9,8 @@ moved into the parent's ``required`` list), has ``type: object`` at the top and 
 from __future__ import annotations
 
 import copy
+import functools
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +23,7 @@ __all__ = [
     "mask_config",
     "normalize_config_schema",
     "secret_fields",
+    "validate_config",
 ]
 
 SECRET_MASK = "********"  # noqa: S105 - the placeholder shown instead of a secret
@@ -120,3 +123,67 @@ def mask_config(config: Mapping[str, Any], config_schema: Mapping[str, Any]) -> 
         if isinstance(node, dict) and node.get(leaf) is not None:
             node[leaf] = SECRET_MASK
     return masked
+
+
+def validate_config(
+    schema: Mapping[str, Any] | None, config: Mapping[str, Any], prefix: str = "config"
+) -> list[dict[str, str]]:
+    """Every violation as ``{field, message}``; ``field`` is a dotted path under ``prefix``.
+    Messages never quote the offending value (it may be a secret)."""
+    if not schema:
+        return []
+    validator = _validator(json.dumps(schema, sort_keys=True, separators=(",", ":")))
+    errors = []
+    for err in sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.absolute_path)):
+        path = [prefix, *(str(p) for p in err.absolute_path)]
+        if err.validator == "required" and isinstance(err.validator_value, list):
+            missing = [
+                n
+                for n in err.validator_value
+                if isinstance(err.instance, dict) and n not in err.instance
+            ]
+            for name in missing:
+                errors.append({"field": ".".join([*path, name]), "message": "is required"})
+            continue
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = set(
+                (err.schema.get("properties") or {}) if isinstance(err.schema, dict) else {}
+            )
+            for name in err.instance:
+                if name not in allowed:
+                    errors.append(
+                        {"field": ".".join([*path, str(name)]), "message": "is not allowed"}
+                    )
+            continue
+        errors.append(
+            {"field": ".".join(path), "message": _message(err.validator, err.validator_value)}
+        )
+    return errors
+
+
+@functools.lru_cache(maxsize=512)
+def _validator(schema_json: str) -> Draft202012Validator:
+    """One compiled validator per distinct schema (keyed by its canonical JSON, so an edited
+    schema is a new key); validators are stateless between ``iter_errors`` calls."""
+    return Draft202012Validator(json.loads(schema_json))
+
+
+def _message(keyword: Any, value: Any) -> str:
+    if keyword == "type":
+        return f"must be of type {value}"
+    if keyword in (
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "pattern",
+        "format",
+        "enum",
+        "minItems",
+        "maxItems",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "const",
+    ):
+        return f"violates {keyword} {json.dumps(value)[:200]}"
+    return f"violates {keyword}"

@@ -36,6 +36,8 @@ from opscenter.contracts.platform import (
 )
 
 __all__ = [
+    "HANDLER_DEADLINE_S",
+    "HANDLER_START_TIMEOUT_S",
     "HOOK_EVENTS",
     "HOOK_EVENT_NAMES",
     "HookEvent",
@@ -47,6 +49,13 @@ __all__ = [
     "matches_hook",
     "trim_payload",
 ]
+
+
+#: A Python handler's wall-clock limit per event (seconds), unless the operator sets another: the
+#: sandbox's default (``HOOKS_SANDBOX_DEADLINE_S``) and the SDK harness's limit, from one place.
+HANDLER_DEADLINE_S = 10.0
+#: Time a fresh handler worker has to import the plugin's code before its first event.
+HANDLER_START_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import base64
 import copy
-import functools
 import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from jsonschema import Draft202012Validator
 
-from opscenter.contracts.config_schema import SECRET_MASK, mask_config, secret_fields
+# validate_config lives in contracts so the SDK's harness checks config with the same code.
+from opscenter.contracts.config_schema import (
+    SECRET_MASK,
+    mask_config,
+    secret_fields,
+    validate_config,
+)
 
 __all__ = [
     "ConfigCipher",
@@ -28,70 +32,6 @@ __all__ = [
     "split_secrets",
     "validate_config",
 ]
-
-
-def validate_config(
-    schema: Mapping[str, Any] | None, config: Mapping[str, Any], prefix: str = "config"
-) -> list[dict[str, str]]:
-    """Every violation as ``{field, message}``; ``field`` is a dotted path under ``prefix``.
-    Messages never quote the offending value (it may be a secret)."""
-    if not schema:
-        return []
-    validator = _validator(json.dumps(schema, sort_keys=True, separators=(",", ":")))
-    errors = []
-    for err in sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.absolute_path)):
-        path = [prefix, *(str(p) for p in err.absolute_path)]
-        if err.validator == "required" and isinstance(err.validator_value, list):
-            missing = [
-                n
-                for n in err.validator_value
-                if isinstance(err.instance, dict) and n not in err.instance
-            ]
-            for name in missing:
-                errors.append({"field": ".".join([*path, name]), "message": "is required"})
-            continue
-        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            allowed = set(
-                (err.schema.get("properties") or {}) if isinstance(err.schema, dict) else {}
-            )
-            for name in err.instance:
-                if name not in allowed:
-                    errors.append(
-                        {"field": ".".join([*path, str(name)]), "message": "is not allowed"}
-                    )
-            continue
-        errors.append(
-            {"field": ".".join(path), "message": _message(err.validator, err.validator_value)}
-        )
-    return errors
-
-
-@functools.lru_cache(maxsize=512)
-def _validator(schema_json: str) -> Draft202012Validator:
-    """One compiled validator per distinct schema (keyed by its canonical JSON, so an edited
-    schema is a new key); validators are stateless between ``iter_errors`` calls."""
-    return Draft202012Validator(json.loads(schema_json))
-
-
-def _message(keyword: Any, value: Any) -> str:
-    if keyword == "type":
-        return f"must be of type {value}"
-    if keyword in (
-        "minLength",
-        "maxLength",
-        "minimum",
-        "maximum",
-        "pattern",
-        "format",
-        "enum",
-        "minItems",
-        "maxItems",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "const",
-    ):
-        return f"violates {keyword} {json.dumps(value)[:200]}"
-    return f"violates {keyword}"
 
 
 def _get(config: Mapping[str, Any], path: str) -> tuple[bool, Any]:

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from opscenter.catalog.deps import SettingsDep, StoreDep
-from opscenter.catalog.packages import PackageLimits
 from opscenter.catalog.plugins import service
 from opscenter.catalog.plugins.schemas import (
     PluginCreate,
@@ -19,13 +18,15 @@ from opscenter.catalog.plugins.schemas import (
     PublisherKeyCreate,
     PublisherKeyList,
     PublisherKeyRead,
+    UploadChecked,
     VersionPublished,
 )
 from opscenter.catalog.plugins.upload_form import read_upload
 from opscenter.contracts.catalog import artifact_path
+from opscenter.contracts.packages import PackageLimits
 from opscenter.servicekit.auth import Principal, Role, require_roles
 from opscenter.servicekit.cursors import cursor_text
-from opscenter.servicekit.errors import problem_responses
+from opscenter.servicekit.errors import Problem, field_error, problem_responses
 from opscenter.servicekit.idempotency import IdempotencyKey
 from opscenter.servicekit.pagination import decode_cursor, encode_cursor
 from opscenter.servicekit.runtime import RuntimeDep
@@ -107,6 +108,12 @@ _UPLOAD_BODY = {
                         "description": "The signing key to verify with (default: any active key)",
                     },
                     "changelog": {"type": "string"},
+                    "dry_run": {
+                        "type": "string",
+                        "enum": ["true", "false"],
+                        "description": "true: run every check (archive, manifest, slug, version, "
+                        "dependencies, signature) and answer 200 without publishing",
+                    },
                 },
             }
         }
@@ -118,7 +125,10 @@ _UPLOAD_BODY = {
     "/upload",
     status_code=201,
     response_model=VersionPublished,
-    responses=_PROBLEMS,
+    responses={
+        200: {"model": UploadChecked, "description": "dry_run=true: every check passed"},
+        **_PROBLEMS,
+    },
     summary="Publish a version from a package",
     description=(
         "Streams the package (refused with 413 past the size limit), checks the archive "
@@ -160,6 +170,34 @@ async def upload_package(
         )
         manifest = await service.read_manifest(pkg, limits)
         plugin_ref = fields.get("plugin") or manifest.id
+        if fields.get("dry_run") not in (None, "true", "false"):
+            raise Problem(
+                422,
+                "validation-error",
+                "dry_run must be 'true' or 'false'",
+                errors=[field_error("dry_run", "must be 'true' or 'false'")],
+            )
+        if fields.get("dry_run") == "true":
+            async with runtime.uow() as uow:  # rolled back: a dry run writes nothing
+                checked = await service.check_version(
+                    uow,
+                    publisher_id=publisher_id,
+                    plugin_ref=plugin_ref,
+                    upload=pkg,
+                    manifest=manifest,
+                )
+            return JSONResponse(
+                UploadChecked(
+                    dry_run=True,
+                    plugin_id=checked.plugin.id,
+                    slug=checked.plugin.slug,
+                    version=manifest.version,
+                    digest=upload.digest,
+                    size=upload.size,
+                    signed=checked.signed is not None,
+                    signing_key_id=checked.signed[1] if checked.signed else None,
+                ).model_dump(mode="json")
+            )
 
         async def work(uow: UnitOfWork) -> tuple[int, VersionPublished]:
             p = await service.publish_version(

@@ -236,3 +236,16 @@ class VersionPublished(BaseModel):
     artifact_path: str
     published_at: datetime
     manifest: dict[str, Any]
+
+
+class UploadChecked(BaseModel):
+    """The answer to an upload with ``dry_run=true``: every check passed, nothing published."""
+
+    dry_run: bool
+    plugin_id: uuid.UUID
+    slug: str
+    version: str
+    digest: str
+    size: int
+    signed: bool
+    signing_key_id: uuid.UUID | None

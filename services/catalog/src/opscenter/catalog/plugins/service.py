@@ -20,7 +20,6 @@ from pathlib import Path
 from opscenter.catalog import compat, signing
 from opscenter.catalog.artifacts import ArtifactStore
 from opscenter.catalog.models import Plugin, PublisherKey
-from opscenter.catalog.packages import PackageLimits, PackageRejected, inspect_package
 from opscenter.catalog.plugins import repository as repo
 from opscenter.catalog.plugins.schemas import PluginCreate
 from opscenter.catalog.ranking import BAYES_PRIOR_MEAN
@@ -36,6 +35,7 @@ from opscenter.contracts import (
     parse_version,
 )
 from opscenter.contracts.catalog import artifact_path
+from opscenter.contracts.packages import PackageLimits, PackageRejected, inspect_package
 from opscenter.servicekit.errors import Problem, field_error, not_found
 from opscenter.servicekit.uow import UnitOfWork
 
@@ -309,16 +309,19 @@ async def _verify_signature(
     )
 
 
-async def publish_version(
-    uow: UnitOfWork,
-    store: ArtifactStore,
-    *,
-    publisher_id: str,
-    plugin_ref: str,
-    upload: Upload,
-    manifest: Manifest,
-) -> Published:
-    """Publishes ``manifest.version`` of the caller's plugin ``plugin_ref`` (see module rules)."""
+@dataclass(frozen=True)
+class Checked:
+    """An upload that passed every check: its plugin (row locked) and its verified signature."""
+
+    plugin: Plugin
+    signed: tuple[str, uuid.UUID] | None
+
+
+async def check_version(
+    uow: UnitOfWork, *, publisher_id: str, plugin_ref: str, upload: Upload, manifest: Manifest
+) -> Checked:
+    """Every check publishing makes, writing nothing: ``POST /plugins/upload`` with
+    ``dry_run=true`` answers with this alone (the CLI's ``publish --dry-run``)."""
     session = uow.session
     plugin = await repo.get_plugin(session, plugin_ref, for_update=True)
     if plugin is None or plugin.publisher_id != publisher_id:
@@ -364,8 +367,25 @@ async def publish_version(
             errors=[field_error(f"dependencies.plugins.{cycle[1]}", "closes a dependency cycle")],
             cycle=cycle,
         )
-    signed = await _verify_signature(uow, publisher_id, upload)
+    return Checked(plugin, await _verify_signature(uow, publisher_id, upload))
 
+
+async def publish_version(
+    uow: UnitOfWork,
+    store: ArtifactStore,
+    *,
+    publisher_id: str,
+    plugin_ref: str,
+    upload: Upload,
+    manifest: Manifest,
+) -> Published:
+    """Publishes ``manifest.version`` of the caller's plugin ``plugin_ref`` (see module rules)."""
+    session = uow.session
+    checked = await check_version(
+        uow, publisher_id=publisher_id, plugin_ref=plugin_ref, upload=upload, manifest=manifest
+    )
+    plugin, signed = checked.plugin, checked.signed
+    deps = manifest.dependencies.plugins
     location = await store.put(upload.digest, upload.path)
     await repo.add_artifact(session, upload.digest, upload.size, location)
     version_id = uuid.uuid4()

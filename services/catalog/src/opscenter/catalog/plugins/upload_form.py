@@ -19,7 +19,7 @@ from opscenter.servicekit.errors import Problem, field_error
 from opscenter.servicekit.nul_guard import bad_text_reason
 
 _TEXT_FIELD_MAX = 64 * 1024
-TEXT_FIELDS = ("plugin", "signature", "key_id", "changelog")
+TEXT_FIELDS = ("plugin", "signature", "key_id", "changelog", "dry_run")
 
 
 @dataclass

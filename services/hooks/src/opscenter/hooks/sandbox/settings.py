@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from opscenter.contracts.hook_events import HANDLER_DEADLINE_S, HANDLER_START_TIMEOUT_S
+
 
 class SandboxSettings(BaseSettings):
     """Limits of every sandboxed worker; one worker slot = one dedicated non-root uid."""
@@ -16,7 +18,7 @@ class SandboxSettings(BaseSettings):
     #: Pools kept warm at once; the least recently used pool is closed to make room.
     max_pools: int = Field(default=32, ge=1)
     #: Per-event wall-clock deadline; past it the worker's process group is killed.
-    deadline_s: float = Field(default=10.0, gt=0)
+    deadline_s: float = Field(default=HANDLER_DEADLINE_S, gt=0)
     #: A worker is replaced after this many events (bounds leaks and state carried over).
     max_events_per_worker: int = Field(default=1000, ge=1)
     #: A worker whose resident set exceeds this after an event is replaced.
@@ -47,6 +49,6 @@ class SandboxSettings(BaseSettings):
     #: CPU share of one worker through the cgroup cpu controller (1.0 = one core).
     cpu_fraction: float = Field(default=1.0, gt=0)
     #: Seconds a fresh worker has to import the handler and answer ready.
-    start_timeout_s: float = Field(default=10.0, gt=0)
+    start_timeout_s: float = Field(default=HANDLER_START_TIMEOUT_S, gt=0)
     #: Largest frame (event in, result out) in bytes.
     max_frame_bytes: int = Field(default=1024 * 1024, ge=1024)
