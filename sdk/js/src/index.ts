@@ -3,3 +3,4 @@
 export { createApiClient, type ClientOptions, type OpsCenterApi, type Paths, type TokenSource } from "./client.js";
 export { ProblemError, type Problem, type FieldError } from "./problem.js";
 export type * as api from "./generated/index.js";
+export * from "./host/index.js";
