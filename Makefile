@@ -6,7 +6,7 @@ UV := .local/tools/bin/uv
 STACK := deploy/local/stack.sh
 PYTEST_ARGS ?=
 
-.PHONY: up down status test lint contracts-check bootstrap bench token
+.PHONY: up down status test lint contracts-check bootstrap bench token js-sdk
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -30,6 +30,16 @@ contracts-check: bootstrap
 	$(UV) run python -m opscenter.contracts.schemas check
 	$(UV) run python scripts/openapi.py check
 
+# The JS SDK (sdk/js): `npm ci` only when node_modules is missing or older than the lockfile
+# (npm ci writes node_modules/.package-lock.json), then the generated types' drift check,
+# the build (tsc to dist/), the type-level tests and Vitest.
+sdk/js/node_modules/.package-lock.json: sdk/js/package-lock.json sdk/js/package.json
+	npm ci --prefix sdk/js --no-audit --no-fund
+	@touch $@
+
+js-sdk: bootstrap sdk/js/node_modules/.package-lock.json
+	npm run ci --prefix sdk/js
+
 # A development token for trying the API: `make token ROLES=tenant_admin TENANT=t1`
 # (a developer also needs PUBLISHER=<publisher id>).
 ROLES ?= tenant_admin
@@ -41,7 +51,7 @@ token: bootstrap
 
 # The end-to-end tests start the suite's services on the test instance; they are stopped
 # afterwards so the next run tests the code as it is then, not as it was.
-test: bootstrap lint contracts-check
+test: bootstrap lint contracts-check js-sdk
 	@$(STACK) up test
 	@eval "$$($(STACK) env test)" && $(UV) run python -m opscenter.servicekit.topics \
 		&& { status=0; $(UV) run pytest $(PYTEST_ARGS) || status=$$?; \
