@@ -32,6 +32,8 @@ from opscenter.servicekit.kafka import ensure_topics
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "deploy" / "local" / "stack.sh"
 NGINX_TEMPLATE = REPO / "deploy" / "local" / "nginx.conf.template"
+# The web console's build (`make web`), served by the gateway at `/`.
+WEB_DIST = REPO / "web" / "dist"
 SERVICES = ("catalog", "installer", "hooks", "analytics", "reviews")
 ROLES = ("api", "worker", "relay")
 # Processes some services run besides those: hooks' dispatcher makes the webhook calls.
@@ -78,6 +80,9 @@ class Instance:
             "CATALOG_ARTIFACT_ROOT": str(self.root / "artifacts"),
             "INSTALLER_INSTALL_ROOT": str(self.root / "installs"),
             "HOOKS_INSTALL_ROOT": str(self.root / "installs"),
+            # The web console's development sign-in (servicekit devsignin.py), on the catalog
+            # only, which the gateway routes /api/v1/dev/sign-in to. Production refuses it.
+            "CATALOG_DEV_SIGN_IN": "true",
         }
         if self.name == "test":
             # The route that fails on purpose, for tests/e2e/test_error_containment.py.
@@ -203,6 +208,7 @@ def start_gateway(inst: Instance) -> None:
     for service in SERVICES:
         conf = conf.replace(f"{{{{{service}_port}}}}", str(inst.port(service)))
     conf = conf.replace("{{gateway_port}}", str(inst.gateway_port)).replace("{{root}}", str(root))
+    conf = conf.replace("{{web_root}}", str(WEB_DIST))
     (root / "nginx.conf").write_text(conf)
     nginx = nginx_binary()
     subprocess.run([nginx, "-t", "-q", "-p", str(root), "-c", str(root / "nginx.conf")], check=True)
