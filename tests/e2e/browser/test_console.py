@@ -57,6 +57,7 @@ async def publish(gateway: httpx.AsyncClient, run: str) -> tuple[str, str]:
         blob = package(
             manifest(
                 slug,
+                name=f"Console {slug}",
                 dependencies={"plugins": deps},
                 hooks=[{"name": "device.created", "url": "https://hooks.example.com/in"}],
                 config_schema={
@@ -94,8 +95,8 @@ async def until_installable(gateway: httpx.AsyncClient, app: str, tenant: str) -
 async def sign_in(page: Page, shoot: Shoot, role: str, tenant: str, user: str) -> str:
     """The development sign-in, through its form; answers the token the console keeps."""
     await page.goto("/sign-in")
-    await page.get_by_label("Role").select_option(role)
-    await page.get_by_label("Tenant").fill(tenant)
+    await page.get_by_label("Role", exact=True).select_option(role)
+    await page.get_by_label("Tenant", exact=True).fill(tenant)
     await page.get_by_label("User id (optional)").fill(user)
     await shoot(page, "sign-in")
     await page.get_by_role("button", name=f"Sign in as {role}").click()
@@ -170,8 +171,8 @@ async def write_review(page: Page, shoot: Shoot, app: str) -> None:
     await page.goto(f"/plugins/{app}?tab=reviews")
     summary = page.get_by_test_id("review-summary")
     await expect(summary).to_have_text("No ratings yet")
-    await page.get_by_label("Rating").select_option("4")
-    await page.get_by_label("Title").fill("Does what it says")
+    await page.get_by_label("Rating", exact=True).select_option("4")
+    await page.get_by_label("Title", exact=True).fill("Does what it says")
     await page.get_by_label("Review", exact=True).fill("Alerts arrive within a second.")
     await shoot(page, "plugin-reviews-empty")
     # Reviews learns of the installation from the installer's events: until it has, the

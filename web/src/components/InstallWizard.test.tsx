@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import type { PlanItem, PlanRead } from "../api/types";
 import { fakeApi, renderWithApp } from "../test/render";
-import { InstallWizard } from "./InstallWizard";
+import { configErrorsByPlugin, InstallWizard } from "./InstallWizard";
 
 function item(plugin: string, role: PlanItem["role"], permissions: string[], errors: PlanItem["config_errors"] = []): PlanItem {
   return {
@@ -52,7 +52,7 @@ function suite(final: "enabled" | "failed") {
       if (b.dry_run && !b.config) return { status: 200, body: { dry_run: true, plan: plan() } };
       if (b.dry_run) {
         checks += 1;
-        const errors = b.config?.api_key ? [] : [{ field: "api_key", message: "is required" }];
+        const errors = b.config?.api_key ? [] : [{ field: "config.api_key", message: "is required" }];
         return { status: 200, body: { dry_run: true, plan: plan(errors) } };
       }
       return { status: 202, body: { installation: installation("installing", ["installing"]), plan: plan() } };
@@ -135,6 +135,22 @@ describe("InstallWizard", () => {
     await user.click(screen.getByRole("button", { name: "Check configuration" }));
     await user.click(await screen.findByRole("button", { name: "Install app 1.2.0" }));
     expect(await screen.findByText("Failed: package digest mismatch")).toBeInTheDocument();
+  });
+
+  it("gives each plugin's form the errors of its own config", () => {
+    expect(
+      configErrorsByPlugin("app", [
+        { field: "config.api_key", message: "is required" },
+        { field: "dependency_config.lib.region", message: "must be one of eu, us" },
+        { field: "config", message: "must be an object" },
+      ]),
+    ).toEqual({
+      app: [
+        { field: "api_key", message: "is required" },
+        { field: "", message: "must be an object" },
+      ],
+      lib: [{ field: "region", message: "must be one of eu, us" }],
+    });
   });
 
   it("says why when no plan can be made", async () => {

@@ -39,6 +39,20 @@ function body(slug: string, plan: PlanRead, configs: Record<string, Config>, dry
   };
 }
 
+/** The installer names config fields from the request's root: "config.api_key" for the
+ * requested plugin, "dependency_config.<slug>.api_key" for a dependency. Each plugin's form
+ * wants its own paths. */
+export function configErrorsByPlugin(slug: string, errors: FieldError[]): Record<string, FieldError[]> {
+  const out: Record<string, FieldError[]> = {};
+  for (const error of errors) {
+    const dependency = /^dependency_config\.([^.]+)\.?(.*)$/.exec(error.field);
+    const own = /^config\.?(.*)$/.exec(error.field);
+    const [plugin, field] = dependency ? [dependency[1], dependency[2]] : own ? [slug, own[1]] : [slug, error.field];
+    (out[plugin] ??= []).push({ field, message: error.message });
+  }
+  return out;
+}
+
 function hasFields(schema: unknown): schema is Record<string, unknown> {
   const props = (schema as { properties?: object } | null)?.properties;
   return !!props && Object.keys(props).length > 0;
@@ -78,8 +92,7 @@ export function InstallWizard({ slug, pollMs = 1000 }: { slug: string; pollMs?: 
     mutationFn: (current: PlanRead) =>
       api<DryRunPlan>("/plugins/install", { method: "POST", body: body(slug, current, configs, true) }),
     onSuccess: (answer) => {
-      const found = Object.fromEntries(answer.plan.items.map((i) => [i.plugin, i.config_errors]));
-      setErrors(found);
+      setErrors(configErrorsByPlugin(slug, answer.plan.items.flatMap((i) => i.config_errors)));
       if (answer.plan.items.every((i) => i.config_errors.length === 0)) setStep("review");
     },
     onError: (e) => setStepError(describeError(e)),
@@ -94,7 +107,7 @@ export function InstallWizard({ slug, pollMs = 1000 }: { slug: string; pollMs?: 
     onSuccess: () => setStep("progress"),
     onError: (e) => {
       if (e instanceof ApiError && e.problem?.type.endsWith("/config-invalid")) {
-        setErrors({ [slug]: e.fieldErrors() });
+        setErrors(configErrorsByPlugin(slug, e.fieldErrors()));
         setStep("config");
       }
       setStepError(describeError(e));

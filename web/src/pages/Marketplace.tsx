@@ -6,6 +6,7 @@ import { Link, useSearchParams } from "react-router-dom";
 import { api } from "../api/client";
 import type { MarketplacePage } from "../api/types";
 import { Badges, price, Stars } from "../components/Badges";
+import { SelectField } from "../components/SelectField";
 import { Empty, Failed, Loading } from "../components/States";
 
 const FILTERS = ["category", "type", "pricing", "verified", "compatible_with", "sort"] as const;
@@ -51,10 +52,8 @@ export function Marketplace() {
           <input type="search" value={typed} onChange={(e) => setTyped(e.target.value)} placeholder="Name, tag or words" />
         </label>
         {(["category", "type", "pricing"] as const).map((name) => (
-          <label key={name}>
-            {name[0].toUpperCase() + name.slice(1)}
-            <select value={params.get(name) ?? ""} onChange={(e) => setFilter(name, e.target.value)}>
-              <option value="">Any</option>
+          <SelectField key={name} label={name[0].toUpperCase() + name.slice(1)} value={params.get(name) ?? ""} onChange={(v) => setFilter(name, v)}>
+            <option value="">Any</option>
               {facetOptions(name).map(([value, count]) => (
                 <option key={value} value={value}>
                   {value} ({count})
@@ -63,8 +62,7 @@ export function Marketplace() {
               {params.get(name) && !facetOptions(name).some(([v]) => v === params.get(name)) && (
                 <option value={params.get(name)!}>{params.get(name)}</option>
               )}
-            </select>
-          </label>
+          </SelectField>
         ))}
         <label className="check">
           <input type="checkbox" checked={params.get("verified") === "true"} onChange={(e) => setFilter("verified", e.target.checked ? "true" : "")} />
@@ -79,16 +77,13 @@ export function Marketplace() {
             onBlur={(e) => setFilter("compatible_with", e.target.validity.valid ? e.target.value : "")}
           />
         </label>
-        <label>
-          Sort by
-          <select value={params.get("sort") ?? "relevance"} onChange={(e) => setFilter("sort", e.target.value)}>
-            {SORTS.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectField label="Sort by" value={params.get("sort") ?? "relevance"} onChange={(v) => setFilter("sort", v)}>
+          {SORTS.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </SelectField>
       </form>
       {page.isPending && <Loading what="plugins" />}
       {page.isError && <Failed error={page.error} what="the marketplace" />}

@@ -7,6 +7,7 @@ import type { ReviewPage, ReviewRead, ReviewSort, ReviewWrite } from "../api/typ
 import { useSession } from "../auth";
 import { Stars } from "../components/Badges";
 import { RatingHistogram } from "../components/RatingHistogram";
+import { SelectField } from "../components/SelectField";
 import { Empty, Failed, Loading } from "../components/States";
 
 const SORTS: ReviewSort[] = ["newest", "helpful", "highest", "lowest"];
@@ -28,14 +29,11 @@ export function Reviews({ slug }: { slug: string }) {
       </p>
       <RatingHistogram histogram={summary.histogram} label={`How ${summary.count} reviewers rated it`} />
       {session.has("member") && <WriteReview slug={slug} />}
-      <label>
-        Sort reviews
-        <select value={sort} onChange={(e) => setSort(e.target.value as ReviewSort)}>
-          {SORTS.map((s) => (
-            <option key={s}>{s}</option>
-          ))}
-        </select>
-      </label>
+      <SelectField label="Sort reviews" value={sort} onChange={(v) => setSort(v as ReviewSort)}>
+        {SORTS.map((s) => (
+          <option key={s}>{s}</option>
+        ))}
+      </SelectField>
       {items.length === 0 ? (
         <Empty>No reviews yet.</Empty>
       ) : (
@@ -101,16 +99,13 @@ function WriteReview({ slug }: { slug: string }) {
   return (
     <form className="write-review" onSubmit={submit} aria-labelledby="write-review-title">
       <h3 id="write-review-title">Write a review</h3>
-      <label>
-        Rating
-        <select value={draft.rating} onChange={(e) => setDraft({ ...draft, rating: Number(e.target.value) })}>
-          {[5, 4, 3, 2, 1].map((n) => (
-            <option key={n} value={n}>
-              {n} star{n === 1 ? "" : "s"}
-            </option>
-          ))}
-        </select>
-      </label>
+      <SelectField label="Rating" value={draft.rating} onChange={(v) => setDraft({ ...draft, rating: Number(v) })}>
+        {[5, 4, 3, 2, 1].map((n) => (
+          <option key={n} value={n}>
+            {n} star{n === 1 ? "" : "s"}
+          </option>
+        ))}
+      </SelectField>
       <label>
         Title
         <input required value={draft.title} onChange={(e) => setDraft({ ...draft, title: e.target.value })} />

@@ -6,6 +6,7 @@ import { useState, type FormEvent } from "react";
 import { useNavigate } from "react-router-dom";
 import { api, describeError } from "../api/client";
 import { decodeClaims, useSession, type Role } from "../auth";
+import { SelectField } from "../components/SelectField";
 
 const ROLES: Role[] = ["member", "tenant_admin", "developer", "platform_admin"];
 
@@ -59,14 +60,11 @@ export function SignIn() {
         <form onSubmit={(e) => (e.preventDefault(), devSignIn.mutate())} aria-labelledby="dev-title" className="panel">
           <h2 id="dev-title">Development sign-in</h2>
           <p>This local suite signs a token for any role and tenant. Production never offers this.</p>
-          <label>
-            Role
-            <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
-              {ROLES.map((r) => (
-                <option key={r}>{r}</option>
-              ))}
-            </select>
-          </label>
+          <SelectField label="Role" value={role} onChange={(v) => setRole(v as Role)}>
+            {ROLES.map((r) => (
+              <option key={r}>{r}</option>
+            ))}
+          </SelectField>
           <label>
             Tenant
             <input value={tenant} onChange={(e) => setTenant(e.target.value)} />
