@@ -14,7 +14,7 @@ export function Badges({ plugin, signed }: { plugin: Pick<PluginSummary, "verifi
 export function Stars({ average, count }: { average: number; count: number }) {
   if (count === 0) return <span className="rating">No ratings yet</span>;
   return (
-    <span className="rating" aria-label={`Rated ${average.toFixed(1)} out of 5 from ${count} review${count === 1 ? "" : "s"}`}>
+    <span className="rating" role="img" aria-label={`Rated ${average.toFixed(1)} out of 5 from ${count} review${count === 1 ? "" : "s"}`}>
       <span aria-hidden="true">★ {average.toFixed(1)}</span> <span aria-hidden="true">({count})</span>
     </span>
   );
