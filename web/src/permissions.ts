@@ -1,5 +1,5 @@
 // Each permission in plain words. permissions.json is a copy of the contracts package's
-// PERMISSION_DESCRIPTIONS; tests/web/test_console_assets.py fails when the two differ.
+// PERMISSION_DESCRIPTIONS; tests/contract/test_web_permissions.py fails when the two differ.
 import descriptions from "./permissions.json";
 
 const known: Record<string, string> = descriptions;
