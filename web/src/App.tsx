@@ -1,6 +1,7 @@
 import { NavLink, Route, Routes } from "react-router-dom";
 import { useSession } from "./auth";
 import { Dashboard } from "./pages/Dashboard";
+import { Developer } from "./pages/Developer";
 import { Install } from "./pages/Install";
 import { Marketplace } from "./pages/Marketplace";
 import { PluginDetail } from "./pages/PluginDetail";
@@ -20,6 +21,7 @@ export function App() {
             Marketplace
           </NavLink>
           <NavLink to="/dashboard">Dashboard</NavLink>
+          <NavLink to="/developer">Developer</NavLink>
           <NavLink to="/sign-in">{session.claims ? `${session.claims.roles.join(", ")}` : "Sign in"}</NavLink>
         </nav>
       </header>
@@ -29,6 +31,7 @@ export function App() {
           <Route path="/plugins/:slug" element={<PluginDetail />} />
           <Route path="/plugins/:slug/install" element={<Install />} />
           <Route path="/dashboard" element={<Dashboard />} />
+          <Route path="/developer" element={<Developer />} />
           <Route path="/sign-in" element={<SignIn />} />
           <Route path="*" element={<p>No such page.</p>} />
         </Routes>

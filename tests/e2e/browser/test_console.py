@@ -92,15 +92,19 @@ async def until_installable(gateway: httpx.AsyncClient, app: str, tenant: str) -
     raise AssertionError(f"the installer never planned {app}: {r.text}")
 
 
-async def sign_in(page: Page, shoot: Shoot, role: str, tenant: str, user: str) -> str:
+async def sign_in(
+    page: Page, shoot: Shoot, role: str, tenant: str, user: str, publisher: str = ""
+) -> str:
     """The development sign-in, through its form; answers the token the console keeps."""
     await page.goto("/sign-in")
     await page.get_by_label("Role", exact=True).select_option(role)
     await page.get_by_label("Tenant", exact=True).fill(tenant)
+    await page.get_by_label("Publisher (developers)").fill(publisher)
     await page.get_by_label("User id (optional)").fill(user)
     await shoot(page, "sign-in")
     await page.get_by_role("button", name=f"Sign in as {role}").click()
-    await expect(page).to_have_url(re.compile(r"/dashboard$"))
+    landing = "/developer" if role == "developer" else "/dashboard"
+    await expect(page).to_have_url(re.compile(rf"{landing}$"))
     token = await page.evaluate("sessionStorage.getItem('opscenter.token')")
     assert token
     return token
@@ -239,6 +243,7 @@ async def test_install_review_and_ban_through_the_console(
         (f"/plugins/{lib}?tab=permissions", "plugin-permissions"),
         (f"/plugins/{lib}?tab=reviews", "plugin-reviews"),
         ("/dashboard", "dashboard"),
+        ("/developer", "developer-signed-out"),
         ("/sign-in", "sign-in"),
     ):
         await phone.goto(path)
@@ -280,3 +285,49 @@ async def test_the_development_sign_in_is_routed_to_the_catalog(gateway: httpx.A
         headers={"Authorization": f"Bearer {r.json()['token']}"},
     )
     assert me.status_code == 200, me.text
+
+
+async def test_a_developer_registers_uploads_and_sees_the_version_listed(
+    open_context: OpenContext, shoot: Shoot, tmp_path
+):
+    run = uuid.uuid4().hex[:8]
+    slug = f"web-dev-{run}"
+    good = tmp_path / f"{slug}.tar.gz"
+    good.write_bytes(package(manifest(slug, name=f"Console {slug}")))
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(b"not a tar archive")
+
+    for viewport in (DESKTOP, NARROW):
+        page = await (await open_context(viewport)).new_page()
+        if viewport is DESKTOP:
+            await sign_in(page, shoot, "developer", "", f"dev-{run}", publisher=f"pub-{run}")
+            await expect(page.get_by_text("You have not registered a plugin yet.")).to_be_visible()
+            await shoot(page, "developer-empty")
+            register = page.get_by_role("form", name="Register a plugin")
+            await register.get_by_label("Slug").fill(slug)
+            await register.get_by_label("Name").fill(f"Console {slug}")
+            await register.get_by_role("button", name="Register").click()
+            await expect(register.get_by_role("status")).to_have_text(f"Registered {slug}.")
+
+            # A refused upload says why, in words.
+            form = page.get_by_role("form", name="Upload a version")
+            await form.get_by_label("Plugin", exact=True).select_option(slug)
+            await form.get_by_label(re.compile("^Package")).set_input_files(str(broken))
+            await form.get_by_role("button", name="Upload").click()
+            await expect(form.get_by_role("alert")).to_contain_text(re.compile("archive|package"))
+            await shoot(page, "developer-refused")
+
+            await form.get_by_label(re.compile("^Package")).set_input_files(str(good))
+            await form.get_by_role("button", name="Upload").click()
+            await expect(form.get_by_role("status")).to_have_text(f"Published {slug} 1.0.0.")
+            mine = page.get_by_role("article", name=re.compile(slug))
+            versions = mine.get_by_role("table", name=f"Versions of {slug}")
+            await expect(versions).to_contain_text("1.0.0")
+            await expect(versions).to_contain_text("Available")
+            token = await page.evaluate("sessionStorage.getItem('opscenter.token')")
+            await shoot(page, "developer")
+        else:
+            page = await (await open_context(viewport, token=token)).new_page()
+            await page.goto("/developer")
+            await expect(page.get_by_role("table", name=f"Versions of {slug}")).to_be_visible()
+            await shoot(page, "developer")

@@ -66,6 +66,25 @@ export async function api<T>(path: string, options: Options = {}): Promise<T> {
   return parsed as T;
 }
 
+/** A multipart upload through XMLHttpRequest, the one browser API that reports upload
+ * progress; answers and errors as `api` does. */
+export function upload<T>(path: string, form: FormData, onProgress: (fraction: number) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", API + path);
+    xhr.setRequestHeader("Accept", "application/json");
+    if (currentToken) xhr.setRequestHeader("Authorization", `Bearer ${currentToken}`);
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.onerror = () => reject(new Error("The upload did not reach the server"));
+    xhr.onload = () => {
+      const parsed = xhr.responseText ? safeJson(xhr.responseText) : null;
+      if (xhr.status >= 200 && xhr.status < 300) resolve(parsed as T);
+      else reject(new ApiError(xhr.status, isProblem(parsed) ? parsed : null, `${xhr.status} ${xhr.statusText}`.trim()));
+    };
+    xhr.send(form);
+  });
+}
+
 function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);

@@ -31,3 +31,7 @@ export type ReviewSort = Reviews["schemas"]["ReviewSort"];
 
 import type { components as Hooks } from "./generated/hooks";
 export type HookEventList = Hooks["schemas"]["HookEventList"];
+export type PluginCreate = Catalog["schemas"]["PluginCreate"];
+export type PluginRead = Catalog["schemas"]["PluginRead"];
+export type PluginPage = Catalog["schemas"]["PluginPage"];
+export type VersionPublished = Catalog["schemas"]["VersionPublished"];
