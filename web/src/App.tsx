@@ -1,5 +1,6 @@
 import { NavLink, Route, Routes } from "react-router-dom";
 import { useSession } from "./auth";
+import { Admin } from "./pages/Admin";
 import { Dashboard } from "./pages/Dashboard";
 import { Developer } from "./pages/Developer";
 import { Install } from "./pages/Install";
@@ -22,6 +23,7 @@ export function App() {
           </NavLink>
           <NavLink to="/dashboard">Dashboard</NavLink>
           <NavLink to="/developer">Developer</NavLink>
+          <NavLink to="/admin">Moderation</NavLink>
           <NavLink to="/sign-in">{session.claims ? `${session.claims.roles.join(", ")}` : "Sign in"}</NavLink>
         </nav>
       </header>
@@ -32,6 +34,7 @@ export function App() {
           <Route path="/plugins/:slug/install" element={<Install />} />
           <Route path="/dashboard" element={<Dashboard />} />
           <Route path="/developer" element={<Developer />} />
+          <Route path="/admin" element={<Admin />} />
           <Route path="/sign-in" element={<SignIn />} />
           <Route path="*" element={<p>No such page.</p>} />
         </Routes>

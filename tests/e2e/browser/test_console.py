@@ -103,7 +103,7 @@ async def sign_in(
     await page.get_by_label("User id (optional)").fill(user)
     await shoot(page, "sign-in")
     await page.get_by_role("button", name=f"Sign in as {role}").click()
-    landing = "/developer" if role == "developer" else "/dashboard"
+    landing = {"developer": "/developer", "platform_admin": "/admin"}.get(role, "/dashboard")
     await expect(page).to_have_url(re.compile(rf"{landing}$"))
     token = await page.evaluate("sessionStorage.getItem('opscenter.token')")
     assert token
@@ -219,14 +219,23 @@ async def test_install_review_and_ban_through_the_console(
     member_token = await sign_in(page, shoot, "member", tenant, f"member-{run}")
     await write_review(page, shoot, app)
 
-    # A platform admin bans the app: the tenant's dashboard shows it disabled, and why.
-    r = await gateway.delete(
-        f"/api/v1/admin/plugins/{app}/ban",
-        params={"reason": "exfiltrates data"},
-        headers=bearer(sub=f"ops-{run}", roles=["platform_admin"]),
-    )
-    assert r.status_code == 200, r.text
-    await page.goto("/dashboard")
+    # A platform admin bans the app from the moderation page; the tenant's dashboard shows it
+    # disabled, and why.
+    await sign_in(page, shoot, "platform_admin", "", f"ops-{run}")
+    await page.get_by_label("Plugin slug or id").fill(app)
+    await page.get_by_role("button", name="Open").click()
+    moderate = page.get_by_role("form", name=f"Moderate {app}")
+    ban = moderate.get_by_role("button", name=f"Ban {app}")
+    await expect(ban).to_be_disabled()  # a ban needs its reason
+    await moderate.get_by_label(re.compile("^Reason")).fill("exfiltrates data")
+    await shoot(page, "admin")
+    await ban.click()
+    await expect(moderate.get_by_role("status")).to_have_text(f"{app}: banned.")
+    log = page.get_by_role("table", name=f"Moderation log of {app}")
+    await expect(log).to_contain_text("exfiltrates data")
+    await shoot(page, "admin-banned")
+
+    await sign_in(page, shoot, "tenant_admin", tenant, f"admin-{run}")
     await expect(dashboard_row(page, app)).to_contain_text("Disabled", timeout=CONVERGE_MS)
     await expect(dashboard_row(page, app)).to_contain_text("banned")
     await shoot(page, "dashboard-banned")
@@ -244,6 +253,7 @@ async def test_install_review_and_ban_through_the_console(
         (f"/plugins/{lib}?tab=reviews", "plugin-reviews"),
         ("/dashboard", "dashboard"),
         ("/developer", "developer-signed-out"),
+        ("/admin", "admin-signed-out"),
         ("/sign-in", "sign-in"),
     ):
         await phone.goto(path)
@@ -259,7 +269,7 @@ async def test_install_review_and_ban_through_the_console(
 async def test_the_console_is_served_at_its_routes_and_other_paths_stay_problems(
     gateway: httpx.AsyncClient,
 ):
-    for path in ("/", "/dashboard", "/sign-in", "/plugins/some-slug", "/plugins/x/install"):
+    for path in ("/", "/dashboard", "/developer", "/admin", "/sign-in", "/plugins/x", "/plugins/x/install"):
         r = await gateway.get(path)
         assert r.status_code == 200, path
         assert r.headers["content-type"].startswith("text/html"), path

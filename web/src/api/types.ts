@@ -35,3 +35,4 @@ export type PluginCreate = Catalog["schemas"]["PluginCreate"];
 export type PluginRead = Catalog["schemas"]["PluginRead"];
 export type PluginPage = Catalog["schemas"]["PluginPage"];
 export type VersionPublished = Catalog["schemas"]["VersionPublished"];
+export type ModerationLog = Catalog["schemas"]["ModerationLog"];

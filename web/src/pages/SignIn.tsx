@@ -32,7 +32,7 @@ export function SignIn() {
       }),
     onSuccess: ({ token }) => {
       session.signIn(token);
-      navigate(role === "tenant_admin" || role === "member" ? "/dashboard" : role === "developer" ? "/developer" : "/");
+      navigate(role === "tenant_admin" || role === "member" ? "/dashboard" : role === "developer" ? "/developer" : "/admin");
     },
   });
   const usePasted = (e: FormEvent) => {
