@@ -12,5 +12,7 @@ export default defineConfig({
     globals: true,
     setupFiles: ["src/test/setup.ts"],
     include: ["src/**/*.test.tsx", "src/**/*.test.ts"],
+    // Bounds, not timing goals: a shared 2-core machine under load runs these slowly.
+    testTimeout: 60_000,
   },
 });
