@@ -6,12 +6,12 @@ UV := .local/tools/bin/uv
 STACK := deploy/local/stack.sh
 PYTEST_ARGS ?=
 
-.PHONY: up down status test lint contracts-check bootstrap bench token js-sdk
+.PHONY: up down status test lint contracts-check bootstrap bench token js-sdk web web-test
 
 bootstrap:
 	@scripts/bootstrap.sh
 
-up: bootstrap
+up: bootstrap web
 	@$(UV) run python deploy/local/suite.py up
 
 down: bootstrap
@@ -40,6 +40,18 @@ sdk/js/node_modules/.package-lock.json: sdk/js/package-lock.json sdk/js/package.
 js-sdk: bootstrap sdk/js/node_modules/.package-lock.json
 	npm run ci --prefix sdk/js
 
+# The web console (web/): `npm ci` when the lockfile changed, then the build (API types are
+# generated from docs/openapi first, so an API change the console does not match fails here).
+WEB_MODULES := web/node_modules/.package-lock.json
+$(WEB_MODULES): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+web: bootstrap $(WEB_MODULES)
+	cd web && npm run build
+
+web-test: web
+	cd web && npx vitest run
+
 # A development token for trying the API: `make token ROLES=tenant_admin TENANT=t1`
 # (a developer also needs PUBLISHER=<publisher id>).
 ROLES ?= tenant_admin
@@ -51,7 +63,7 @@ token: bootstrap
 
 # The end-to-end tests start the suite's services on the test instance; they are stopped
 # afterwards so the next run tests the code as it is then, not as it was.
-test: bootstrap lint contracts-check js-sdk
+test: bootstrap lint contracts-check js-sdk web-test
 	@$(STACK) up test
 	@eval "$$($(STACK) env test)" && $(UV) run python -m opscenter.servicekit.topics \
 		&& { status=0; $(UV) run pytest $(PYTEST_ARGS) || status=$$?; \

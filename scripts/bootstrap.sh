@@ -11,9 +11,11 @@ if ! "$tools/bin/uv" --version 2>/dev/null | grep -q "$uv_version"; then
   "$tools/bin/pip" install --quiet --disable-pip-version-check "uv==$uv_version"
 fi
 cd "$root"
-# The JS SDK builds with Node and npm (sdk/js/.npmrc refuses a Node older than package.json's engines).
-if ! command -v npm >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
-  else echo "bootstrap: install Node.js 20.19+ and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; fi
-fi
+# The web console builds with Node and npm; its browser tests drive Debian's Chromium.
+apt_install() {
+  [ -n "${apt_updated:-}" ] || { apt-get update -qq; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+command -v npm >/dev/null || apt_install nodejs npm
+command -v chromium >/dev/null || apt_install chromium
 "$tools/bin/uv" sync --frozen --all-packages --quiet

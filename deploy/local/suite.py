@@ -33,6 +33,8 @@ from opscenter.servicekit.kafka import ensure_topics
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "deploy" / "local" / "stack.sh"
 NGINX_TEMPLATE = REPO / "deploy" / "local" / "nginx.conf.template"
+# The web console's build (`make web`), served by the gateway at `/`.
+WEB_DIST = REPO / "web" / "dist"
 SERVICES = ("catalog", "installer", "hooks", "analytics", "reviews")
 ROLES = ("api", "worker", "relay")
 # Processes some services run besides those: hooks' dispatcher makes the webhook calls.
@@ -86,6 +88,10 @@ class Instance:
             "HOOKS_CATALOG_URL": f"http://127.0.0.1:{self.port('catalog')}",
             "HOOKS_PACKAGE_ROOT": str(self.root / "hooks-packages"),
             "HOOKS_STORAGE_ROOT": str(self.root / "hooks-storage"),
+            "HOOKS_INSTALL_ROOT": str(self.root / "installs"),
+            # The web console's development sign-in (servicekit devsignin.py), on the catalog
+            # only, which the gateway routes /api/v1/dev/sign-in to. Production refuses it.
+            "CATALOG_DEV_SIGN_IN": "true",
         }
         if self.name == "test":
             # The route that fails on purpose, for tests/e2e/test_error_containment.py.
@@ -184,6 +190,7 @@ def gateway(inst: Instance) -> Program:
     conf = conf.replace("{{gateway_port}}", str(inst.gateway_port)).replace("{{root}}", str(root))
     for name, value in GATEWAY_LIMITS.items():
         conf = conf.replace(f"{{{{{name}}}}}", os.environ.get(f"GATEWAY_{name.upper()}", value))
+    conf = conf.replace("{{web_root}}", str(WEB_DIST))
     (root / "nginx.conf").write_text(conf)
     nginx = nginx_binary()
     subprocess.run([nginx, "-t", "-q", "-p", str(root), "-c", str(root / "nginx.conf")], check=True)

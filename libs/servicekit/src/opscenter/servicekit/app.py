@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from opscenter.servicekit.auth import TokenVerifier, document_auth
 from opscenter.servicekit.containment import ContainErrors, fault_router
+from opscenter.servicekit.devsignin import dev_sign_in_router
 from opscenter.servicekit.errors import document_problems, install_problem_handlers
 from opscenter.servicekit.health import database_check, health_router
 from opscenter.servicekit.logs import configure_logging
@@ -59,6 +60,8 @@ def create_service_app(
     app.include_router(health_router())
     if settings.fault_route:
         app.include_router(fault_router())
+    if settings.dev_sign_in:
+        app.include_router(dev_sign_in_router(), prefix=API_PREFIX)
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     instrument_app(app)

@@ -59,6 +59,9 @@ class ServiceSettings(BaseSettings):
     max_json_depth: int = Field(default=32, ge=2, le=256)
     # Mounts GET/POST /_fault/500, which fails on purpose (tests of error containment only).
     fault_route: bool = False
+    # Mounts GET/POST /api/v1/dev/sign-in, which signs a dev token for any role and tenant (the
+    # web console's local sign-in; servicekit devsignin.py). Never in production.
+    dev_sign_in: bool = False
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -73,7 +76,8 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Self:
         """Production refuses the dev secret, tokens not tied to an audience and an issuer (a
-        token minted for another system would be accepted), and the fault route."""
+        token minted for another system would be accepted), the fault route and the development
+        sign-in."""
         if self.environment != "production":
             return self
         if self.jwt_algorithm.startswith("HS"):
@@ -89,4 +93,6 @@ class ServiceSettings(BaseSettings):
             raise ValueError("jwt_audience and jwt_issuer: production needs both set")
         if self.fault_route:
             raise ValueError("fault_route: production never mounts the fault route")
+        if self.dev_sign_in:
+            raise ValueError("dev_sign_in: production never signs development tokens")
         return self
