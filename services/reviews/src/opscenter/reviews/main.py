@@ -11,7 +11,7 @@ from opscenter.reviews import models
 from opscenter.reviews.list_cache import ListCache, list_fast_path
 from opscenter.reviews.reviews.endpoints import router as reviews_router
 from opscenter.reviews.settings import ReviewsSettings
-from opscenter.servicekit.app import create_service_app
+from opscenter.servicekit.app import add_outer_middleware, create_service_app
 from opscenter.servicekit.notify_cache import InvalidateOnWrite
 from opscenter.servicekit.runtime import ServiceRuntime, run_api
 
@@ -37,10 +37,10 @@ def create_app(settings: ReviewsSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.list_cache = cache
-    # Outermost: a list hit is answered before any other middleware or routing runs; a write
-    # empties this process's cache before its answer leaves.
+    # A write empties this process's cache before its answer leaves; a list hit is answered
+    # before anything else runs (no span, routing or other middleware).
     app.add_middleware(InvalidateOnWrite, listener=cache.listener)
-    app.add_middleware(list_fast_path, cache=cache)
+    add_outer_middleware(app, list_fast_path, cache=cache)
     return app
 
 
