@@ -10,7 +10,9 @@ speeds can be compared.
    over 1,000 plugins and 24 hours) produced to a fresh 6-partition topic, then consumed by the
    analytics's metrics consumer exactly as the worker runs it (servicekit's batch subscriber:
    envelope and payload validation, inbox claim of the batch, one set-based upsert per table,
-   offsets committed after the transaction), on a freshly migrated database. Baseline: a bare
+   offsets committed after the transaction; envelope and payload validated in one pass,
+   ``typed_payloads``), on a freshly migrated database; with ``--usual-parse-too`` once more
+   with the two-pass parsing (envelope, then payload) as the same-run "before". Baseline: a bare
    aiokafka consumer group reading the same topic with the same max_records and committing after
    each batch, without parsing or a database. Rate = events / (last batch done - first batch
    started). Aim: >= 20,000 events/s and >= 30% of the baseline.
@@ -124,7 +126,9 @@ async def bare_consumer(bootstrap: str, topic: str, n: int, max_records: int) ->
         await consumer.stop()
 
 
-async def analytics_consumer(stack: LocalStack, topic: str, n: int, max_records: int) -> float:
+async def analytics_consumer(
+    stack: LocalStack, topic: str, n: int, max_records: int, *, typed_payloads: bool = True
+) -> float:
     url = await create_database(stack, "analytics_bench")
     await migrate("analytics", url)
     settings = AnalyticsSettings(
@@ -137,7 +141,12 @@ async def analytics_consumer(stack: LocalStack, topic: str, n: int, max_records:
     runtime = ServiceRuntime.create(settings, models)
     broker = create_broker(settings)
     consumer = runtime.consumer(
-        broker, "metrics", [topic], batch_handler=on_events, types=HANDLED_TYPES
+        broker,
+        "metrics",
+        [topic],
+        batch_handler=on_events,
+        types=HANDLED_TYPES,
+        typed_payloads=typed_payloads,
     )
     seen, first, last = 0, 0.0, 0.0
     done = asyncio.Event()
@@ -175,15 +184,22 @@ async def analytics_consumer(stack: LocalStack, topic: str, n: int, max_records:
     return n / (last - first)
 
 
-async def bench_ingest(stack: LocalStack, n: int, max_records: int) -> None:
+async def bench_ingest(stack: LocalStack, n: int, max_records: int, usual_too: bool) -> None:
     topic = Topic(f"bench.analytics.{uuid.uuid4().hex[:8]}", key="plugin id", partitions=6)
     await ensure_topics(stack.kafka_bootstrap, [topic])
     events = _events(n, plugins=1000)
     await _produce(stack.kafka_bootstrap, topic.name, events)
     bare = await bare_consumer(stack.kafka_bootstrap, topic.name, n, max_records)
     ours = await analytics_consumer(stack, topic.name, n, max_records)
+    usual = (
+        await analytics_consumer(stack, topic.name, n, max_records, typed_payloads=False)
+        if usual_too
+        else None
+    )
     print(f"ingest, {n} events, max_records {max_records}:")
     print(f"  {'baseline: bare aiokafka consumer':40s} {bare:10.0f} events/s")
+    if usual is not None:
+        print(f"  {'analytics consumer, two-pass parsing':40s} {usual:10.0f} events/s")
     print(f"  {'analytics metrics consumer':40s} {ours:10.0f} events/s")
     print(f"  {'ratio analytics / baseline':40s} {ours / bare:10.2f}   (aims: >= 20000/s, >= 0.30)")
 
@@ -333,6 +349,11 @@ def main() -> None:
     parser.add_argument("--plugins", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--only", choices=["ingest", "query"], default=None)
+    parser.add_argument(
+        "--usual-parse-too",
+        action="store_true",
+        help="also measure the consumer without typed_payloads (envelope, then payload)",
+    )
     args = parser.parse_args()
     print(f"calibration: fixed pure-Python loop {calibration():.3f} s")
     stack = LocalStack(
@@ -341,7 +362,7 @@ def main() -> None:
         os.environ["OPSCENTER_PG_ADMIN_DSN"],
     )
     if args.only != "query":
-        asyncio.run(bench_ingest(stack, args.events, args.max_records))
+        asyncio.run(bench_ingest(stack, args.events, args.max_records, args.usual_parse_too))
     if args.only != "ingest":
         asyncio.run(bench_query(stack, args.plugins, args.requests))
 
