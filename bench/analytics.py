@@ -265,6 +265,63 @@ async def _populate_year(conn: asyncpg.Connection, target: uuid.UUID, plugins: i
     await conn.execute("ANALYZE")
 
 
+class _Recorder:
+    """Passes a repository's statements to ``conn`` and keeps them, to explain each after."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.statements: list[tuple[str, tuple[object, ...]]] = []
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        method = getattr(self.conn, name)
+
+        async def run(sql: str, *args: object):  # type: ignore[no-untyped-def]
+            self.statements.append((sql, args))
+            return await method(sql, *args)
+
+        return run
+
+
+async def explain_series(conn: asyncpg.Connection, target: uuid.UUID, year: dict) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of every statement a 365-day daily series sends, as the
+    service builds them (its repository, run on ``conn``)."""
+    from types import SimpleNamespace
+
+    from opscenter.analytics.metrics import repository, service
+
+    recorder = _Recorder(conn)
+
+    async def recording_driver(session: object) -> _Recorder:
+        return recorder
+
+    original = repository.driver
+    repository.driver = recording_driver  # type: ignore[assignment]
+    try:
+        query = service.SeriesQuery(
+            datetime.fromisoformat(year["from"]),
+            datetime.fromisoformat(year["to"]),
+            "day",
+            None,
+            None,
+        )
+        settings = AnalyticsSettings(database_url="postgresql+asyncpg://unused/x")
+        uow = SimpleNamespace(session=None)
+        viewer = service.Viewer(is_admin=True, publisher_id=None)
+        await service.plugin_series(uow, str(target), viewer, query, settings, NOW)  # type: ignore[arg-type]
+    finally:
+        repository.driver = original  # type: ignore[assignment]
+    print(f"EXPLAIN (ANALYZE, BUFFERS) of the series' {len(recorder.statements)} statements:")
+    for sql, args in recorder.statements:
+        plan = [r[0] for r in await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)]
+        print(f"  -- {sql[:110]}...")
+        for line in plan:
+            if (
+                any(w in line for w in ("Scan", "Execution Time", "Buffers: shared"))
+                or line is plan[0]
+            ):
+                print(f"     {line.strip()[:150]}")
+
+
 def start_api(url: str, port: int) -> subprocess.Popen[bytes]:
     """The API as deployed: its own process under uvicorn."""
     env = {
@@ -278,7 +335,7 @@ def start_api(url: str, port: int) -> subprocess.Popen[bytes]:
     )
 
 
-async def bench_query(stack: LocalStack, plugins: int, requests: int) -> None:
+async def bench_query(stack: LocalStack, plugins: int, requests: int, explain: bool) -> None:
     url = await create_database(stack, "analytics_bench")
     await migrate("analytics", url)
     dsn = asyncpg_dsn(url)
@@ -300,6 +357,8 @@ async def bench_query(stack: LocalStack, plugins: int, requests: int) -> None:
         "to": floor(NOW, "day").isoformat(),
         "interval": "day",
     }
+    if explain:
+        await explain_series(conn, target, year)
     try:
         async with aiohttp.ClientSession(
             f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
@@ -354,6 +413,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--only", choices=["ingest", "query"], default=None)
     parser.add_argument(
+        "--explain", action="store_true", help="EXPLAIN (ANALYZE, BUFFERS) the series' statements"
+    )
+    parser.add_argument(
         "--usual-parse-too",
         action="store_true",
         help="also measure the consumer without typed_payloads (envelope, then payload)",
@@ -368,7 +430,7 @@ def main() -> None:
     if args.only != "query":
         asyncio.run(bench_ingest(stack, args.events, args.max_records, args.usual_parse_too))
     if args.only != "ingest":
-        asyncio.run(bench_query(stack, args.plugins, args.requests))
+        asyncio.run(bench_query(stack, args.plugins, args.requests, args.explain))
 
 
 if __name__ == "__main__":
