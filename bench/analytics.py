@@ -10,7 +10,9 @@ speeds can be compared.
    over 1,000 plugins and 24 hours) produced to a fresh 6-partition topic, then consumed by the
    analytics's metrics consumer exactly as the worker runs it (servicekit's batch subscriber:
    envelope and payload validation, inbox claim of the batch, one set-based upsert per table,
-   offsets committed after the transaction), on a freshly migrated database. Baseline: a bare
+   offsets committed after the transaction; envelope and payload validated in one pass,
+   ``typed_payloads``), on a freshly migrated database; with ``--usual-parse-too`` once more
+   with the two-pass parsing (envelope, then payload) as the same-run "before". Baseline: a bare
    aiokafka consumer group reading the same topic with the same max_records and committing after
    each batch, without parsing or a database. Rate = events / (last batch done - first batch
    started). Aim: >= 20,000 events/s and >= 30% of the baseline.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import statistics
@@ -124,7 +127,9 @@ async def bare_consumer(bootstrap: str, topic: str, n: int, max_records: int) ->
         await consumer.stop()
 
 
-async def analytics_consumer(stack: LocalStack, topic: str, n: int, max_records: int) -> float:
+async def analytics_consumer(
+    stack: LocalStack, topic: str, n: int, max_records: int, *, typed_payloads: bool = True
+) -> float:
     url = await create_database(stack, "analytics_bench")
     await migrate("analytics", url)
     settings = AnalyticsSettings(
@@ -137,7 +142,12 @@ async def analytics_consumer(stack: LocalStack, topic: str, n: int, max_records:
     runtime = ServiceRuntime.create(settings, models)
     broker = create_broker(settings)
     consumer = runtime.consumer(
-        broker, "metrics", [topic], batch_handler=on_events, types=HANDLED_TYPES
+        broker,
+        "metrics",
+        [topic],
+        batch_handler=on_events,
+        types=HANDLED_TYPES,
+        typed_payloads=typed_payloads,
     )
     seen, first, last = 0, 0.0, 0.0
     done = asyncio.Event()
@@ -175,15 +185,25 @@ async def analytics_consumer(stack: LocalStack, topic: str, n: int, max_records:
     return n / (last - first)
 
 
-async def bench_ingest(stack: LocalStack, n: int, max_records: int) -> None:
+async def bench_ingest(stack: LocalStack, n: int, max_records: int, usual_too: bool) -> None:
     topic = Topic(f"bench.analytics.{uuid.uuid4().hex[:8]}", key="plugin id", partitions=6)
     await ensure_topics(stack.kafka_bootstrap, [topic])
-    events = _events(n, plugins=1000)
-    await _produce(stack.kafka_bootstrap, topic.name, events)
+    await _produce(stack.kafka_bootstrap, topic.name, _events(n, plugins=1000))
+    # As the worker does after its imports (servicekit.process, ADR 0009): what exists now is
+    # never garbage, and full collections would walk it again on every batch.
+    gc.collect()
+    gc.freeze()
     bare = await bare_consumer(stack.kafka_bootstrap, topic.name, n, max_records)
     ours = await analytics_consumer(stack, topic.name, n, max_records)
+    usual = (
+        await analytics_consumer(stack, topic.name, n, max_records, typed_payloads=False)
+        if usual_too
+        else None
+    )
     print(f"ingest, {n} events, max_records {max_records}:")
     print(f"  {'baseline: bare aiokafka consumer':40s} {bare:10.0f} events/s")
+    if usual is not None:
+        print(f"  {'analytics consumer, two-pass parsing':40s} {usual:10.0f} events/s")
     print(f"  {'analytics metrics consumer':40s} {ours:10.0f} events/s")
     print(f"  {'ratio analytics / baseline':40s} {ours / bare:10.2f}   (aims: >= 20000/s, >= 0.30)")
 
@@ -245,6 +265,63 @@ async def _populate_year(conn: asyncpg.Connection, target: uuid.UUID, plugins: i
     await conn.execute("ANALYZE")
 
 
+class _Recorder:
+    """Passes a repository's statements to ``conn`` and keeps them, to explain each after."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.statements: list[tuple[str, tuple[object, ...]]] = []
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        method = getattr(self.conn, name)
+
+        async def run(sql: str, *args: object):  # type: ignore[no-untyped-def]
+            self.statements.append((sql, args))
+            return await method(sql, *args)
+
+        return run
+
+
+async def explain_series(conn: asyncpg.Connection, target: uuid.UUID, year: dict) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of every statement a 365-day daily series sends, as the
+    service builds them (its repository, run on ``conn``)."""
+    from types import SimpleNamespace
+
+    from opscenter.analytics.metrics import repository, service
+
+    recorder = _Recorder(conn)
+
+    async def recording_driver(session: object) -> _Recorder:
+        return recorder
+
+    original = repository.driver
+    repository.driver = recording_driver  # type: ignore[assignment]
+    try:
+        query = service.SeriesQuery(
+            datetime.fromisoformat(year["from"]),
+            datetime.fromisoformat(year["to"]),
+            "day",
+            None,
+            None,
+        )
+        settings = AnalyticsSettings(database_url="postgresql+asyncpg://unused/x")
+        uow = SimpleNamespace(session=None)
+        viewer = service.Viewer(is_admin=True, publisher_id=None)
+        await service.plugin_series(uow, str(target), viewer, query, settings, NOW)  # type: ignore[arg-type]
+    finally:
+        repository.driver = original  # type: ignore[assignment]
+    print(f"EXPLAIN (ANALYZE, BUFFERS) of the series' {len(recorder.statements)} statements:")
+    for sql, args in recorder.statements:
+        plan = [r[0] for r in await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)]
+        print(f"  -- {sql[:110]}...")
+        for line in plan:
+            if (
+                any(w in line for w in ("Scan", "Execution Time", "Buffers: shared"))
+                or line is plan[0]
+            ):
+                print(f"     {line.strip()[:150]}")
+
+
 def start_api(url: str, port: int) -> subprocess.Popen[bytes]:
     """The API as deployed: its own process under uvicorn."""
     env = {
@@ -258,7 +335,7 @@ def start_api(url: str, port: int) -> subprocess.Popen[bytes]:
     )
 
 
-async def bench_query(stack: LocalStack, plugins: int, requests: int) -> None:
+async def bench_query(stack: LocalStack, plugins: int, requests: int, explain: bool) -> None:
     url = await create_database(stack, "analytics_bench")
     await migrate("analytics", url)
     dsn = asyncpg_dsn(url)
@@ -280,6 +357,8 @@ async def bench_query(stack: LocalStack, plugins: int, requests: int) -> None:
         "to": floor(NOW, "day").isoformat(),
         "interval": "day",
     }
+    if explain:
+        await explain_series(conn, target, year)
     try:
         async with aiohttp.ClientSession(
             f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
@@ -333,6 +412,14 @@ def main() -> None:
     parser.add_argument("--plugins", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--only", choices=["ingest", "query"], default=None)
+    parser.add_argument(
+        "--explain", action="store_true", help="EXPLAIN (ANALYZE, BUFFERS) the series' statements"
+    )
+    parser.add_argument(
+        "--usual-parse-too",
+        action="store_true",
+        help="also measure the consumer without typed_payloads (envelope, then payload)",
+    )
     args = parser.parse_args()
     print(f"calibration: fixed pure-Python loop {calibration():.3f} s")
     stack = LocalStack(
@@ -341,9 +428,9 @@ def main() -> None:
         os.environ["OPSCENTER_PG_ADMIN_DSN"],
     )
     if args.only != "query":
-        asyncio.run(bench_ingest(stack, args.events, args.max_records))
+        asyncio.run(bench_ingest(stack, args.events, args.max_records, args.usual_parse_too))
     if args.only != "ingest":
-        asyncio.run(bench_query(stack, args.plugins, args.requests))
+        asyncio.run(bench_query(stack, args.plugins, args.requests, args.explain))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,11 @@ uvloop for every line:
   joined to the page, built by ``reviews.repository.page_sql``, with the same arguments) through
   an asyncpg pool of 32 connections;
 - **service**: the reviews API under uvicorn in a subprocess (real HTTP on 127.0.0.1), once per
-  ``--workers`` count, with its pool of ``REVIEWS_DB_POOL_SIZE`` connections split between them.
+  ``--workers`` count, with its pool of ``REVIEWS_DB_POOL_SIZE`` connections split between them;
+  with its list cache (ADR 0016) warmed by one pass over every distinct request (the steady
+  state of a read-mostly list), and, with ``--uncached``, once more with the cache off
+  (``REVIEWS_LIST_CACHE_SECONDS=0``: every request runs the statement) as the same-run
+  "before". Each service line counts its answers by ``x-reviews-cache`` outcome.
 
 The work mixes the four sorts, a rating filter on one request in five and a second page (a
 cursor) on one in four. First a calibration line: the time of a fixed pure-Python loop, so runs
@@ -31,6 +35,7 @@ import sys
 import time
 import urllib.parse
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -208,9 +213,12 @@ async def run_load(label: str, call, work: list, concurrency: int, duration_s: f
     return len(lat) / elapsed, p50, p99
 
 
-def start_service(url: str, kafka: str, port: int, workers: int, pool: int) -> subprocess.Popen:
+def start_service(
+    url: str, kafka: str, port: int, workers: int, pool: int, cache_seconds: str | None
+) -> subprocess.Popen:
     env = {
         **os.environ,
+        **({"REVIEWS_LIST_CACHE_SECONDS": cache_seconds} if cache_seconds is not None else {}),
         "REVIEWS_DATABASE_URL": url,
         "REVIEWS_KAFKA_BOOTSTRAP": kafka,
         "REVIEWS_LOG_LEVEL": "WARNING",
@@ -237,9 +245,11 @@ def start_service(url: str, kafka: str, port: int, workers: int, pool: int) -> s
     )
 
 
-async def bench_service(url: str, kafka: str, workers: int, work: list, args) -> tuple:
+async def bench_service(
+    url: str, kafka: str, workers: int, work: list, args, *, cached: bool = True
+) -> tuple:
     port = free_port()
-    proc = start_service(url, kafka, port, workers, args.pool)
+    proc = start_service(url, kafka, port, workers, args.pool, None if cached else "0")
     try:
         async with aiohttp.ClientSession(
             base_url=f"http://127.0.0.1:{port}",
@@ -250,15 +260,30 @@ async def bench_service(url: str, kafka: str, workers: int, work: list, args) ->
             base = f"/api/v1/plugins/marketplace/{SLUG}/reviews?"
             targets = [base + urllib.parse.urlencode(q) for q in work]
 
+            outcomes: Counter[str] = Counter()
+
             async def via_http(target: str) -> None:
                 async with client.get(target) as r:
                     await r.read()
                     if r.status != 200:
                         raise RuntimeError(f"{target!r} answered {r.status}")
+                    outcomes[r.headers.get("x-reviews-cache", "none")] += 1
 
-            label = f"service x{workers} (pool {args.pool})"
+            label = f"service x{workers} (pool {args.pool}){'' if cached else ', cache off'}"
+            if cached:  # one pass over every distinct request, at the same concurrency
+                distinct = list(dict.fromkeys(targets))
+                gate = asyncio.Semaphore(args.concurrency)
+
+                async def once(target: str) -> None:
+                    async with gate:
+                        await via_http(target)
+
+                await asyncio.gather(*(once(t) for t in distinct))
             await run_load(f"  warm-up {label}", via_http, targets, args.concurrency, 3)
-            return await run_load(label, via_http, targets, args.concurrency, args.duration)
+            outcomes.clear()
+            result = await run_load(label, via_http, targets, args.concurrency, args.duration)
+            print(f"    cache outcomes: {dict(outcomes)}", flush=True)
+            return result
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -273,6 +298,9 @@ async def main() -> None:
     ap.add_argument("--workers", default="1,2", help="uvicorn worker counts to measure")
     ap.add_argument("--pool", type=int, default=10, help="the service's connections in all")
     ap.add_argument("--keep", action="store_true", help="keep the database")
+    ap.add_argument(
+        "--uncached", action="store_true", help="also measure x1 with the list cache off"
+    )
     args = ap.parse_args()
 
     print(f"calibration: fixed pure-Python loop {calibration() * 1000:.0f} ms", flush=True)
@@ -307,6 +335,9 @@ async def main() -> None:
             "raw SQL (asyncpg, same statements)", raw, prepared, args.concurrency, args.duration
         )
         await pool.close()
+        if args.uncached:
+            svc = await bench_service(url, st.kafka_bootstrap, 1, work, args, cached=False)
+            print(f"  -> cache off: service / raw throughput {svc[0] / base[0]:.2f}", flush=True)
         for workers in (int(w) for w in args.workers.split(",") if w):
             svc = await bench_service(url, st.kafka_bootstrap, workers, work, args)
             print(

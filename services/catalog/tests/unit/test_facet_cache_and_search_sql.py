@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from opscenter.catalog.marketplace import search
-from opscenter.catalog.marketplace.result_cache import ResultCache, _Entry
 from opscenter.catalog.marketplace.search import SearchParams
+from opscenter.servicekit.result_cache import ResultCache, _Entry
 
 
 async def test_concurrent_misses_share_one_computation_and_hits_skip_it():

@@ -26,6 +26,7 @@ from opscenter.contracts.events import (
     example_event,
     new_event,
     parse_payload,
+    parse_typed_event,
     payload_class,
 )
 from opscenter.contracts.hook_events import (
@@ -204,6 +205,7 @@ __all__ = [
     "max_satisfying",
     "new_event",
     "parse_payload",
+    "parse_typed_event",
     "parse_version",
     "payload_class",
     "record_for_event",

@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp
 
 from opscenter.servicekit.auth import TokenVerifier, document_auth
 from opscenter.servicekit.containment import ContainErrors, fault_router
@@ -69,13 +70,28 @@ def create_service_app(
     return app
 
 
+OuterMiddleware = Callable[..., ASGIApp]
+
+
+def add_outer_middleware(app: FastAPI, factory: OuterMiddleware, **options: Any) -> None:
+    """Adds ``factory(app, **options)`` outside the whole instrumented stack (only
+    `ContainErrors` is outside it): for a cache's fast path, whose hits then cost no span, no
+    metrics and no routing. The last one added is the outermost. Anything that needs a span,
+    auth or the NUL guard belongs in ``app.add_middleware`` instead."""
+    app.state.outer_middleware = [*getattr(app.state, "outer_middleware", []), (factory, options)]
+
+
 def _contain_errors(app: FastAPI) -> None:
-    """Wraps the built middleware stack, whatever the service adds to it later, in
-    `ContainErrors`: Starlette's own outermost error middleware re-raises after answering."""
+    """Wraps the built middleware stack, whatever the service adds to it later, in the outer
+    middleware and then `ContainErrors`: Starlette's own outermost error middleware re-raises
+    after answering."""
     build = app.build_middleware_stack
 
     def build_contained() -> Any:
-        return ContainErrors(build())
+        stack = build()
+        for factory, options in getattr(app.state, "outer_middleware", []):
+            stack = factory(stack, **options)
+        return ContainErrors(stack)
 
     app.build_middleware_stack = build_contained  # type: ignore[method-assign]
 

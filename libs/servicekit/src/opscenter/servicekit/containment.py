@@ -5,8 +5,9 @@ uvicorn, seeing an exception leave the app, closes the keep-alive connection. Th
 such connections in its upstream pool and hands the next request (perhaps another caller's POST,
 which nginx never retries) to the dead one: that caller gets a 503 for someone else's bug.
 `ContainErrors` wraps the whole app, outside Starlette's own error middleware: it answers one
-problem+json 500 carrying a correlation id when nothing was sent yet, logs the error once, and
-returns normally, so uvicorn keeps the connection.
+problem+json 500 carrying a correlation id when nothing was sent yet (503 with `Retry-After`
+when the database had no connection to give: `errors.unexpected_problem`), logs the error once,
+and returns normally, so uvicorn keeps the connection.
 
 The correlation id is the gateway's `X-Request-ID` when the request has a sane one, otherwise a
 fresh UUID; it is in the body (`correlation_id`), in the `X-Request-ID` answer header and in the
@@ -21,7 +22,7 @@ import logging
 from fastapi import APIRouter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from opscenter.servicekit.errors import correlation_id, internal_error, problem_response
+from opscenter.servicekit.errors import correlation_id, problem_response, unexpected_problem
 from opscenter.servicekit.logs import REQUEST_ID
 
 log = logging.getLogger(__name__)
@@ -53,15 +54,17 @@ class ContainErrors:
         token = REQUEST_ID.set(cid)  # every log line of this request carries it
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
+        except Exception as exc:
             # Starlette's error middleware has already logged and answered when `started`.
             if started:
                 return
-            log.exception(
-                "unhandled error",
-                extra={"path": scope.get("path"), "correlation_id": correlation_id(scope)},
-            )
-            await problem_response(internal_error(scope))(scope, receive, send)
+            problem = unexpected_problem(exc, scope)  # 503 when the database had no connection
+            extra = {"path": scope.get("path"), "correlation_id": correlation_id(scope)}
+            if problem.status == 503:
+                log.warning("no database connection: %s", exc, extra=extra)
+            else:
+                log.exception("unhandled error", extra=extra)
+            await problem_response(problem)(scope, receive, send)
         finally:
             REQUEST_ID.reset(token)
 

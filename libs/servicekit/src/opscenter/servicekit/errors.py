@@ -12,9 +12,12 @@ import re
 import uuid
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
@@ -139,6 +142,47 @@ def internal_error(scope: Scope) -> Problem:
     )
 
 
+#: Seconds a caller is asked to wait when the database has no connection for it.
+UNAVAILABLE_RETRY_AFTER_S = 2
+#: SQLSTATEs meaning "no connection for you now", not "your request is wrong": too many
+#: connections (53300), the server starting up or shutting down (57P03).
+_NO_CONNECTION_STATES = frozenset({"53300", "57P03"})
+
+
+def _no_connection(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the database had no connection to give: the
+    pool's checkout timed out (every connection busy for ``db_pool_timeout_s``), or Postgres
+    refused a new connection."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # SQLAlchemy's error -> its adapted DBAPI error -> asyncpg's
+        if seen is None:
+            return False
+        if isinstance(seen, PoolTimeoutError | asyncpg.TooManyConnectionsError):
+            return True
+        if getattr(seen, "sqlstate", None) in _NO_CONNECTION_STATES:
+            return True
+        seen = seen.orig if isinstance(seen, DBAPIError) else seen.__cause__
+    return False
+
+
+def unexpected_problem(exc: BaseException, scope: Scope) -> Problem:
+    """The one answer to an error no endpoint handled: 503 with ``Retry-After`` when the
+    database had no connection to give (an overload that passes, not a bug; nothing was
+    changed), otherwise 500 with the correlation id to quote."""
+    if _no_connection(exc):
+        cid = correlation_id(scope)
+        return Problem(
+            503,
+            "database-unavailable",
+            "The service has no database connection free right now; nothing was changed. "
+            f"Retry in {UNAVAILABLE_RETRY_AFTER_S} s.",
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S), "X-Request-ID": cid},
+            retry_after=UNAVAILABLE_RETRY_AFTER_S,
+            correlation_id=cid,
+        )
+    return internal_error(scope)
+
+
 def _loc(parts: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in parts)
 
@@ -174,8 +218,9 @@ def problem_responses(described: dict[int, str]) -> dict[int | str, dict[str, An
 
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     """Makes the OpenAPI document say what the service answers on errors: every 4xx/5xx is
-    problem+json (FastAPI would document 422 as its own JSON shape), and an operation with a
-    body may answer 400 when the body is not parseable."""
+    problem+json (FastAPI would document 422 as its own JSON shape), an operation with a body
+    may answer 400 when the body is not parseable, and any may answer 503 with ``Retry-After``
+    when the database has no connection free (``unexpected_problem``)."""
     openapi.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path_item in openapi.get("paths", {}).values():
@@ -184,6 +229,10 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
             if "requestBody" in operation:
                 responses.setdefault("400", {"description": "The body could not be parsed"})
             responses.setdefault("422", {"description": "Invalid input; errors[] names each field"})
+            responses.setdefault(
+                "503",
+                {"description": "No database connection free; Retry-After says when to retry"},
+            )
             for code, response in responses.items():
                 if str(code)[0] in "45":
                     response["content"] = problem
@@ -240,11 +289,18 @@ def install_problem_handlers(app: FastAPI) -> None:
             Problem(exc.status_code, kind, str(exc.detail), headers=headers), request
         )
 
-    @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        problem = internal_error(request.scope)
-        log.exception(
-            "unhandled error",
-            extra={"path": request.url.path, "correlation_id": problem.extra["correlation_id"]},
-        )
+        problem = unexpected_problem(exc, request.scope)
+        extra = {"path": request.url.path, "correlation_id": problem.extra["correlation_id"]}
+        if problem.status == 503:
+            log.warning("no database connection: %s", exc, extra=extra)
+        else:
+            log.exception("unhandled error", extra=extra)
         return problem_response(problem, request)
+
+    # The database's errors are answered where the endpoint raised them (Starlette's error
+    # middleware would answer and then re-raise); anything else unexpected the same way last.
+    app.add_exception_handler(PoolTimeoutError, _unexpected)
+    app.add_exception_handler(DBAPIError, _unexpected)
+    app.add_exception_handler(asyncpg.PostgresError, _unexpected)
+    app.add_exception_handler(Exception, _unexpected)

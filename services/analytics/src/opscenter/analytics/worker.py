@@ -38,7 +38,14 @@ def consumers(runtime: ServiceRuntime, broker: KafkaBroker) -> Sequence[EventCon
     prefix = getattr(runtime.settings, "topic_prefix", "")
     topics = [f"{prefix}{name}" for name in METRIC_TOPICS]
     return [
-        runtime.consumer(broker, "metrics", topics, batch_handler=on_events, types=HANDLED_TYPES)
+        runtime.consumer(
+            broker,
+            "metrics",
+            topics,
+            batch_handler=on_events,
+            types=HANDLED_TYPES,
+            typed_payloads=True,
+        )
     ]
 
 

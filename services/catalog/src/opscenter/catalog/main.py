@@ -9,16 +9,13 @@ from fastapi import FastAPI
 
 from opscenter.catalog import models
 from opscenter.catalog.artifacts import ArtifactStore, FilesystemArtifactStore
-from opscenter.catalog.marketplace.caching import (
-    InvalidateOnWrite,
-    MarketplaceCaches,
-    SearchFastPath,
-)
+from opscenter.catalog.marketplace.caching import MarketplaceCaches, search_fast_path
 from opscenter.catalog.marketplace.endpoints import router as marketplace_router
 from opscenter.catalog.moderation.endpoints import router as moderation_router
 from opscenter.catalog.plugins.endpoints import router as publishing_router
 from opscenter.catalog.settings import CatalogSettings
-from opscenter.servicekit.app import create_service_app
+from opscenter.servicekit.app import add_outer_middleware, create_service_app
+from opscenter.servicekit.notify_cache import InvalidateOnWrite
 from opscenter.servicekit.runtime import ServiceRuntime, run_api
 
 
@@ -46,10 +43,10 @@ def create_app(
     )
     app.state.artifact_store = artifact_store or FilesystemArtifactStore(settings.artifact_root)
     app.state.marketplace_caches = caches
-    # Outermost: a search hit is answered before any other middleware or routing runs; a write
-    # empties this process's caches before its answer leaves.
-    app.add_middleware(InvalidateOnWrite, caches=caches)
-    app.add_middleware(SearchFastPath, caches=caches)
+    # A write empties this process's caches before its answer leaves; a search hit is answered
+    # before anything else runs (no span, routing or other middleware).
+    app.add_middleware(InvalidateOnWrite, listener=caches.listener)
+    add_outer_middleware(app, search_fast_path, caches=caches)
     return app
 
 

@@ -17,3 +17,12 @@ class ReviewsSettings(ServiceSettings):
     #: Postgres so the limit holds across every API process; the next answers 429.
     write_limit: int = Field(default=30, ge=1)
     write_window_seconds: int = Field(default=60, ge=1)
+
+    #: List answers are cached per process and emptied at once by every change (ADR 0016);
+    #: this TTL is only a safety net (0 = no cache).
+    list_cache_seconds: float = Field(default=300.0, ge=0)
+    list_cache_max_entries: int = Field(default=20_000, ge=1)
+    #: Bytes of cached list bodies per process.
+    list_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    #: How often the listening connection is pinged (a dead one disables the list cache).
+    list_listener_ping_seconds: float = Field(default=5.0, gt=0)

@@ -6,12 +6,11 @@
   parameters, so a key is only ever stored by a successful answer to the same input; an invalid
   input is never stored and keeps answering 422. No answer depends on the caller (the endpoint
   takes no principal), so the key has no tenant or role in it.
-- ``SearchFastPath`` answers hits before routing: no validation, SQL, pydantic or tracing (a hit
-  has no downstream work to trace). Misses, and everything else, go through the app unchanged.
-- ``InvalidateOnWrite`` empties this process's caches when a write it handled succeeds, before
-  the answer leaves, so the writer reads its own write; other processes learn of it by ``NOTIFY``
-  (``invalidation.py``). Refused writes (4xx, 5xx) rolled back and leave the caches alone, so
-  anonymous junk POSTs cannot keep flushing them.
+- ``search_fast_path`` answers hits before routing: no validation, SQL, pydantic or tracing (a
+  hit has no downstream work to trace). Misses, and everything else, go through the app.
+- ``servicekit.notify_cache.InvalidateOnWrite`` empties this process's caches when a write it
+  handled succeeds, before the answer leaves, so the writer reads its own write; other processes
+  learn of it by ``NOTIFY`` (``invalidation.py``).
 """
 
 from __future__ import annotations
@@ -21,12 +20,13 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from prometheus_client import Counter
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
-from opscenter.catalog.marketplace.invalidation import ListingListener
-from opscenter.catalog.marketplace.result_cache import ResultCache
+from opscenter.catalog.marketplace.invalidation import CHANNEL
 from opscenter.catalog.settings import CatalogSettings
 from opscenter.servicekit.db import asyncpg_dsn
+from opscenter.servicekit.notify_cache import CachedGetFastPath, NotifyListener
+from opscenter.servicekit.result_cache import ResultCache
 
 SEARCH_PATH = "/api/v1/plugins/marketplace"
 #: The endpoint's query parameters; others do not change the answer and stay out of the key.
@@ -78,7 +78,7 @@ class MarketplaceCaches:
     #: ``/marketplace/categories`` counts listed plugins only: a listing change notifies.
     categories: ResultCache[Any]
     facets: ResultCache[Any]
-    listener: ListingListener
+    listener: NotifyListener
 
     @classmethod
     def create(cls, settings: CatalogSettings) -> MarketplaceCaches:
@@ -94,8 +94,9 @@ class MarketplaceCaches:
             settings.search_cache_seconds, max_entries=1, enabled=False
         )
         facets: ResultCache[Any] = ResultCache(settings.facet_cache_seconds)
-        listener = ListingListener(
+        listener = NotifyListener(
             asyncpg_dsn(settings.database_url),
+            CHANNEL,
             gated=[search, categories],
             always=[facets],
             ping_interval=settings.listing_listener_ping_seconds,
@@ -103,59 +104,12 @@ class MarketplaceCaches:
         return cls(search=search, categories=categories, facets=facets, listener=listener)
 
 
-def _hit_messages(body: bytes) -> tuple[Message, Message]:
-    return (
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (CACHE_HEADER.encode(), b"hit"),
-            ],
-        },
-        {"type": "http.response.body", "body": body},
+def search_fast_path(app: ASGIApp, caches: MarketplaceCaches) -> CachedGetFastPath:
+    """Answers a fresh search hit before routing (the outermost middleware)."""
+
+    def key_of(scope: Scope) -> tuple[tuple[str, str], ...] | None:
+        return search_key(scope["query_string"]) if scope["path"] == SEARCH_PATH else None
+
+    return CachedGetFastPath(
+        app, cache=caches.search, key_of=key_of, header=CACHE_HEADER, on_hit=_HITS.inc
     )
-
-
-class SearchFastPath:
-    def __init__(self, app: ASGIApp, caches: MarketplaceCaches) -> None:
-        self.app = app
-        self.cache = caches.search
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["path"] == SEARCH_PATH
-            and scope["method"] == "GET"
-            and self.cache.enabled
-        ):
-            entry = self.cache.peek(search_key(scope["query_string"]))
-            if entry is not None:
-                _HITS.inc()
-                start, content = _hit_messages(entry.body)
-                await send(start)
-                await send(content)
-                return
-        await self.app(scope, receive, send)
-
-
-_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class InvalidateOnWrite:
-    def __init__(self, app: ASGIApp, caches: MarketplaceCaches) -> None:
-        self.app = app
-        self.listener = caches.listener
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in _SAFE:
-            await self.app(scope, receive, send)
-            return
-
-        async def send_after_invalidating(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] < 400:
-                self.listener.invalidate()  # the write has committed by now
-            await send(message)
-
-        await self.app(scope, receive, send_after_invalidating)

@@ -96,7 +96,7 @@ async def browse(
         body = found.page.__pydantic_serializer__.to_json(found.page)
         return SearchEntry(body, found.featured_lapses_in)
 
-    # Fresh hits were answered by caching.SearchFastPath already; here concurrent misses share
+    # Fresh hits were answered by caching.search_fast_path already; here concurrent misses share
     # one computation, a page past its TTL is served while it is recomputed in the background,
     # and an entry never outlives a listed item's featured flag.
     entry, outcome = await caches.search.lookup(

@@ -11,7 +11,6 @@ from typing import Any
 
 from opscenter.catalog import compat
 from opscenter.catalog.marketplace import repository as repo
-from opscenter.catalog.marketplace.result_cache import ResultCache
 from opscenter.catalog.marketplace.schemas import (
     CategoryCount,
     Deprecation,
@@ -45,6 +44,7 @@ from opscenter.servicekit.pagination import (
     encode_cursor,
     invalid_cursor,
 )
+from opscenter.servicekit.result_cache import ResultCache
 from opscenter.servicekit.uow import UnitOfWork
 
 

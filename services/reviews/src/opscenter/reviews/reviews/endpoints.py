@@ -10,6 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
+from opscenter.reviews.list_cache import (
+    CACHE_HEADER,
+    LIST_CACHE_REQUESTS,
+    ListCache,
+    ListEntry,
+    list_key,
+)
 from opscenter.reviews.reviews import service
 from opscenter.reviews.reviews.cursor import decode_cursor, encode_cursor
 from opscenter.reviews.reviews.schemas import (
@@ -126,10 +133,14 @@ async def _rate_limited_write(
         }
     ),
     summary="A plugin's reviews (keyset pages) with its rating summary",
-    description="Hidden reviews are left out for everyone but platform_admin.",
+    description=(
+        "Hidden reviews are left out for everyone but platform_admin. Answers are cached per "
+        "process and emptied by every change as it commits, so a write shows in the next read."
+    ),
 )
 async def list_reviews(
     slug: PluginRef,
+    request: Request,
     runtime: RuntimeDep,
     principal: OptionalPrincipal,
     sort: ReviewSort = ReviewSort.NEWEST,
@@ -139,10 +150,20 @@ async def list_reviews(
 ) -> Response:
     admin = principal is not None and principal.has(Role.PLATFORM_ADMIN)
     after = decode_cursor(cursor, sort) if cursor else None
-    body = await page_json(
-        runtime, slug, sort=sort, rating=rating, after=after, limit=limit, admin=admin
-    )
-    return Response(body, media_type="application/json")
+
+    async def compute() -> ListEntry:
+        body = await page_json(
+            runtime, slug, sort=sort, rating=rating, after=after, limit=limit, admin=admin
+        )
+        return ListEntry(body)
+
+    # Fresh hits of callers without a token were answered by list_cache.list_fast_path; here
+    # concurrent misses share one computation.
+    cache: ListCache = request.app.state.list_cache
+    key = list_key(request.scope["path"], request.scope["query_string"], admin=admin)
+    entry, outcome = await cache.entries.lookup(key, compute)
+    LIST_CACHE_REQUESTS.labels(outcome).inc()
+    return Response(entry.body, media_type="application/json", headers={CACHE_HEADER: outcome})
 
 
 async def page_json(

@@ -1,15 +1,11 @@
-"""An in-process cache of marketplace answers: TTL, LRU with an entry and a byte bound, single
+"""An in-process cache of computed answers: TTL, LRU with an entry and a byte bound, single
 flight for concurrent misses, failures never cached, and a *generation* that invalidates.
 
-Two instances live in each API process (see ``invalidation.py`` for who drives them):
-
-- the **search cache** holds a whole marketplace page as its serialized response bytes. It may be
-  read and filled only while the process listens for listing changes (``enabled``); each change
-  bumps the generation, which empties it at once. The TTL bounds what no notification announces:
-  rating summaries and install counts (they only reorder), and the ``featured`` flag of an entry
-  whose ``featured_until`` passes.
-- the **facet cache** holds joint facet counts (ADR 0007). It is always enabled (its TTL is the
-  documented lag) and is also emptied by every listing change.
+Used for answers that a Postgres ``NOTIFY`` announces the change of (``notify_cache``: the
+catalog's marketplace search, ADR 0008; the reviews list, ADR 0016). A cache driven by a
+``NotifyListener`` may be read and filled only while the process listens (``enabled``); each
+notification bumps the generation, which empties it at once. The TTL bounds only what no
+notification announces (the catalog's counters, a featured flag whose ``featured_until`` passes).
 
 The generation closes the race between a computation and a change: a value is stored only if no
 invalidation happened while it was computed, and a request that arrives after an invalidation
