@@ -339,6 +339,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     plugin_analytics_api_v1_plugins__id__analytics_get: {
@@ -405,6 +414,15 @@ export interface operations {
             };
             /** @description Bad range, interval, metric or version; errors[] names the parameter */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -798,6 +798,31 @@ export interface components {
             /** Count */
             count: number;
         };
+        /**
+         * UploadChecked
+         * @description The answer to an upload with ``dry_run=true``: every check passed, nothing published.
+         */
+        UploadChecked: {
+            /** Digest */
+            digest: string;
+            /** Dry Run */
+            dry_run: boolean;
+            /**
+             * Plugin Id
+             * Format: uuid
+             */
+            plugin_id: string;
+            /** Signed */
+            signed: boolean;
+            /** Signing Key Id */
+            signing_key_id: string | null;
+            /** Size */
+            size: number;
+            /** Slug */
+            slug: string;
+            /** Version */
+            version: string;
+        };
         /** ValidationError */
         ValidationError: {
             /** Context */
@@ -1027,6 +1052,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     deprecate_api_v1_admin_plugins__id__deprecate_put: {
@@ -1095,6 +1129,15 @@ export interface operations {
             };
             /** @description Invalid body; errors[] names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1186,6 +1229,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     moderation_log_api_v1_admin_plugins__id__moderation_get: {
@@ -1241,6 +1293,15 @@ export interface operations {
             };
             /** @description Invalid body; errors[] names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1316,6 +1377,15 @@ export interface operations {
             };
             /** @description Invalid body; errors[] names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1400,6 +1470,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     artifact_api_v1_artifacts_sha256__digest__get: {
@@ -1434,6 +1513,15 @@ export interface operations {
             };
             /** @description Validation Error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1503,6 +1591,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     categories_api_v1_plugins_marketplace_categories_get: {
@@ -1525,6 +1622,15 @@ export interface operations {
             };
             /** @description Invalid input; errors[] names each field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1556,6 +1662,15 @@ export interface operations {
             };
             /** @description Validation Error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1613,6 +1728,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     versions_api_v1_plugins_marketplace__slug__versions_get: {
@@ -1659,6 +1783,15 @@ export interface operations {
             };
             /** @description Invalid query parameter */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1720,6 +1853,15 @@ export interface operations {
             };
             /** @description Invalid query parameter */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1803,6 +1945,15 @@ export interface operations {
             };
             /** @description Invalid input; every reason is listed in errors[] */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1909,6 +2060,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     revoke_key_api_v1_plugins_publishers_me_keys__key_id__delete: {
@@ -1997,6 +2157,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     my_plugins_api_v1_plugins_publishers_me_plugins_get: {
@@ -2076,6 +2245,15 @@ export interface operations {
             };
             /** @description Invalid input; every reason is listed in errors[] */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2182,6 +2360,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     upload_package_api_v1_plugins_upload_post: {
@@ -2198,6 +2385,11 @@ export interface operations {
             content: {
                 "multipart/form-data": {
                     changelog?: string;
+                    /**
+                     * @description true: run every check (archive, manifest, slug, version, dependencies, signature) and answer 200 without publishing
+                     * @enum {string}
+                     */
+                    dry_run?: "true" | "false";
                     /**
                      * Format: uuid
                      * @description The signing key to verify with (default: any active key)
@@ -2216,6 +2408,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description dry_run=true: every check passed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadChecked"];
+                };
+            };
             /** @description Successful Response */
             201: {
                 headers: {
@@ -2290,6 +2491,15 @@ export interface operations {
             };
             /** @description Invalid input; every reason is listed in errors[] */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

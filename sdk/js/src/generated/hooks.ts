@@ -134,6 +134,11 @@ export interface components {
         AttemptRead: {
             /** Attempt */
             attempt: number;
+            /**
+             * Cause
+             * @description Handler attempts: ok, exception, timeout, memory, pids, cpu, refused, crashed, package (the package could not be used) or busy (no sandbox worker was free within the lease); null for webhooks
+             */
+            cause: string | null;
             /** Error */
             error: string | null;
             /** Latency Ms */
@@ -385,6 +390,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     jwks_api_v1_hooks_jwks_json_get: {
@@ -407,6 +421,15 @@ export interface operations {
             };
             /** @description Invalid input; errors[] names each field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -475,6 +498,15 @@ export interface operations {
             };
             /** @description Invalid filter or cursor; errors[] names it */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -554,6 +586,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     set_endpoint_api_v1_plugins__plugin_id__hooks_endpoint_put: {
@@ -622,6 +663,15 @@ export interface operations {
             };
             /** @description Invalid body; errors[] names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -713,6 +763,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     rotate_secret_api_v1_plugins__plugin_id__hooks_secret_rotate_post: {
@@ -768,6 +827,15 @@ export interface operations {
             };
             /** @description Invalid body; errors[] names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -44,7 +44,7 @@ export interface paths {
         };
         /**
          * A plugin's reviews (keyset pages) with its rating summary
-         * @description Hidden reviews are left out for everyone but platform_admin.
+         * @description Hidden reviews are left out for everyone but platform_admin. Answers are cached per process and emptied by every change as it commits, so a write shows in the next read.
          */
         get: operations["list_reviews_api_v1_plugins_marketplace__slug__reviews_get"];
         put?: never;
@@ -409,6 +409,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     moderation_log_api_v1_admin_reviews__review_id__moderation_get: {
@@ -468,6 +477,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_reviews_api_v1_plugins_marketplace__slug__reviews_get: {
@@ -517,6 +535,15 @@ export interface operations {
             };
             /** @description Invalid query or cursor */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -626,6 +653,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     edit_review_api_v1_plugins_marketplace__slug__reviews__review_id__put: {
@@ -721,6 +757,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     delete_review_api_v1_plugins_marketplace__slug__reviews__review_id__delete: {
@@ -794,6 +839,15 @@ export interface operations {
             };
             /** @description Too many writes by this user; Retry-After says when to retry */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -876,6 +930,15 @@ export interface operations {
             };
             /** @description Too many writes by this user; Retry-After says when to retry */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -971,6 +1034,15 @@ export interface operations {
             };
             /** @description Too many writes by this user; Retry-After says when to retry */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1075,6 +1147,15 @@ export interface operations {
             };
             /** @description Too many writes by this user; Retry-After says when to retry */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No database connection free; Retry-After says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
