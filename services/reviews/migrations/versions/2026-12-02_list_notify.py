@@ -3,7 +3,7 @@
 Triggers on ``reviews`` (rows, replies, votes, hiding), ``plugins`` (the summary, the slug, a ban)
 and ``installations`` (whether a reviewer's tenant still has the plugin) run
 ``pg_notify('reviews_list', '')`` in the writing transaction, delivered at commit; every API
-process listens and empties its list cache (ADR 0016, ``reviews/list_cache.py``).
+process listens and empties its list cache (ADR 0020, ``reviews/list_cache.py``).
 
 Revision ID: reviews_0003
 Revises: reviews_0002

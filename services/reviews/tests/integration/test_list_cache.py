@@ -1,4 +1,4 @@
-"""The review list's cache on the real Postgres (ADR 0016): a write shows in the next read of the
+"""The review list's cache on the real Postgres (ADR 0020): a write shows in the next read of the
 process that handled it and, by NOTIFY, in every other process; the worker's projection changes
 reach it too; admins' and the public's answers are cached apart; a lost listener bypasses it;
 bad input is never cached.

@@ -2,7 +2,7 @@
 flight for concurrent misses, failures never cached, and a *generation* that invalidates.
 
 Used for answers that a Postgres ``NOTIFY`` announces the change of (``notify_cache``: the
-catalog's marketplace search, ADR 0008; the reviews list, ADR 0016). A cache driven by a
+catalog's marketplace search, ADR 0008; the reviews list, ADR 0020). A cache driven by a
 ``NotifyListener`` may be read and filled only while the process listens (``enabled``); each
 notification bumps the generation, which empties it at once. The TTL bounds only what no
 notification announces (the catalog's counters, a featured flag whose ``featured_until`` passes).

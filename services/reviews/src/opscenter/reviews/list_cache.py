@@ -1,4 +1,4 @@
-"""The review list's answer cache in each API process (ADR 0016; the mechanism is
+"""The review list's answer cache in each API process (ADR 0020; the mechanism is
 ``servicekit.notify_cache``, as the catalog's search cache, ADR 0008).
 
 - **What**: ``GET /plugins/marketplace/{slug}/reviews`` answers as response bytes, keyed by

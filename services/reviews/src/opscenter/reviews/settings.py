@@ -18,7 +18,7 @@ class ReviewsSettings(ServiceSettings):
     write_limit: int = Field(default=30, ge=1)
     write_window_seconds: int = Field(default=60, ge=1)
 
-    #: List answers are cached per process and emptied at once by every change (ADR 0016);
+    #: List answers are cached per process and emptied at once by every change (ADR 0020);
     #: this TTL is only a safety net (0 = no cache).
     list_cache_seconds: float = Field(default=300.0, ge=0)
     list_cache_max_entries: int = Field(default=20_000, ge=1)
