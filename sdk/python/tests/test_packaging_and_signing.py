@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from opscenter.catalog import signing as catalog_signing
-from opscenter.installer.artifacts import verify_signature as installer_verify
 from opscenter.sdk import signing
 from opscenter.sdk.cli.app import main
 from opscenter.sdk.packaging import Refusal, build_package
+from opscenter.servicekit.artifacts import verify_signature as installer_verify  # hooks' too
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "plugins" / "device-inventory"
 
