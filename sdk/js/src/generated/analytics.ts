@@ -339,6 +339,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No database connection free; Retry-After says when to retry */
             503: {
                 headers: {
@@ -414,6 +423,15 @@ export interface operations {
             };
             /** @description Bad range, interval, metric or version; errors[] names the parameter */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

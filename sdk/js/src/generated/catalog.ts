@@ -1052,6 +1052,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No database connection free; Retry-After says when to retry */
             503: {
                 headers: {
@@ -1129,6 +1138,15 @@ export interface operations {
             };
             /** @description Invalid body; errors[] names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1229,6 +1247,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No database connection free; Retry-After says when to retry */
             503: {
                 headers: {
@@ -1293,6 +1320,15 @@ export interface operations {
             };
             /** @description Invalid body; errors[] names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1377,6 +1413,15 @@ export interface operations {
             };
             /** @description Invalid body; errors[] names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1470,6 +1515,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No database connection free; Retry-After says when to retry */
             503: {
                 headers: {
@@ -1513,6 +1567,15 @@ export interface operations {
             };
             /** @description Validation Error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1591,6 +1654,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No database connection free; Retry-After says when to retry */
             503: {
                 headers: {
@@ -1622,6 +1694,15 @@ export interface operations {
             };
             /** @description Invalid input; errors[] names each field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1662,6 +1743,15 @@ export interface operations {
             };
             /** @description Validation Error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1728,6 +1818,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No database connection free; Retry-After says when to retry */
             503: {
                 headers: {
@@ -1783,6 +1882,15 @@ export interface operations {
             };
             /** @description Invalid query parameter */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1853,6 +1961,15 @@ export interface operations {
             };
             /** @description Invalid query parameter */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1945,6 +2062,15 @@ export interface operations {
             };
             /** @description Invalid input; every reason is listed in errors[] */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2060,6 +2186,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No database connection free; Retry-After says when to retry */
             503: {
                 headers: {
@@ -2157,6 +2292,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No database connection free; Retry-After says when to retry */
             503: {
                 headers: {
@@ -2245,6 +2389,15 @@ export interface operations {
             };
             /** @description Invalid input; every reason is listed in errors[] */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2353,6 +2506,15 @@ export interface operations {
             };
             /** @description Invalid input; every reason is listed in errors[] */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2491,6 +2653,15 @@ export interface operations {
             };
             /** @description Invalid input; every reason is listed in errors[] */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -390,6 +390,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No database connection free; Retry-After says when to retry */
             503: {
                 headers: {
@@ -421,6 +430,15 @@ export interface operations {
             };
             /** @description Invalid input; errors[] names each field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -498,6 +516,15 @@ export interface operations {
             };
             /** @description Invalid filter or cursor; errors[] names it */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -586,6 +613,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No database connection free; Retry-After says when to retry */
             503: {
                 headers: {
@@ -663,6 +699,15 @@ export interface operations {
             };
             /** @description Invalid body; errors[] names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -763,6 +808,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No database connection free; Retry-After says when to retry */
             503: {
                 headers: {
@@ -827,6 +881,15 @@ export interface operations {
             };
             /** @description Invalid body; errors[] names the fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this client; Retry-After says when */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -219,8 +219,9 @@ def problem_responses(described: dict[int, str]) -> dict[int | str, dict[str, An
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     """Makes the OpenAPI document say what the service answers on errors: every 4xx/5xx is
     problem+json (FastAPI would document 422 as its own JSON shape), an operation with a body
-    may answer 400 when the body is not parseable, and any may answer 503 with ``Retry-After``
-    when the database has no connection free (``unexpected_problem``)."""
+    may answer 400 when the body is not parseable, any may answer 429 from the gateway's rate
+    limit and 503 with ``Retry-After`` when the database has no connection free
+    (``unexpected_problem``)."""
     openapi.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path_item in openapi.get("paths", {}).values():
@@ -229,6 +230,11 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
             if "requestBody" in operation:
                 responses.setdefault("400", {"description": "The body could not be parsed"})
             responses.setdefault("422", {"description": "Invalid input; errors[] names each field"})
+            # The gateway limits each client's rate on every path (deploy/local/nginx.conf).
+            responses.setdefault(
+                "429",
+                {"description": "Too many requests from this client; Retry-After says when"},
+            )
             responses.setdefault(
                 "503",
                 {"description": "No database connection free; Retry-After says when to retry"},
