@@ -350,6 +350,18 @@ class Manifest(_Strict):
         """Dotted paths of the config properties that are secrets."""
         return secret_fields(self.config_schema or {})
 
+    def listing(self) -> dict[str, Any]:
+        """The fields of the plugin's marketplace listing that its manifest sets (the catalog
+        updates them from the latest version; the CLI registers a plugin with them)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "type": self.type.value,
+            "category": self.category.value,
+            "tags": list(self.tags),
+            "pricing": self.pricing.model_dump(mode="json", exclude_none=True),
+        }
+
     @classmethod
     def example(cls) -> Manifest:
         """The seed's template, validated (its ``required: true`` is normalised)."""

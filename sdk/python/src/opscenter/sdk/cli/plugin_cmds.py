@@ -194,15 +194,7 @@ def _registered(client: Any, manifest: Any, register: bool) -> None:
                 "detail": f"{manifest.id} is not registered; pass --register",
             }
         )
-    body = {
-        "slug": manifest.id,
-        "name": manifest.name,
-        "description": manifest.description,
-        "type": manifest.type.value,
-        "category": manifest.category.value,
-        "tags": list(manifest.tags),
-        "pricing": manifest.pricing.model_dump(mode="json", exclude_none=True),
-    }
+    body = {"slug": manifest.id, **manifest.listing()}
     client.call("POST", "/plugins/register", json=body, idempotent=True)
     out.info(f"registered {manifest.id}")
 

@@ -413,15 +413,7 @@ async def publish_version(
     if latest == manifest.version:
         plugin.latest_version = latest
         plugin.latest_published_at = published_at
-        listing = {
-            "name": manifest.name,
-            "description": manifest.description,
-            "type": manifest.type.value,
-            "category": manifest.category.value,
-            "tags": list(manifest.tags),
-            "pricing": manifest.pricing.model_dump(mode="json", exclude_none=True),
-        }
-        for name, value in listing.items():
+        for name, value in manifest.listing().items():
             if getattr(plugin, name) != value:
                 setattr(plugin, name, value)
                 changed.append(name)
