@@ -234,6 +234,39 @@ async def test_invalid_manifest_lists_every_reason(db_url, register, upload, pub
     assert await count_rows(db_url, "plugin_versions") == before
 
 
+_TICK_HOOK = {"name": "schedule.tick", "url": "https://hooks.example.com/tick"}
+
+
+async def test_schedules_are_refused_without_the_grant_or_when_bad_or_too_frequent(
+    db_url, register, upload, publisher
+):
+    plugin = await register(publisher)
+    granted = ["api:devices:read", "cron:schedule"]
+    hooks = [{"name": "device.created", "handler": "backend.hooks:on_created"}, _TICK_HOOK]
+    cases = [
+        ("schedules", "cron:schedule", {"permissions": ["api:devices:read"]}, "0 2 * * *"),
+        ("schedules[0].cron", "Bad minute", {"permissions": granted}, "61 * * * *"),
+        ("schedules[0].cron", "it needs 5", {"permissions": granted}, "* * *"),
+        ("schedules[0].cron", "interval is 60 s", {"permissions": granted}, "*/10 * * * * *"),
+    ]
+    for field, reason, over, cron in cases:
+        bad = manifest(
+            plugin["slug"], hooks=hooks, schedules=[{"name": "job", "cron": cron}], **over
+        )
+        problem = await _assert_refused(
+            db_url, upload(publisher, package(bad)), 422, "manifest-invalid", field
+        )
+        messages = [e["message"] for e in problem["errors"] if e["field"] == field]
+        assert any(reason in m for m in messages), (cron, problem)
+    good = manifest(
+        plugin["slug"],
+        permissions=granted,
+        hooks=hooks,
+        schedules=[{"name": "job", "cron": "*/5 * * * *"}],
+    )
+    assert (await upload(publisher, package(good))).status_code == 201
+
+
 async def test_manifest_id_must_match_the_registered_slug(db_url, register, upload, publisher):
     plugin = await register(publisher)
     r = upload(publisher, package(manifest(unique_slug())), plugin=plugin["slug"])

@@ -6,33 +6,24 @@ webhook-id)."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
 import subprocess
-import sys
 
 from aiohttp import web
 
 from opscenter.contracts.manifest import HookSpec
-from opscenter.hooks.testing import Call, Hooks, Receiver, device_created, tenant
+from opscenter.hooks.testing import (
+    Call,
+    Hooks,
+    Receiver,
+    device_created,
+    dispatcher_process,
+    tenant,
+)
 
 
 def start_dispatcher(hooks: Hooks) -> subprocess.Popen[bytes]:
-    s = hooks.settings
-    env = {
-        **os.environ,
-        "HOOKS_DATABASE_URL": s.database_url,
-        "HOOKS_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
-        "HOOKS_ALLOW_PRIVATE_TARGETS": "true",
-        "HOOKS_RETRY_SCHEDULE_S": json.dumps(list(s.retry_schedule_s)),
-        "HOOKS_LEASE_S": "2",
-        "HOOKS_IDLE_POLL_S": "0.05",
-        "HOOKS_DISPATCH_CONCURRENCY": "4",
-        "HOOKS_LOG_LEVEL": "WARNING",
-        "HOOKS_LOG_JSON": "false",
-    }
-    return subprocess.Popen([sys.executable, "-m", "opscenter.hooks.dispatcher"], env=env)
+    return dispatcher_process(hooks, HOOKS_LEASE_S="2", HOOKS_DISPATCH_CONCURRENCY="4")
 
 
 async def test_sigkill_mid_delivery_loses_nothing(hooks: Hooks, receiver: Receiver):

@@ -44,6 +44,7 @@ from opscenter.contracts.hooks import (
     EndpointBreakerClosedV1,
     EndpointBreakerOpenedV1,
     EndpointDisabledV1,
+    ScheduleTickV1,
 )
 from opscenter.contracts.installer import (
     EntitlementChangedV1,
@@ -179,6 +180,7 @@ __all__ = [
     "Pricing",
     "PublisherKeyRegisteredV1",
     "PublisherKeyRevokedV1",
+    "ScheduleTickV1",
     "TenantCreatedV1",
     "TenantUpgradedV1",
     "Topic",

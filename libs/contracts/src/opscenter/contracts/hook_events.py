@@ -3,6 +3,9 @@ each needs, and how a delivery is trimmed to what the installation was granted.
 
 Decisions:
 - ``device.*`` needs ``api:devices:read`` and ``user.*`` needs ``api:users:read``.
+- ``schedule.tick`` needs ``cron:schedule``: it is made by the hooks dispatcher from the
+  manifest's ``schedules`` (``opscenter.contracts.schedules``), never published by the
+  platform, and carries only the installation's own schedule, so every field is public.
 - ``tenant.*`` needs no permission: an installation only ever receives events of its own
   tenant, and those events carry only the tenant's name and tier.
 - A manifest that subscribes to an event must declare a permission covering the event's
@@ -22,6 +25,7 @@ from typing import Any
 
 from opscenter.contracts.errors import UnknownEventType
 from opscenter.contracts.events import EventPayload
+from opscenter.contracts.hooks import ScheduleTickV1
 from opscenter.contracts.permissions import Permission, covers
 from opscenter.contracts.platform import (
     DeviceAlertV1,
@@ -105,6 +109,12 @@ HOOK_EVENTS: Mapping[str, HookEvent] = {
         _entry(UserLogoutV1, Permission.API_USERS_READ, _USER_PUBLIC, "User logged out"),
         _entry(TenantCreatedV1, None, frozenset(), "New tenant"),
         _entry(TenantUpgradedV1, None, frozenset(), "Tier upgrade"),
+        _entry(
+            ScheduleTickV1,
+            Permission.CRON_SCHEDULE,
+            frozenset(ScheduleTickV1.model_fields),
+            "A schedule declared in the manifest is due",
+        ),
     )
 }
 

@@ -18,6 +18,9 @@ from opscenter.contracts.events import EventPayload
 from opscenter.contracts.fields import Text, UserRef, UtcDatetime
 from opscenter.contracts.topics import HOOKS_DELIVERY, Topic
 
+#: How a schedule is named in a manifest (and in every tick it makes).
+SCHEDULE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
 __all__ = [
     "DeliveryDeadLetteredV1",
     "DeliveryFailedV1",
@@ -25,6 +28,7 @@ __all__ = [
     "EndpointBreakerClosedV1",
     "EndpointBreakerOpenedV1",
     "EndpointDisabledV1",
+    "ScheduleTickV1",
 ]
 
 StatusCode = Annotated[int, Field(ge=100, le=599)]
@@ -183,5 +187,37 @@ class EndpointBreakerClosedV1(_DeliveryEvent):
                 "latency_ms": 35,
                 "url": "https://hooks.example.com/ops",
                 "open_s": 30.0,
+            }
+        )
+
+
+class ScheduleTickV1(EventPayload):
+    """One tick of a schedule the installation's manifest declares (``cron:schedule``), made
+    by the hooks dispatcher and delivered like a hook event; it is never read from Kafka
+    (ingest refuses it on ``ops.platform``). ``scheduled_for`` is the tick's time by the cron
+    expression; a tick delivered late (retries, or the latest tick missed while no
+    dispatcher ran) still names the time it was for. The topic is the owning service's."""
+
+    event_type: ClassVar[str] = "schedule.tick"
+    topic: ClassVar[Topic] = HOOKS_DELIVERY
+
+    tenant_id: UserRef
+    installation_id: UUID
+    schedule: Annotated[str, Field(pattern=SCHEDULE_NAME_PATTERN)]
+    cron: Annotated[Text, Field(max_length=200)]
+    scheduled_for: UtcDatetime
+
+    def partition_key(self) -> str:
+        return str(self.installation_id)
+
+    @classmethod
+    def example(cls) -> Self:
+        return cls.model_validate(
+            {
+                "tenant_id": _EX["tenant_id"],
+                "installation_id": _EX["installation_id"],
+                "schedule": "nightly-report",
+                "cron": "0 2 * * *",
+                "scheduled_for": datetime(2026, 1, 26, 2, 0, tzinfo=UTC),
             }
         )

@@ -9,6 +9,12 @@ The seed's legacy form ``required: true`` inside a property is accepted and rewr
 parent object's ``required`` list (the stored manifest holds the rewritten form). A property is a
 secret when it carries ``secret: true``, ``writeOnly: true`` or ``format: password``; secrets are
 write-only in every API and never appear in events. ``$ref`` must be local (``#...``).
+
+Schedules: ``schedules`` lists ``{name, cron}``; each tick is delivered as a ``schedule.tick``
+hook event to the target of the manifest's ``schedule.tick`` hook (its ``url`` or
+``handler``), which is therefore required, as is the ``cron:schedule`` permission. Cron rules
+and the minimum interval are in ``opscenter.contracts.schedules``; ``validate_manifest``
+enforces the interval (the publishing rule), model validation alone checks the expression.
 """
 
 from __future__ import annotations
@@ -46,7 +52,14 @@ from opscenter.contracts.hook_events import (
     hook_events_matching,
     is_hook_pattern,
 )
+from opscenter.contracts.hooks import SCHEDULE_NAME_PATTERN
 from opscenter.contracts.permissions import Permission, covers
+from opscenter.contracts.schedules import (
+    MIN_INTERVAL_S,
+    cron_problem,
+    schedule_problems,
+    too_frequent,
+)
 from opscenter.contracts.semver import normalize_range
 
 __all__ = [
@@ -60,6 +73,7 @@ __all__ = [
     "Manifest",
     "PluginType",
     "Pricing",
+    "ScheduleSpec",
     "WebhookUrl",
     "mask_config",
     "normalize_config_schema",
@@ -68,6 +82,7 @@ __all__ = [
 ]
 
 _CROSS_FIELD_KEY = "manifest_problems"
+_MIN_INTERVAL_KEY = "schedule_min_interval_s"
 
 
 class PluginType(StrEnum):
@@ -174,6 +189,13 @@ def _webhook_url(value: str) -> str:
     return value
 
 
+def _cron(value: str) -> str:
+    problem = cron_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
 def _range(value: str) -> str:
     normalize_range(value)
     return value
@@ -257,6 +279,24 @@ class HookSpec(_Strict):
         return self
 
 
+class ScheduleSpec(_Strict):
+    """A cron schedule (UTC): every tick is a ``schedule.tick`` delivery naming ``name``."""
+
+    name: Annotated[str, Field(pattern=SCHEDULE_NAME_PATTERN)]
+    cron: Annotated[
+        str,
+        AfterValidator(_cron),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "maxLength": 200,
+                "description": "cron expression, 5 fields (minute hour day-of-month month "
+                "day-of-week), UTC",
+            }
+        ),
+    ]
+
+
 class Pricing(_Strict):
     """Exactly one of: ``{free: true}``; a subscription ``{free: false, monthly and/or yearly,
     trial_days?}``; or a one-time purchase ``{free: false, lifetime}``. Prices are positive."""
@@ -323,6 +363,7 @@ class Manifest(_Strict):
     dependencies: Dependencies = Field(default_factory=Dependencies)
     permissions: list[KnownPermission] = Field(default_factory=list)
     hooks: list[HookSpec] = Field(default_factory=list)
+    schedules: Annotated[list[ScheduleSpec], Field(max_length=20)] = Field(default_factory=list)
     config_schema: ConfigSchema | None = None
     pricing: Pricing = Field(default_factory=Pricing.free_plan)
     compatibility: Compatibility | None = None
@@ -338,7 +379,12 @@ class Manifest(_Strict):
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Self:
         problems = _cross_field_problems(self)
-        sink = info.context.get(_CROSS_FIELD_KEY) if isinstance(info.context, dict) else None
+        context = info.context if isinstance(info.context, dict) else {}
+        floor = context.get(_MIN_INTERVAL_KEY)
+        if floor is not None:
+            crons = [s.cron for s in self.schedules]
+            problems.extend(too_frequent(crons, float(floor)))
+        sink = context.get(_CROSS_FIELD_KEY)
         if isinstance(sink, list):
             sink.extend(problems)
         elif problems:
@@ -431,6 +477,9 @@ def _cross_field_problems(m: Manifest) -> list[FieldError]:
                     "a Python handler needs entry_points.backend (or use 'url' for a webhook)",
                 )
             )
+    problems.extend(
+        schedule_problems([s.name for s in m.schedules], m.permissions, [h.name for h in m.hooks])
+    )
     if m.id in m.dependencies.plugins:
         problems.append(
             FieldError(f"dependencies.plugins.{m.id}", "a plugin cannot depend on itself")
@@ -438,14 +487,16 @@ def _cross_field_problems(m: Manifest) -> list[FieldError]:
     return problems
 
 
-def validate_manifest(data: object) -> Manifest:
+def validate_manifest(data: object, *, min_interval_s: float = MIN_INTERVAL_S) -> Manifest:
     """A ``Manifest`` from parsed ``plugin.yaml`` data; raises ``ManifestError`` listing
-    every problem."""
+    every problem. Schedules firing more often than ``min_interval_s`` are refused (the
+    documented minimum; only test instances pass less)."""
     if not isinstance(data, dict):
         raise ManifestError([FieldError("plugin.yaml", "must be a mapping of fields")])
     problems: list[FieldError] = []
+    context = {_CROSS_FIELD_KEY: problems, _MIN_INTERVAL_KEY: min_interval_s}
     try:
-        manifest = Manifest.model_validate(data, context={_CROSS_FIELD_KEY: problems})
+        manifest = Manifest.model_validate(data, context=context)
     except ValidationError as exc:
         raise ManifestError(field_errors(exc, prefix="")) from exc
     if problems:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,6 +16,16 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from opscenter.servicekit.settings import ServiceSettings
+
+#: What a loop that only needs the database back catches: SQLAlchemy's errors, sockets, and
+#: asyncpg's own, which reach the caller unwrapped while Postgres restarts (a new connection
+#: answered "the database system is not yet accepting connections").
+DATABASE_AWAY: tuple[type[BaseException], ...] = (
+    SQLAlchemyError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
 
 
 def create_engine(settings: ServiceSettings) -> AsyncEngine:

@@ -13,6 +13,7 @@ header, a handler in its context.
 The two modes differ only in how an attempt is made (``deliveries/webhook.py``,
 ``deliveries/handler.py``, both ``service.AttemptMode``); leases, retries, records and events
 are the same code for both.
+Each dispatcher also runs the schedule ticker (``scheduler.py``), which only creates rows.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from pathlib import Path
 
 from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
-from sqlalchemy.exc import SQLAlchemyError
 
 from opscenter.hooks import models
 from opscenter.hooks.deliveries import service
@@ -35,10 +35,12 @@ from opscenter.hooks.deliveries.policy import AttemptResult, RetryPolicy, TokenB
 from opscenter.hooks.deliveries.webhook import WebhookSender
 from opscenter.hooks.packages import HandlerPackages
 from opscenter.hooks.sandbox import SandboxSettings
+from opscenter.hooks.scheduler import Scheduler
 from opscenter.hooks.secrets import SecretCipher
 from opscenter.hooks.settings import HooksSettings
 from opscenter.hooks.tokens import InstallationTokens
 from opscenter.servicekit.artifacts import ArtifactSource, HttpArtifactSource, InstallStore
+from opscenter.servicekit.db import DATABASE_AWAY
 from opscenter.servicekit.logs import configure_logging
 from opscenter.servicekit.process import install_signal_stop, run_main
 from opscenter.servicekit.runtime import ServiceRuntime
@@ -121,13 +123,14 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         recorder = asyncio.create_task(self._record_loop())
         gauges = asyncio.create_task(self._gauge_loop(stop))
+        ticker = asyncio.create_task(Scheduler(self.runtime, self.settings).run(stop))
         try:
             await self._claim_loop(stop)
             if self._tasks:
                 await asyncio.wait(self._tasks)
             await self._results.join()
         finally:
-            for task in (recorder, gauges):
+            for task in (recorder, gauges, ticker):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -153,7 +156,7 @@ class Dispatcher:
                         self.buckets,
                         min(free, self.config.batch_size),
                     )
-            except (SQLAlchemyError, OSError) as exc:
+            except DATABASE_AWAY as exc:
                 log.warning("claim failed; retrying", extra={"error": repr(exc)})
                 works = []
             for work in works:
@@ -170,7 +173,7 @@ class Dispatcher:
             try:
                 async with self.runtime.sessions() as session:
                     depths, states = await service.gauges(session)
-            except (SQLAlchemyError, OSError) as exc:
+            except DATABASE_AWAY as exc:
                 log.warning("gauges not read", extra={"error": repr(exc)})
             else:
                 QUEUE_DEPTH.clear()
@@ -218,7 +221,7 @@ class Dispatcher:
                     async with self.runtime.uow() as uow:
                         await service.record(uow, batch, self.config, self._rng)
                     break
-                except (SQLAlchemyError, OSError) as exc:
+                except DATABASE_AWAY as exc:
                     # The leases outlive a short outage; a long one lets them expire and the
                     # attempts are made again (at least once).
                     log.warning("recording failed; retrying", extra={"error": repr(exc)})

@@ -18,6 +18,12 @@ Invariants:
 - ``plugin_versions`` and ``publisher_keys`` project ``catalog.plugin`` and
   ``catalog.publisher``: what a handler's package must hash to and who must have signed it.
   A key revoked before its registration arrived is kept as a tombstone (empty ``public_key``).
+- ``schedules`` is a projection of the ``schedules`` of published manifests, one row per
+  ``(plugin_id, version, name)`` (versions are immutable). An installation is scheduled while
+  its subscription is enabled, granted ``cron:schedule`` and its plugin is not banned; its
+  ticks are deliveries of ``schedule.tick`` whose ``(installation_id, event_source,
+  event_id)`` key names the schedule and the tick's time, so each tick exists once however
+  many dispatchers compute it (ADR 0021).
 """
 
 from __future__ import annotations
@@ -122,11 +128,24 @@ class Subscription(Base):
     endpoint_disabled: Mapped[bool] = mapped_column(
         Boolean, nullable=False, server_default=text("false")
     )
+    #: When it last became enabled or changed version while enabled: no tick before it is owed.
+    schedules_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=_NOW
     )
 
     __table_args__ = (Index("ix_subscriptions_tenant_state", "tenant_id", "state"),)
+
+
+class Schedule(Base):
+    """One schedule of one published plugin version (the manifest's ``schedules``)."""
+
+    __tablename__ = "schedules"
+
+    plugin_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cron: Mapped[str] = mapped_column(String(200), nullable=False)
 
 
 class WebhookSecret(Base):

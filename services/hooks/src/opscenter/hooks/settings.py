@@ -7,6 +7,7 @@ from typing import Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from opscenter.contracts.schedules import MIN_INTERVAL_S
 from opscenter.servicekit.settings import ServiceSettings
 
 #: The issue's schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts).
@@ -76,6 +77,11 @@ class HooksSettings(ServiceSettings):
     #: each held to ``storage_quota_mb``.
     storage_root: str = ".local/hooks-storage"
     storage_quota_mb: int = Field(default=10, ge=0)
+    #: Schedules (``cron:schedule``): nothing more frequent than this is scheduled (the
+    #: documented minimum; only test instances lower it), and how long the scheduler sleeps
+    #: at most between looks at the schedules (it wakes at the next tick when sooner).
+    schedule_min_interval_s: float = Field(default=MIN_INTERVAL_S, ge=1)
+    schedule_poll_s: float = Field(default=1.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _no_dev_keys_in_production(self) -> Self:
@@ -86,6 +92,8 @@ class HooksSettings(ServiceSettings):
                     raise ValueError(f"{name}: production needs its own value")
             if self.allow_private_targets:
                 raise ValueError("allow_private_targets is for tests, not production")
+            if self.schedule_min_interval_s < MIN_INTERVAL_S:
+                raise ValueError("schedule_min_interval_s below the minimum is for tests")
         return self
 
     @field_validator("retry_schedule_s")

@@ -12,6 +12,9 @@ import contextlib
 import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
 import tarfile
 import time
 import uuid
@@ -37,7 +40,7 @@ from opscenter.contracts import (
     new_event,
 )
 from opscenter.contracts.catalog import artifact_path
-from opscenter.contracts.manifest import HookSpec, Manifest
+from opscenter.contracts.manifest import HookSpec, Manifest, validate_manifest
 from opscenter.hooks.dispatcher import Dispatcher
 from opscenter.hooks.sandbox import SandboxSettings
 from opscenter.hooks.settings import HooksSettings
@@ -314,6 +317,40 @@ class Hooks:
             )
         )
 
+    async def publish_schedules(
+        self, plugin_id: uuid.UUID, tick_url: str, schedules: dict[str, str]
+    ) -> None:
+        """Version 1.0.0 of ``watcher`` (what ``enable`` installs) is published with these
+        ``{name: cron}`` schedules, its ``schedule.tick`` hook posting to ``tick_url``; the
+        manifest passes the catalog's rules at this instance's minimum interval."""
+        manifest = validate_manifest(
+            {
+                "id": "watcher",
+                "name": "Watcher",
+                "version": "1.0.0",
+                "author": "Tests",
+                "type": "backend",
+                "category": "automation",
+                "entry_points": {"backend": "backend/main.py:App"},
+                "permissions": ["cron:schedule"],
+                "hooks": [{"name": "schedule.tick", "url": tick_url}],
+                "schedules": [{"name": n, "cron": c} for n, c in schedules.items()],
+            },
+            min_interval_s=self.settings.schedule_min_interval_s,
+        )
+        published = PluginVersionPublishedV1(
+            plugin_id=plugin_id,
+            slug="watcher",
+            publisher_id="pub-tests",
+            version="1.0.0",
+            manifest=manifest,
+            digest="0" * 64,
+            size=1,
+            artifact_path="/api/v1/plugins/watcher/versions/1.0.0/artifact",
+            published_at=datetime.now(UTC),
+        )
+        await self.feed("hooks.plugins", [new_event(published, source="/tests").to_json_bytes()])
+
     def token(
         self, tenant_id: str | None, *roles: str, publisher_id: str | None = None
     ) -> dict[str, str]:
@@ -363,6 +400,25 @@ class Hooks:
             await asyncio.wait_for(task, 30)
 
 
+def dispatcher_process(hooks: Hooks, **env: str) -> subprocess.Popen[bytes]:
+    """``python -m opscenter.hooks.dispatcher`` on this test's database, with the harness's
+    test settings (loopback allowed, compressed retries) and ``env`` (``HOOKS_...``) on top."""
+    s = hooks.settings
+    base = {
+        "HOOKS_DATABASE_URL": s.database_url,
+        "HOOKS_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+        "HOOKS_ALLOW_PRIVATE_TARGETS": "true",
+        "HOOKS_RETRY_SCHEDULE_S": json.dumps(list(s.retry_schedule_s)),
+        "HOOKS_RETRY_JITTER": str(s.retry_jitter),
+        "HOOKS_SCHEDULE_MIN_INTERVAL_S": str(s.schedule_min_interval_s),
+        "HOOKS_IDLE_POLL_S": str(s.idle_poll_s),
+        "HOOKS_LOG_LEVEL": "WARNING",
+        "HOOKS_LOG_JSON": "false",
+    }
+    command = [sys.executable, "-m", "opscenter.hooks.dispatcher"]
+    return subprocess.Popen(command, env={**os.environ, **base, **env})  # noqa: S603 (our own module)
+
+
 def hooks_settings(db_url: str, stack: LocalStack, **overrides: Any) -> HooksSettings:
     values: dict[str, Any] = {
         "database_url": db_url,
@@ -377,6 +433,8 @@ def hooks_settings(db_url: str, stack: LocalStack, **overrides: Any) -> HooksSet
         "breaker_probe_s": 1.0,
         "webhook_timeout_s": 2.0,
         "db_pool_size": 5,
+        # Schedules every second or two, so a test sees many ticks (production: 60 s).
+        "schedule_min_interval_s": 1.0,
     }
     values.update(overrides)
     return HooksSettings(**values)

@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opscenter.contracts import CloudEvent, ContractError, parse_payload
-from opscenter.contracts.hook_events import is_known_hook_event
+from opscenter.contracts import OPS_PLATFORM, CloudEvent, ContractError, parse_payload
+from opscenter.contracts.hook_events import hook_event, is_known_hook_event
 from opscenter.hooks.ingest import repository as repo
 from opscenter.hooks.models import Subscription
 from opscenter.hooks.subscriptions import repository as subscriptions
@@ -34,6 +34,9 @@ def refusal(event: CloudEvent) -> str | None:
     """Why ``event`` cannot be accepted (``"<reason>: <detail>"``), or None."""
     if not is_known_hook_event(event.type):
         return f"unknown-type: {event.type!r} is not a hook event (or not this version)"
+    if hook_event(event.type).payload_class.topic != OPS_PLATFORM:
+        # schedule.tick is made by the dispatcher; one from Kafka would be a forged tick.
+        return f"unknown-type: {event.type!r} is not a platform event"
     if not event.tenantid:
         return "no-tenant: the event has no tenantid"
     try:

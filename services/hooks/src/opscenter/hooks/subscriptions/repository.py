@@ -17,6 +17,7 @@ from opscenter.hooks.models import (
     PluginProjection,
     PluginVersion,
     PublisherKey,
+    Schedule,
     Subscription,
     WebhookSecret,
 )
@@ -108,6 +109,20 @@ async def upsert_plugin(
             index_elements=["plugin_id"], set_={**changing, "updated_at": func.now()}
         )
     )
+
+
+async def add_schedules(
+    session: AsyncSession, plugin_id: uuid.UUID, version: str, schedules: dict[str, str]
+) -> None:
+    """Records a published version's schedules (a version never changes, so a repeat is a
+    no-op)."""
+    if not schedules:
+        return
+    rows = [
+        {"plugin_id": plugin_id, "version": version, "name": name, "cron": cron}
+        for name, cron in schedules.items()
+    ]
+    await session.execute(insert(Schedule).values(rows).on_conflict_do_nothing())
 
 
 async def plugin(session: AsyncSession, plugin_id: uuid.UUID) -> PluginProjection | None:

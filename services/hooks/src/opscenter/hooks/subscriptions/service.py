@@ -3,6 +3,9 @@
 Only an ``enabled`` installation of a plugin that is not banned receives deliveries. A
 transition out of ``enabled`` (disable, uninstall, a failed or requested operation) and a ban
 cancel every delivery still pending for it, retries included: they end ``cancelled``, not failed.
+Schedules come from published manifests (``catalog.plugin``), so they are known whichever of
+the two topics arrives first; ``schedules_from`` is reset when an installation becomes enabled
+or changes version while enabled, so no tick from before that is owed.
 An installation gets its first webhook secret when it is first enabled; the tenant admin sees a
 secret only in the answer of a rotation (the old one keeps signing for ``secret_overlap_s``).
 """
@@ -59,6 +62,10 @@ async def apply_installation_event(
         values["granted_permissions"] = [p.value for p in event.granted_permissions]
     if "hooks" in fields:
         values["hooks"] = [h.model_dump(exclude_none=True) for h in event.hooks]
+    if values["state"] == ENABLED and (
+        current is None or current.state != ENABLED or current.version != values["version"]
+    ):
+        values["schedules_from"] = datetime.now(UTC)
     await repo.upsert_subscription(session, values)
     if values["state"] == ENABLED:
         if not await repo.has_secret(session, event.installation_id):
@@ -113,6 +120,8 @@ async def apply_plugin_event(session: AsyncSession, event: EventPayload) -> None
                 "signing_key_id": event.signing_key_id,
             },
         )
+        schedules = {s.name: s.cron for s in event.manifest.schedules}
+        await repo.add_schedules(session, event.plugin_id, event.version, schedules)
     elif isinstance(event, PluginBannedV1):
         await repo.upsert_plugin(session, event.plugin_id, banned=True)
         subs = await repo.subscriptions_of_plugin(session, event.plugin_id)

@@ -1,0 +1,1 @@
+"""Schedule ticks: the manifest's cron schedules turned into ``schedule.tick`` deliveries."""
