@@ -20,7 +20,7 @@ import signal
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from opscenter.hooks.sandbox import host
 from opscenter.hooks.sandbox.command import STORAGE_DIR, build_command
@@ -356,7 +356,7 @@ class SandboxPool:
             return HandlerOutcome(
                 ok=True, cause="ok", result=reply.result, error=None, latency_ms=latency_ms
             )
-        cause: Cause = reply.cause if reply.cause in _CAUSES else "crashed"
+        cause = cast(Cause, reply.cause) if reply.cause in _CAUSES else "crashed"
         error = reply.error or cause
         return HandlerOutcome(
             ok=False, cause=cause, result=None, error=error, latency_ms=latency_ms
