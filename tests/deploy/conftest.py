@@ -18,6 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
 TOOLS = REPO / ".local" / "tools" / "bin"
 CHART = REPO / "deploy" / "helm"
 COMPOSE_FILE = REPO / "docker-compose.yml"
+#: The oldest Kubernetes the chart supports (Chart.yaml kubeVersion), which helm renders for
+#: and kubernetes-validate checks against: appArmorProfile, the dispatcher's, is a field from 1.30.
+KUBERNETES_VERSION = "1.30.0"
 #: The values files the chart is checked with: its defaults, production's, and the trial
 #: toggles (in-chart Kafka and Postgres, no network policies).
 VALUES = {
@@ -69,7 +72,8 @@ def helm() -> Path:
 @pytest.fixture(scope="session")
 def helm_args(case: str) -> list[str]:
     """The values files and --set flags of this case."""
-    args = [arg for f in VALUES[case] for arg in ("-f", str(f))]
+    args = ["--kube-version", KUBERNETES_VERSION]
+    args += [arg for f in VALUES[case] for arg in ("-f", str(f))]
     return args + [arg for s in VALUE_SETS.get(case, []) for arg in ("--set", s)]
 
 

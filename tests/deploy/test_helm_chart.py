@@ -14,8 +14,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm"
-#: The oldest Kubernetes the chart supports (Chart.yaml kubeVersion): appArmorProfile, the
-#: dispatcher's, is a securityContext field from 1.30 on.
+#: conftest.KUBERNETES_VERSION, which helm_args passes to helm (fixtures only cross modules).
 KUBERNETES_VERSION = "1.30.0"
 
 
@@ -85,7 +84,8 @@ def test_apis_are_probed_on_healthz_and_readyz(rendered: Rendered) -> None:
             assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
             assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         elif name.endswith("-dispatcher"):
-            assert "127.0.0.1:9464/metrics" in " ".join(container["livenessProbe"]["exec"]["command"])
+            probe = " ".join(container["livenessProbe"]["exec"]["command"])
+            assert "127.0.0.1:9464/metrics" in probe
             env = rendered.of_kind("ConfigMap")["opscenter-hooks"]["data"]
             assert env["HOOKS_DISPATCHER_METRICS_PORT"] == "9464"
 
@@ -109,7 +109,8 @@ def test_migrations_are_hooks_reading_the_database_url_only(rendered: Rendered) 
     assert len(jobs) == 5
     for name, job in jobs.items():
         annotations = job["metadata"]["annotations"]
-        assert annotations["helm.sh/hook"] in ("pre-install,pre-upgrade", "post-install,pre-upgrade")
+        hook = annotations["helm.sh/hook"]
+        assert hook in ("pre-install,pre-upgrade", "post-install,pre-upgrade"), name
         (container,) = job["spec"]["template"]["spec"]["containers"]
         (env,) = container["env"]
         assert env["name"].endswith("_DATABASE_URL"), name

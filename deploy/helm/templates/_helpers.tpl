@@ -21,7 +21,6 @@ relay, dispatcher): each is a Deployment of its own, named <release>-<service>-<
 
 {{- define "opscenter.labels" -}}
 app.kubernetes.io/part-of: opscenter
-app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{ include "opscenter.selectorLabels" . }}
