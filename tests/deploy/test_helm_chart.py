@@ -130,6 +130,9 @@ def test_network_policies_cover_every_pod(rendered: Rendered) -> None:
     for name in deployments:
         assert name in policies, name
     for name, policy in policies.items():
+        ingress = policy["spec"]["ingress"]
+        assert isinstance(ingress, list), name  # null would read as "no rules" only by luck
+        assert bool(ingress) == name.endswith(("-api", "-gateway")), name
         egress = policy["spec"]["egress"]
         to_catalog = any(
             peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name")
