@@ -32,6 +32,9 @@ COPY libs libs
 COPY services services
 COPY sdk/python sdk/python
 RUN uv sync --frozen --no-dev --package "opscenter-${SERVICE}"
+# The editable sources' bytecode too: the runtime's filesystem is read-only, so a process could
+# not cache it and would compile every module at each start.
+RUN .venv/bin/python -m compileall -q libs services sdk/python/src
 
 FROM ${PYTHON_IMAGE} AS service
 ARG SERVICE
