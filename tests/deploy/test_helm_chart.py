@@ -145,3 +145,22 @@ def test_network_policies_cover_every_pod(rendered: Rendered) -> None:
         assert to_catalog == (expected or name == "opscenter-gateway"), name
         internet = any("ipBlock" in peer for rule in egress for peer in rule.get("to", []))
         assert internet == (name == "opscenter-hooks-dispatcher"), name
+
+
+def test_shared_folders_are_claims_every_pod_of_the_process_mounts(
+    rendered: Rendered, case: str
+) -> None:
+    """Catalog's artifacts and hooks' storage folders must be one volume across replicas (any
+    API pod serves any download; any dispatcher runs any installation's handler)."""
+    claims = set(rendered.of_kind("PersistentVolumeClaim"))
+    mounted = {}
+    for name, deployment in rendered.of_kind("Deployment").items():
+        for volume in deployment["spec"]["template"]["spec"]["volumes"]:
+            if "persistentVolumeClaim" in volume:
+                mounted[volume["persistentVolumeClaim"]["claimName"]] = name
+    assert set(mounted) == claims
+    if case == "production":
+        assert mounted == {
+            "opscenter-artifacts": "opscenter-catalog-api",
+            "opscenter-hooks-storage": "opscenter-hooks-dispatcher",
+        }

@@ -162,3 +162,12 @@ by the non-root uid). */}}
 {{- end -}}
 {{- toJson $dirs -}}
 {{- end -}}
+
+{{/* The data folders that are shared volumes (a PersistentVolumeClaim every pod of the process
+mounts) rather than each pod's emptyDir: folder name -> its persistentVolumeClaim values. */}}
+{{- define "opscenter.sharedVolumes" -}}
+{{- $shared := dict -}}
+{{- with .Values.services.catalog.artifacts.persistentVolumeClaim -}}{{- if .enabled -}}{{- $_ := set $shared "artifacts" . -}}{{- end -}}{{- end -}}
+{{- with .Values.services.hooks.storage.persistentVolumeClaim -}}{{- if .enabled -}}{{- $_ := set $shared "hooks-storage" . -}}{{- end -}}{{- end -}}
+{{- toJson $shared -}}
+{{- end -}}
