@@ -18,6 +18,7 @@ import argparse
 import asyncio
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from opscenter.servicekit.kafka import create_producer
 from opscenter.servicekit.settings import ServiceSettings
@@ -53,7 +54,7 @@ async def replay(
     replayed = 0
     try:
         dlq = f"{topic}.dlq"
-        partitions = [TopicPartition(dlq, p) for p in sorted(await _partitions(reader, dlq))]
+        partitions = [TopicPartition(dlq, p) for p in sorted(await _partitions(bootstrap, dlq))]
         reader.assign(partitions)
         end = await reader.end_offsets(partitions)
         for tp in partitions:
@@ -81,14 +82,16 @@ async def replay(
     return replayed
 
 
-async def _partitions(reader: AIOKafkaConsumer, topic: str) -> set[int]:
-    partitions = reader.partitions_for_topic(topic)
-    if partitions is None:  # metadata not fetched yet
-        await reader.topics()
-        partitions = reader.partitions_for_topic(topic)
-    if not partitions:
+async def _partitions(bootstrap: str, topic: str) -> set[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described["error_code"] or not described["partitions"]:
         raise SystemExit(f"no topic {topic}")
-    return set(partitions)
+    return {p["partition"] for p in described["partitions"]}
 
 
 def main() -> None:
