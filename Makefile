@@ -6,7 +6,7 @@ UV := .local/tools/bin/uv
 STACK := deploy/local/stack.sh
 PYTEST_ARGS ?=
 
-.PHONY: up down status test lint contracts-check bootstrap bench token js-sdk web web-test
+.PHONY: up down status test lint contracts-check deploy-check bootstrap bench token js-sdk web web-test
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -29,6 +29,12 @@ lint: bootstrap
 contracts-check: bootstrap
 	$(UV) run python -m opscenter.contracts.schemas check
 	$(UV) run python scripts/openapi.py check
+
+# The deployment checks alone (docker-compose.yml, deploy/helm, their agreement with the local
+# suite); `make test` runs them too, with every other test. bootstrap builds helm and compose-go's
+# validator into .local/tools/bin once.
+deploy-check: bootstrap
+	$(UV) run pytest tests/deploy -q
 
 # The JS SDK (sdk/js): `npm ci` only when node_modules is missing or older than the lockfile
 # (npm ci writes node_modules/.package-lock.json), then the generated types' drift check,

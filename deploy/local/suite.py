@@ -32,7 +32,8 @@ from opscenter.servicekit.kafka import ensure_topics
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "deploy" / "local" / "stack.sh"
-NGINX_TEMPLATE = REPO / "deploy" / "local" / "nginx.conf.template"
+# Renders deploy/local/nginx.conf.template; the gateway image runs the same script.
+NGINX_CONF = REPO / "deploy" / "local" / "nginx-conf.sh"
 # The web console's build (`make web`), served by the gateway at `/`.
 WEB_DIST = REPO / "web" / "dist"
 SERVICES = ("catalog", "installer", "hooks", "analytics", "reviews")
@@ -44,9 +45,6 @@ EXTRA_ROLES = {"hooks": ("dispatcher",)}
 def roles(service: str) -> tuple[str, ...]:
     return ROLES + EXTRA_ROLES.get(service, ())
 
-
-# Per-client request rate at the gateway (GATEWAY_RATE_LIMIT_PER_S / _BURST override them).
-GATEWAY_LIMITS = {"rate_limit_per_s": "100", "rate_limit_burst": "200"}
 
 # Base HTTP ports per instance; service i listens on base + i, the gateway on base + 80.
 HTTP_BASE = {"dev": 8100, "test": 8200}
@@ -179,18 +177,31 @@ def nginx_binary() -> str:
     return "/usr/sbin/nginx"
 
 
+def gateway_env(inst: Instance) -> dict[str, str]:
+    """What nginx-conf.sh renders the template with for this instance (GATEWAY_RATE_LIMIT_PER_S
+    and GATEWAY_RATE_LIMIT_BURST pass through from the environment when set)."""
+    env = {
+        "GATEWAY_ROOT": str(inst.root / "nginx"),
+        "GATEWAY_LISTEN": f"127.0.0.1:{inst.gateway_port}",
+        "GATEWAY_WEB_ROOT": str(WEB_DIST),
+    }
+    for service in SERVICES:
+        env[f"GATEWAY_{service.upper()}_UPSTREAM"] = f"127.0.0.1:{inst.port(service)}"
+    return env
+
+
 def gateway(inst: Instance) -> Program:
     """nginx in the foreground under supervisord, with its configuration written and checked."""
     root = inst.root / "nginx"
     for sub in ("logs", "tmp"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    conf = NGINX_TEMPLATE.read_text()
-    for service in SERVICES:
-        conf = conf.replace(f"{{{{{service}_port}}}}", str(inst.port(service)))
-    conf = conf.replace("{{gateway_port}}", str(inst.gateway_port)).replace("{{root}}", str(root))
-    for name, value in GATEWAY_LIMITS.items():
-        conf = conf.replace(f"{{{{{name}}}}}", os.environ.get(f"GATEWAY_{name.upper()}", value))
-    conf = conf.replace("{{web_root}}", str(WEB_DIST))
+    conf = subprocess.run(
+        [str(NGINX_CONF)],
+        env={**os.environ, **gateway_env(inst)},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     (root / "nginx.conf").write_text(conf)
     nginx = nginx_binary()
     subprocess.run([nginx, "-t", "-q", "-p", str(root), "-c", str(root / "nginx.conf")], check=True)
