@@ -111,7 +111,7 @@ def demo(gateway: str, kafka: str, prefix: str, console: Console) -> dict[str, o
                 console.log(title)
             with console.status("Emitting platform events on ops.platform"):
                 flow.emit(run, kafka)
-            console.log(f"Emitted {len(run.events)} platform events; every plugin got its own")
+            console.log(f"Emitted {len(run.events)} platform events; each subscription got one")
             with console.status("A member of acme reviews the inventory"):
                 flow.review(run)
             console.log("Reviewed")
@@ -119,12 +119,7 @@ def demo(gateway: str, kafka: str, prefix: str, console: Console) -> dict[str, o
                 summary = report.collect(run, before)
         finally:
             run.receiver.stop()
-            for person in (
-                run.developer,
-                run.admin,
-                *(a for t in run.tenants for a in (t.admin, t.member)),
-            ):
-                person.close()
+            run.close()
     report.render(summary, console)
     return summary
 

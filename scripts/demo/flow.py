@@ -70,6 +70,14 @@ class Run:
     def slug(self, example: str) -> str:
         return f"{self.prefix}-{example}"
 
+    def close(self) -> None:
+        for person in (
+            self.developer,
+            self.admin,
+            *(p for t in self.tenants for p in (t.admin, t.member)),
+        ):
+            person.close()
+
 
 def _prepared_copy(run: Run, example: str) -> Path:
     """The example's folder with its id (and its dependencies' ids) given the run's prefix."""
