@@ -15,6 +15,9 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from opscenter.sdk.cli.output import table
+from opscenter.sdk.cli.tenant_cmds import plan_table
+
 from .actors import Actor, until
 from .flow import Run, deliveries
 
@@ -139,10 +142,10 @@ def _with(value: Any, ready: Any) -> Any:
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    t = Table(*columns, title=title, title_justify="left", header_style="bold")
-    for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
-    return t
+    """The CLI's table (so the demo looks like the commands it runs), with a title."""
+    shown = table(columns, rows)
+    shown.title, shown.title_justify = title, "left"
+    return shown
 
 
 def _attempts(d: dict[str, Any]) -> str:
@@ -181,23 +184,9 @@ def render(s: dict[str, Any], console: Console) -> None:
         )
     )
     for name, plan in s["plans"].items():
-        console.print(
-            _table(
-                f"Dry-run plan {name}",
-                ["plugin", "version", "role", "permissions", "charge", "signed"],
-                [
-                    [
-                        i["plugin"],
-                        i["version"],
-                        i["role"],
-                        ", ".join(i["permissions"]) or "-",
-                        i["charge"]["kind"],
-                        "yes" if i["signed"] else "NO",
-                    ]
-                    for i in plan["items"]
-                ],
-            )
-        )
+        shown: Table = plan_table(plan)  # what `ops-center install` shows before consent
+        shown.title, shown.title_justify = f"Dry-run plan {name}", "left"
+        console.print(shown)
     for name, t in s["tenants"].items():
         console.print(
             _table(
