@@ -30,8 +30,6 @@ from .receiver import Receiver
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("catalog", "installer", "hooks", "analytics", "reviews")
-#: The demo's publisher: the same every run, so the plugins it published stay its own.
-PUBLISHER = "ops-center-examples"
 
 
 def gateway_of(instance: str) -> str:
@@ -69,9 +67,13 @@ def cast(gateway: str, home: Path, prefix: str) -> flow.Run:
     def actor(label: str, **claims: object) -> Actor:
         return Actor(label, gateway, home / label, claims)
 
-    developer = actor(
-        "developer", sub=f"{PUBLISHER}-dev", roles=["developer"], publisher_id=PUBLISHER
-    )
+    # Publishers are the same every run, so the plugins they published stay their own.
+    developers = {
+        publisher: actor(
+            f"{publisher}-dev", sub=f"{publisher}-dev", roles=["developer"], publisher_id=publisher
+        )
+        for publisher in flow.PUBLISHERS
+    }
     admin = actor("platform-admin", sub="demo-platform-admin", roles=["platform_admin"])
     tenants = []
     for name in ("acme", "globex"):
@@ -85,7 +87,7 @@ def cast(gateway: str, home: Path, prefix: str) -> flow.Run:
                 actor(f"{name}-member", sub=f"{tenant}-ada", tenant_id=tenant, roles=["member"]),
             )
         )
-    return flow.Run(prefix, developer, admin, tenants, Receiver(), home)
+    return flow.Run(prefix, developers, admin, tenants, Receiver(), home)
 
 
 def demo(gateway: str, kafka: str, prefix: str, console: Console) -> dict[str, object]:

@@ -1,6 +1,7 @@
 """What happens in the demo, step by step, each through the CLI or the gateway:
 
-1. a developer publishes the example plugins (package, sign, publish with the CLI);
+1. two publishers' developers publish the example plugins (package, sign, publish with the
+   CLI);
 2. a platform admin verifies and features one;
 3. two tenants install (dry-run plan, consent, config, enable);
 4. the platform emits events on ``ops.platform`` with the contracts' publisher helper, as a
@@ -37,8 +38,12 @@ from .actors import Actor, DemoError, until
 from .receiver import Receiver
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plugins"
-#: Publishing order: a dependency before the plugin that needs it.
-PUBLISHED = ("login-audit", "tenant-onboarding", "device-inventory", "device-alert-forwarder")
+#: Two publishers and their examples, each in publishing order (a dependency first).
+PUBLISHERS = {
+    "ops-center-examples": ("login-audit", "tenant-onboarding", "device-inventory"),
+    "signal-forwarding": ("device-alert-forwarder",),
+}
+PUBLISHED = tuple(example for examples in PUBLISHERS.values() for example in examples)
 EVENT_SOURCE = "ops-center/demo"
 
 
@@ -56,7 +61,8 @@ class Run:
     """Everything the steps did; the report reads the rest from the gateway."""
 
     prefix: str
-    developer: Actor
+    #: publisher id -> its developer
+    developers: dict[str, Actor]
     admin: Actor
     tenants: list[Tenant]
     receiver: Receiver
@@ -70,12 +76,18 @@ class Run:
     def slug(self, example: str) -> str:
         return f"{self.prefix}-{example}"
 
+    def owner(self, slug: str) -> Actor:
+        """The developer who published ``slug`` (the one who may read its analytics)."""
+        for publisher, examples in PUBLISHERS.items():
+            if any(self.slug(e) == slug for e in examples):
+                return self.developers[publisher]
+        raise KeyError(slug)
+
     def close(self) -> None:
-        for person in (
-            self.developer,
-            self.admin,
-            *(p for t in self.tenants for p in (t.admin, t.member)),
-        ):
+        people = [*self.developers.values(), self.admin]
+        for tenant in self.tenants:
+            people += [tenant.admin, tenant.member]
+        for person in people:
             person.close()
 
 
@@ -99,26 +111,31 @@ def _prepared_copy(run: Run, example: str) -> Path:
 
 
 def publish(run: Run) -> None:
-    """The developer's terminal: a signing key, then package, sign and publish each example.
+    """Each developer's terminal: a signing key, then package, sign and publish each example.
     A version already in the catalog (an earlier run) answers 409 and is reported as such."""
-    dev = run.developer
-    dev.cli("keys", "generate", "--register")
-    for example in PUBLISHED:
-        folder = _prepared_copy(run, example)
-        _, built = dev.cli("plugin", "package", str(folder), "--out", str(run.work / "dist"))
-        dev.cli("plugin", "sign", built["path"])
-        code, answer = dev.cli("plugin", "publish", built["path"], ok=(0, 1))
-        slug = run.slug(example)
-        if code == 0:
-            run.published[slug] = f"published {answer['version']} (signed: {answer['signed']})"
-        elif answer.get("status") == 409 and any(
-            e.get("field") == "version" for e in answer.get("errors") or []
-        ):
-            run.published[slug] = f"{built['version']} already published (an earlier run)"
-        else:
-            raise DemoError(f"publishing {slug} failed: {answer}")
-        detail = dev.call("GET", f"/plugins/marketplace/{slug}", expect=(200,))
-        run.plugin_ids[slug] = detail["id"]
+    for publisher, examples in PUBLISHERS.items():
+        dev = run.developers[publisher]
+        dev.cli("keys", "generate", "--register")
+        for example in examples:
+            _publish_one(run, dev, example)
+
+
+def _publish_one(run: Run, dev: Actor, example: str) -> None:
+    folder = _prepared_copy(run, example)
+    _, built = dev.cli("plugin", "package", str(folder), "--out", str(run.work / "dist"))
+    dev.cli("plugin", "sign", built["path"])
+    code, answer = dev.cli("plugin", "publish", built["path"], ok=(0, 1))
+    slug = run.slug(example)
+    if code == 0:
+        run.published[slug] = f"published {answer['version']} (signed: {answer['signed']})"
+    elif answer.get("status") == 409 and any(
+        e.get("field") == "version" for e in answer.get("errors") or []
+    ):
+        run.published[slug] = f"{built['version']} already published (an earlier run)"
+    else:
+        raise DemoError(f"publishing {slug} failed: {answer}")
+    detail = dev.call("GET", f"/plugins/marketplace/{slug}", expect=(200,))
+    run.plugin_ids[slug] = detail["id"]
 
 
 def moderate(run: Run) -> None:

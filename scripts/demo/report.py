@@ -48,18 +48,18 @@ def baseline(run: Run) -> dict[str, dict[str, Any]]:
     this run's own installs and deliveries on an instance that has seen earlier runs."""
     return {
         slug: {
-            "analytics": analytics(run.developer, pid),
-            "install_count": run.developer.call(
-                "GET", f"/plugins/marketplace/{slug}", expect=(200,)
-            )["install_count"],
+            "analytics": analytics(run.owner(slug), pid),
+            "install_count": run.admin.call("GET", f"/plugins/marketplace/{slug}", expect=(200,))[
+                "install_count"
+            ],
         }
         for slug, pid in run.plugin_ids.items()
     }
 
 
 def collect(run: Run, before: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    dev = run.developer
-    featured = dev.call("GET", "/plugins/marketplace/featured", expect=(200,))["items"]
+    reader = run.admin  # the marketplace and reviews are public; any token reads them
+    featured = reader.call("GET", "/plugins/marketplace/featured", expect=(200,))["items"]
     tenants: dict[str, Any] = {}
     for tenant in run.tenants:
         installed = tenant.admin.call(
@@ -84,7 +84,7 @@ def collect(run: Run, before: dict[str, dict[str, Any]]) -> dict[str, Any]:
     reviews = until(
         "the review to be listed",
         lambda: _with(
-            dev.call("GET", f"/plugins/marketplace/{inventory}/reviews", expect=(200,)),
+            reader.call("GET", f"/plugins/marketplace/{inventory}/reviews", expect=(200,)),
             lambda page: any(i["id"] == run.review["id"] for i in page["items"]),
         ),
     )
@@ -93,13 +93,13 @@ def collect(run: Run, before: dict[str, dict[str, Any]]) -> dict[str, Any]:
     def listing(slug: str) -> dict[str, Any] | None:
         """The catalog's detail once it counts this run's installs (and, for the reviewed
         plugin, its review): the catalog learns both from Kafka."""
-        detail = dev.call("GET", f"/plugins/marketplace/{slug}", expect=(200,))
+        detail = reader.call("GET", f"/plugins/marketplace/{slug}", expect=(200,))
         installs_ok = detail["install_count"] >= before[slug]["install_count"] + wanted[slug]
         rated = slug != inventory or detail["rating"]["count"] >= reviews["summary"]["count"]
         return detail if installs_ok and rated else None
 
     def analytics_caught_up(slug: str) -> dict[str, Any] | None:
-        totals = analytics(dev, run.plugin_ids[slug])
+        totals = analytics(run.owner(slug), run.plugin_ids[slug])
         earlier = before[slug]["analytics"]
         installs_ok = (totals.get("installs") or 0) >= (earlier.get("installs") or 0) + wanted[slug]
         delivered = (totals.get("hook_deliveries") or 0) > (earlier.get("hook_deliveries") or 0)
@@ -169,10 +169,11 @@ def render(s: dict[str, Any], console: Console) -> None:
     console.print(
         _table(
             "Marketplace",
-            ["plugin", "version", "verified", "featured", "rating", "installs"],
+            ["plugin", "publisher", "version", "verified", "featured", "rating", "installs"],
             [
                 [
                     i["slug"],
+                    i["publisher"],
                     i["latest_version"],
                     "yes" if i["verified"] else "",
                     "yes" if i["slug"] in s["featured"] else "",
@@ -245,7 +246,7 @@ def render(s: dict[str, Any], console: Console) -> None:
     )
     console.print(
         _table(
-            "Analytics (developer view, analytics' default range)",
+            "Analytics (each publisher's developer view, analytics' default range)",
             ["plugin", "installs", "active", "deliveries", "failures", "latency p95 ms"],
             [
                 [

@@ -47,9 +47,10 @@ def test_the_demo_does_what_it_says(gateway_url: str, local_stack: LocalStack, t
     inventory, audit = slug["device-inventory"], slug["login-audit"]
     onboarding, forwarder = slug["tenant-onboarding"], slug["device-alert-forwarder"]
 
-    # Published with the CLI, signed; the admin verified and featured the inventory.
+    # Published with the CLI by two publishers, signed; the admin verified and featured one.
     assert s["published"] == {v: "published 1.0.0 (signed: True)" for v in slug.values()}
     listed = {i["slug"]: i for i in s["marketplace"]}
+    assert {i["publisher"] for i in listed.values()} == set(flow.PUBLISHERS)
     assert (listed[inventory]["verified"], listed[inventory]["featured"]) == (True, True)
     assert inventory in s["featured"]
     assert listed[inventory]["install_count"] == 2
