@@ -133,7 +133,8 @@ def _publish_one(run: Run, dev: Actor, example: str) -> None:
     ):
         run.published[slug] = f"{built['version']} already published (an earlier run)"
     else:
-        raise DemoError(f"publishing {slug} failed: {answer}")
+        # For example a slug another publisher owns: `--prefix` gives the demo other slugs.
+        raise DemoError(f"publishing {slug} failed (try another --prefix?): {answer}")
     detail = dev.call("GET", f"/plugins/marketplace/{slug}", expect=(200,))
     run.plugin_ids[slug] = detail["id"]
 
