@@ -67,6 +67,13 @@ token: bootstrap
 	@$(UV) run python -m opscenter.servicekit.devtoken --roles $(ROLES) --tenant $(TENANT) \
 		$(if $(PUBLISHER),--publisher $(PUBLISHER))
 
+# The suite at work on the dev instance (scripts/demo): publishes the example plugins, installs
+# them in two tenants, emits platform events and prints what happened, read back through the
+# gateway. It needs `make up` first (it says so when the suite is not up); it can run again.
+.PHONY: demo
+demo: bootstrap
+	@eval "$$($(STACK) env dev)" && $(UV) run python -m scripts.demo --instance dev
+
 # The end-to-end tests start the suite's services on the test instance; they are stopped
 # afterwards so the next run tests the code as it is then, not as it was.
 test: bootstrap lint contracts-check js-sdk web-test

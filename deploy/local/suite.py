@@ -90,6 +90,10 @@ class Instance:
             # The web console's development sign-in (servicekit devsignin.py), on the catalog
             # only, which the gateway routes /api/v1/dev/sign-in to. Production refuses it.
             "CATALOG_DEV_SIGN_IN": "true",
+            # The operator setting that lets webhooks reach loopback: a local instance's
+            # receivers (`make demo`'s, the tests') listen on 127.0.0.1. Production refuses it
+            # (HooksSettings), and the deployed chart never sets it.
+            "HOOKS_ALLOW_PRIVATE_TARGETS": "true",
         }
         if self.name == "test":
             # The route that fails on purpose, for tests/e2e/test_error_containment.py.
