@@ -29,7 +29,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from opscenter.catalog.testing import Signer, manifest, package
+from opscenter.catalog.testing import manifest, publish_through_gateway
 from opscenter.contracts.platform import DeviceCreatedV1
 from opscenter.contracts.publisher import PlatformEventPublisher
 from opscenter.servicekit.migrations import REPO_ROOT
@@ -87,33 +87,11 @@ async def until(probe: Callable[[], Any], ok: Callable[[Any], bool], timeout_s: 
 
 
 async def publish_webhook_plugin(gateway: httpx.AsyncClient, run: str) -> str:
-    """A signed plugin with a `device.created` webhook, registered and uploaded; its slug."""
-    publisher = bearer(sub=f"dev-{run}", roles=["developer"], publisher_id=f"pub-{run}")
+    """A signed plugin with a `device.created` webhook, published; its slug."""
+    developer = bearer(sub=f"dev-{run}", roles=["developer"], publisher_id=f"pub-{run}")
     slug = f"observed-{run}"
-    signer = Signer()
-    r = await gateway.post(
-        "/api/v1/plugins/publishers/me/keys",
-        json={"public_key": signer.public_b64},
-        headers=publisher,
-    )
-    assert r.status_code == 201, r.text
-    key_id = r.json()["key_id"]
-    r = await gateway.post(
-        "/api/v1/plugins/register",
-        json={"slug": slug, "name": slug, "type": "backend", "category": "monitoring"},
-        headers=publisher,
-    )
-    assert r.status_code == 201, r.text
-    blob = package(
-        manifest(slug, hooks=[{"name": "device.created", "url": "https://hooks.example.com/in"}])
-    )
-    r = await gateway.post(
-        "/api/v1/plugins/upload",
-        files={"package": (f"{slug}.tar.gz", blob, "application/gzip")},
-        data={"signature": signer.sign(blob), "key_id": key_id},
-        headers=publisher,
-    )
-    assert r.status_code == 201, r.text
+    hooks = [{"name": "device.created", "url": "https://hooks.example.com/in"}]
+    await publish_through_gateway(gateway, developer, manifest(slug, hooks=hooks))
     return slug
 
 
