@@ -60,7 +60,7 @@ def create_service_app(
         max_depth=settings.max_json_depth,
     )
     # Added last, so outermost of the app's own middleware (inside the request's span).
-    app.add_middleware(RequestMetrics)
+    app.add_middleware(RequestMetrics, prefix=API_PREFIX)
     app.include_router(health_router())
     if settings.fault_route:
         app.include_router(fault_router())

@@ -33,8 +33,12 @@ UNLOGGED = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class RequestMetrics:
-    def __init__(self, app: ASGIApp) -> None:
+    """``prefix``: what the app's routers are included under (`app.API_PREFIX`); FastAPI's
+    matched route knows its path within its router only, so the prefix is put back here."""
+
+    def __init__(self, app: ASGIApp, prefix: str = "") -> None:
         self.app = app
+        self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in UNLOGGED:
@@ -53,7 +57,7 @@ class RequestMetrics:
             await self.app(scope, receive, recording_send)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = self._template(scope)
             method = scope["method"]
             REQUESTS.labels(method, route, str(status)).inc()
             LATENCY.labels(method, route).observe(elapsed)
@@ -70,3 +74,15 @@ class RequestMetrics:
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
+
+    def _template(self, scope: Scope) -> str:
+        route = scope.get("route")
+        path = getattr(route, "path", None)
+        if path is None:
+            return "unmatched"
+        concrete: str = scope["path"]
+        if self.prefix and concrete.startswith(self.prefix):
+            regex = getattr(route, "path_regex", None)
+            if regex is not None and regex.match(concrete[len(self.prefix) :]):
+                return self.prefix + path
+        return str(path)
