@@ -164,10 +164,19 @@ async def test_an_install_and_a_platform_event_are_each_one_trace_across_process
     plugin_id = r.json()["plugin_id"]
 
     # Installer API -> outbox -> Kafka -> installer worker -> follow-ups -> hooks worker.
-    def hooks_saw_enabled(spans: list[Span]) -> bool:
-        return any(s["name"].endswith("installer.installation.enabled.v1") for s in spans)
+    # Each process exports its spans from a thread of its own, in its own time: wait for all.
+    def complete(spans: list[Span]) -> bool:
+        names = {(s["service"], s["role"], s["name"].split(" ")[0]) for s in spans}
+        wanted = {
+            ("installer", "api", "POST"),
+            ("installer", "worker", "installer.install-executor"),
+        }
+        enabled = any(
+            s["name"] == "hooks.subscriptions installer.installation.enabled.v1" for s in spans
+        )
+        return wanted <= names and enabled
 
-    spans = await until(lambda: spans_of(instance, install_trace), hooks_saw_enabled)
+    spans = await until(lambda: spans_of(instance, install_trace), complete)
     api = one(spans, service="installer", role="api", kind="SERVER")
     assert api["parent_span_id"] == client_span
     assert "/plugins/install" in api["name"]
@@ -228,7 +237,7 @@ async def test_an_install_and_a_platform_event_are_each_one_trace_across_process
     event_trace, event_span = sent[delivery["event_id"]]
 
     def attempted(spans: list[Span]) -> bool:
-        return any(s["role"] == "dispatcher" for s in spans)
+        return {"worker", "dispatcher"} <= {s["role"] for s in spans}
 
     spans = await until(lambda: spans_of(instance, event_trace), attempted)
     ingest = one(spans, service="hooks", role="worker", name="hooks.platform-events device.created")
