@@ -65,8 +65,18 @@ class ServiceSettings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
-    # "none", "console", or an OTLP/HTTP endpoint such as http://collector:4318/v1/traces.
+    # One INFO line per event a consumer applies (consumer, event id and type, with the event's
+    # trace id), so one event can be followed through every process's log.
+    log_events: bool = True
+    # "none", "console", or an OTLP/HTTP endpoint such as http://collector:4318/v1/traces. With
+    # "none", the standard OTEL_EXPORTER_OTLP_ENDPOINT (when set) still sends spans by OTLP/HTTP.
     otel_exporter: str = "none"
+    # A JSON-lines file every finished span is appended to (telemetry.JsonLinesSpanExporter);
+    # the local test instance sets one per process and the end-to-end tests read them.
+    trace_file: str | None = None
+    # Workers, relays and hooks' dispatcher serve Prometheus metrics on http_host:metrics_port
+    # (0: not served). An API serves /metrics on its HTTP port instead, never via the gateway.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)

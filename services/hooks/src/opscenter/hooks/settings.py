@@ -52,9 +52,6 @@ class HooksSettings(ServiceSettings):
     #: At most this many deliveries of one tenant per claim, so a flood cannot fill a claim.
     tenant_share_per_claim: int = Field(default=20, ge=1)
 
-    #: Where the dispatcher process serves its Prometheus metrics on 127.0.0.1 (0: nowhere).
-    dispatcher_metrics_port: int = Field(default=0, ge=0, le=65535)
-
     #: Token bucket per installation: sustained deliveries/s and burst.
     installation_rate_per_s: float = Field(default=200.0, gt=0)
     installation_burst: int = Field(default=400, ge=1)
