@@ -77,17 +77,31 @@ def test_pods_run_hardened(rendered: Rendered) -> None:
             assert pod["securityContext"]["runAsNonRoot"] is True, name
 
 
-def test_apis_are_probed_on_healthz_and_readyz(rendered: Rendered) -> None:
+def test_apis_are_probed_on_healthz_and_readyz_and_every_process_serves_metrics(
+    rendered: Rendered,
+) -> None:
+    configs = rendered.of_kind("ConfigMap")
     for name, deployment in rendered.of_kind("Deployment").items():
-        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        if name.endswith(("-kafka", "-postgres", "-gateway")):
+            continue
+        template = deployment["spec"]["template"]
+        (container,) = template["spec"]["containers"]
+        scraped = template["metadata"]["annotations"]
+        assert scraped["prometheus.io/scrape"] == "true", name
         if name.endswith("-api"):
             assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
             assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-        elif name.endswith("-dispatcher"):
-            probe = " ".join(container["livenessProbe"]["exec"]["command"])
-            assert "127.0.0.1:9464/metrics" in probe
-            env = rendered.of_kind("ConfigMap")["opscenter-hooks"]["data"]
-            assert env["HOOKS_DISPATCHER_METRICS_PORT"] == "9464"
+            assert scraped["prometheus.io/port"] == "8000"
+            continue
+        # Workers, relays, the dispatcher: their metrics server (servicekit telemetry) on the
+        # port their ConfigMap gives, bound to HTTP_HOST (0.0.0.0 in pods).
+        service = name.removeprefix("opscenter-").split("-")[0]
+        env = configs[f"opscenter-{service}"]["data"]
+        (port,) = container["ports"]
+        assert str(port["containerPort"]) == env[f"{service.upper()}_METRICS_PORT"], name
+        assert env[f"{service.upper()}_HTTP_HOST"] == "0.0.0.0"
+        assert container["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+        assert scraped["prometheus.io/port"] == str(port["containerPort"]), name
 
 
 def test_every_deployment_has_a_budget_and_apis_and_workers_scale(rendered: Rendered) -> None:
@@ -122,6 +136,9 @@ def test_migrations_are_hooks_reading_the_database_url_only(rendered: Rendered) 
             )
 
 
+SCRAPERS = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+
+
 def test_network_policies_cover_every_pod(rendered: Rendered) -> None:
     """Each process has a policy of its own; only installer and hooks reach catalog's API, and
     only the dispatcher reaches outside the cluster."""
@@ -132,7 +149,16 @@ def test_network_policies_cover_every_pod(rendered: Rendered) -> None:
     for name, policy in policies.items():
         ingress = policy["spec"]["ingress"]
         assert isinstance(ingress, list), name  # null would read as "no rules" only by luck
-        assert bool(ingress) == name.endswith(("-api", "-gateway")), name
+        if name.endswith("-migrate"):
+            assert ingress == [], name
+        elif not name.endswith("-gateway"):
+            # Every process may be scraped, and only on its metrics port, by the scrapers named.
+            ports = {p["port"] for rule in ingress for p in rule["ports"]}
+            assert ports, name
+            assert ports <= {8000, 9464}, name
+            assert any(rule.get("from") == SCRAPERS for rule in ingress), name
+            if not name.endswith("-api"):
+                assert ports == {9464}, name
         egress = policy["spec"]["egress"]
         to_catalog = any(
             peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name")
