@@ -141,7 +141,9 @@ async def run_worker(
     """Runs a service's consumers until SIGTERM; creates the topics it touches first."""
     settings = runtime.settings
     start_process_telemetry(settings, "worker")
-    await ensure_topics(settings.kafka_bootstrap, topics)
+    await ensure_topics(
+        settings.kafka_bootstrap, topics, replication=settings.kafka_topic_replication
+    )
     broker = create_broker(settings)
     for consumer in consumers(runtime, broker):
         subscribe(broker, consumer, max_records=settings.consumer_batch_size)

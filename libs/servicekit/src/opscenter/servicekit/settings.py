@@ -34,6 +34,9 @@ class ServiceSettings(BaseSettings):
     # force generic plans and skip planning (a recursive CTE is re-planned every time on "auto").
     db_plan_cache_mode: PlanCacheMode = "auto"
     kafka_bootstrap: str = "127.0.0.1:29092"
+    #: The replication factor of the topics a process creates when they are missing (one broker
+    #: locally; a production cluster wants 3, with min.insync.replicas 2, so acks=all holds).
+    kafka_topic_replication: int = Field(default=1, ge=1, le=16)
 
     # JWT: HS256 with a shared secret locally; RS256 with a public key (PEM) or JWKS in production.
     jwt_algorithm: str = "HS256"
