@@ -5,10 +5,10 @@ back to its topic once the cause is fixed.
     python -m opscenter.servicekit.dlq replay TOPIC [--consumer NAME] [--dry-run]
 
 (``--bootstrap``, else ``OPSCENTER_KAFKA_BOOTSTRAP``, names the broker; ``TOPIC`` is the
-original topic, such as ``installer.installation``.) ``list`` reads every dead-letter topic (or the ones named) from the
-start and prints one JSON line per message: where it came from, which consumer gave up on it
-and why (the ``dlq-*`` headers the consumers write), the event's type and id, and whether it
-was already replayed.
+original topic, such as ``installer.installation``.) ``list`` reads every dead-letter topic (or
+the ones named) from the start and prints one JSON line per message: where it came from, which
+consumer gave up on it and why (the ``dlq-*`` headers the consumers write), the event's type
+and id, and whether it was already replayed.
 
 ``replay`` publishes each message not yet replayed back to its original topic with its key,
 value and original headers, then records how far it got as the offsets of the consumer group
