@@ -58,3 +58,17 @@ def test_a_producer_cannot_emit_a_malformed_config_set(changes: dict[str, object
 def test_secrets_are_optional() -> None:
     event = InstallationConfigSetV1.model_validate(_with(secrets=None, config={}))
     assert event.secrets is None
+
+
+def test_join_secrets_sets_dotted_paths_without_touching_the_input() -> None:
+    from opscenter.contracts.config_schema import join_secrets
+
+    public = {"db": {"host": "h"}, "region": "eu"}
+    joined = join_secrets(public, {"db.password": "pw", "token": "t", "new.deep.key": 1})
+    assert joined == {
+        "db": {"host": "h", "password": "pw"},
+        "region": "eu",
+        "token": "t",
+        "new": {"deep": {"key": 1}},
+    }
+    assert public == {"db": {"host": "h"}, "region": "eu"}

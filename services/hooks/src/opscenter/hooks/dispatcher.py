@@ -44,6 +44,7 @@ from opscenter.servicekit.db import DATABASE_AWAY
 from opscenter.servicekit.logs import configure_logging
 from opscenter.servicekit.process import install_signal_stop, run_main
 from opscenter.servicekit.runtime import ServiceRuntime
+from opscenter.servicekit.sealing import Opener
 from opscenter.servicekit.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,11 @@ def handler_runner(
         settings.allow_unsigned,
     )
     return HandlerRunner(
-        packages, sandbox, Path(settings.storage_root), settings.storage_quota_mb * 1024 * 1024
+        packages,
+        sandbox,
+        Path(settings.storage_root),
+        settings.storage_quota_mb * 1024 * 1024,
+        Opener(settings.config_private_key.get_secret_value()),
     )
 
 

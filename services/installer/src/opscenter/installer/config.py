@@ -24,6 +24,7 @@ from opscenter.contracts import SealedConfigSecrets
 # validate_config lives in contracts so the SDK's harness checks config with the same code.
 from opscenter.contracts.config_schema import (
     SECRET_MASK,
+    join_secrets,
     mask_config,
     secret_fields,
     validate_config,
@@ -57,14 +58,6 @@ def _pop(config: dict[str, Any], path: str) -> None:
         node.pop(leaf, None)
 
 
-def _set(config: dict[str, Any], path: str, value: Any) -> None:
-    *parents, leaf = path.split(".")
-    node = config
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = value
-
-
 def split_secrets(
     schema: Mapping[str, Any] | None, config: Mapping[str, Any], also: Iterable[str] = ()
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -81,11 +74,7 @@ def split_secrets(
     return public, secrets
 
 
-def join(public: Mapping[str, Any], secrets: Mapping[str, Any]) -> dict[str, Any]:
-    full = copy.deepcopy(dict(public))
-    for path, value in secrets.items():
-        _set(full, path, value)
-    return full
+join = join_secrets
 
 
 def merge_for_update(
@@ -96,12 +85,12 @@ def merge_for_update(
 ) -> dict[str, Any]:
     """The full config a PUT means: ``new`` as given, plus every stored secret it omitted or
     sent back masked (secrets are write-only, so clients cannot echo them)."""
-    full = copy.deepcopy(dict(new))
+    kept = {}
     for path in secret_fields(schema or {}):
-        found, value = _get(full, path)
+        found, value = _get(new, path)
         if (not found or value == SECRET_MASK) and path in stored_secrets:
-            _set(full, path, stored_secrets[path])
-    return full
+            kept[path] = stored_secrets[path]
+    return join_secrets(new, kept)
 
 
 def public_view(
