@@ -171,3 +171,23 @@ def test_secrets_for_hooks_are_sealed_to_its_key_and_bound_to_the_installation()
 def test_a_field_stored_secret_stays_secret_when_a_new_schema_stops_marking_it():
     public, secrets = split_secrets({"type": "object"}, {"token": "s", "host": "h"}, ["token"])
     assert (public, secrets) == ({"host": "h"}, {"token": "s"})
+
+
+def test_production_refuses_the_dev_keys_and_a_malformed_hooks_key():
+    from pydantic import ValidationError
+
+    from opscenter.installer.settings import InstallerSettings
+
+    strong = "x" * 40
+    _, hooks_key = generate_keypair()
+    issued = {"jwt_secret": strong, "jwt_audience": "api", "jwt_issuer": "https://id.example"}
+    with pytest.raises(ValidationError, match="secret_key"):
+        InstallerSettings(environment="production", hooks_config_public_key=hooks_key, **issued)
+    with pytest.raises(ValidationError, match="hooks_config_public_key"):
+        InstallerSettings(environment="production", secret_key=strong, **issued)
+    with pytest.raises(ValidationError, match="not base64"):
+        InstallerSettings(hooks_config_public_key="not a key!")
+    s = InstallerSettings(
+        environment="production", secret_key=strong, hooks_config_public_key=hooks_key, **issued
+    )
+    assert s.hooks_config_public_key == hooks_key

@@ -33,10 +33,12 @@ from standardwebhooks import Webhook
 from opscenter.contracts import (
     CloudEvent,
     EventPayload,
+    InstallationConfigSetV1,
     InstallationDisabledV1,
     InstallationEnabledV1,
     PluginVersionPublishedV1,
     PublisherKeyRegisteredV1,
+    SealedConfigSecrets,
     new_event,
 )
 from opscenter.contracts.catalog import artifact_path
@@ -44,6 +46,7 @@ from opscenter.contracts.manifest import HookSpec, Manifest, validate_manifest
 from opscenter.hooks.dispatcher import Dispatcher
 from opscenter.hooks.sandbox import SandboxSettings
 from opscenter.hooks.settings import HooksSettings
+from opscenter.servicekit import sealing
 from opscenter.servicekit.auth import mint_dev_token
 from opscenter.servicekit.consumer import EventConsumer
 from opscenter.servicekit.runtime import ServiceRuntime
@@ -301,6 +304,45 @@ class Hooks:
             )
         )
         return installation_id, plugin_id
+
+    async def set_config(
+        self,
+        tenant_id: str,
+        installation_id: uuid.UUID,
+        plugin_id: uuid.UUID,
+        config: dict[str, Any],
+        secrets: dict[str, Any],
+        *,
+        sequence: int | None = None,
+        public_key: str | None = None,
+    ) -> InstallationConfigSetV1:
+        """What the installer sends when a config is set: ``config`` in clear, ``secrets``
+        (``{dotted path: value}``) sealed to ``public_key`` (default: this service's own)."""
+        key = public_key or sealing.public_key_of(
+            self.settings.config_private_key.get_secret_value()
+        )
+        plain = json.dumps(secrets, sort_keys=True).encode()
+        payload = InstallationConfigSetV1(
+            installation_id=installation_id,
+            tenant_id=tenant_id,
+            plugin_id=plugin_id,
+            slug="watcher",
+            version="1.0.0",
+            state="enabled",
+            sequence=sequence or self._next_sequence(installation_id),
+            reason="update",
+            config=config,
+            secrets=SealedConfigSecrets(
+                algorithm=sealing.ALGORITHM,
+                key_id=sealing.key_id(key),
+                paths=sorted(secrets),
+                box=sealing.seal(key, plain, str(installation_id).encode()),
+            )
+            if secrets
+            else None,
+        )
+        await self.transition(payload)
+        return payload
 
     async def disable(
         self, tenant_id: str, installation_id: uuid.UUID, plugin_id: uuid.UUID
