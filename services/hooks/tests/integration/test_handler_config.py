@@ -176,24 +176,12 @@ async def test_secrets_sealed_to_another_key_fail_the_attempt_naming_keys_not_va
 
 
 async def test_uninstall_empties_the_config_and_an_older_one_cannot_bring_it_back(hooks: Hooks):
-    from opscenter.contracts import InstallationUninstalledV1
-
     t = tenant()
     installation, plugin = await hooks.enable(t, [])
     await hooks.set_config(
         t, installation, plugin, {"region": "eu"}, {"api_key": SECRET}, sequence=2
     )
-    await hooks.transition(
-        InstallationUninstalledV1(
-            installation_id=installation,
-            tenant_id=t,
-            plugin_id=plugin,
-            slug="watcher",
-            version="1.0.0",
-            state="uninstalled",
-            sequence=4,
-        )
-    )
+    await hooks.uninstall(t, installation, plugin, sequence=4)
     await hooks.set_config(
         t, installation, plugin, {"region": "eu"}, {"api_key": SECRET}, sequence=3
     )
