@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import textwrap
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import web
 
 from opscenter.contracts.manifest import HookSpec
@@ -43,14 +41,6 @@ REPORTER = textwrap.dedent(
         return connection.getresponse().status
     """
 )
-
-
-@pytest.fixture
-async def catalog() -> AsyncIterator[ArtifactServer]:
-    server = ArtifactServer()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def sandbox() -> SandboxSettings:
