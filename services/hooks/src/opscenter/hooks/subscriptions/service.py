@@ -33,6 +33,7 @@ from opscenter.contracts import (
     PublisherKeyRevokedV1,
 )
 from opscenter.contracts.hook_events import can_receive, matches_hook
+from opscenter.contracts.permissions import Permission, covers
 from opscenter.hooks.models import Subscription
 from opscenter.hooks.secrets import SecretCipher, new_webhook_secret
 from opscenter.hooks.subscriptions import repository as repo
@@ -140,6 +141,17 @@ def hook_target(sub: Subscription, event_type: str) -> HookTarget | None:
         if "url" in hook:
             return HookTarget("webhook", url=sub.endpoint_url or str(hook["url"]))
     return None
+
+
+def delivery_lane(sub: Subscription, target: HookTarget, aggregate: str) -> str:
+    """The lane of a delivery to ``sub`` about ``aggregate`` (``device_id:d1``, ``tenant``,
+    ``schedule:nightly``): deliveries in one lane are made one at a time, in order, across
+    every dispatcher. A handler that writes its storage folder has one lane for the whole
+    installation: the folder is one state, and two events of it handled at once (by two
+    dispatchers) would each persist a copy without the other's changes."""
+    if target.mode == "handler" and covers(sub.granted_permissions, Permission.STORAGE_WRITE):
+        return f"{sub.installation_id}:storage"
+    return f"{sub.installation_id}:{aggregate}"
 
 
 async def apply_plugin_event(session: AsyncSession, event: EventPayload) -> None:
