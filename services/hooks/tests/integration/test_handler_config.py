@@ -145,13 +145,16 @@ async def test_the_handler_gets_its_config_with_secrets_and_the_next_delivery_se
     assert [c for c, _ in attempts] == ["ok", "ok"]
 
 
-async def test_secrets_sealed_to_another_key_fail_the_attempt_naming_keys_not_values(
+async def test_secrets_sealed_to_another_key_fail_the_attempt_until_republished_to_ours(
     hooks: Hooks, catalog: ArtifactServer, receiver: Receiver, tmp_path: Path
 ):
+    """A box sealed to another key (the installer held an old hooks key) fails the attempt,
+    naming keys and never values; the installer's republish of the same config (same sequence)
+    sealed to this key replaces it, and the next delivery has its secret."""
     seen: list[Call] = []
     t, installation, plugin = await _installed_reporter(hooks, catalog, receiver, seen)
     _, other_public = generate_keypair()
-    await hooks.set_config(
+    set_at = await hooks.set_config(
         t, installation, plugin, {"region": "eu"}, {"api_key": SECRET}, public_key=other_public
     )
     await hooks.publish(device_created(t, "dev-1"))
@@ -159,10 +162,20 @@ async def test_secrets_sealed_to_another_key_fail_the_attempt_naming_keys_not_va
         attempts = await hooks.wait_for(
             "SELECT a.cause, a.error FROM delivery_attempts a", bool, timeout_s=60
         )
-    assert seen == [], "the handler never ran without its config"
-    assert attempts[0][0] == "config"
-    assert "HOOKS_CONFIG_PRIVATE_KEY" in attempts[0][1]
-    assert SECRET not in attempts[0][1]
+        assert seen == [], "the handler never ran without its config"
+        assert attempts[0][0] == "config"
+        assert "HOOKS_CONFIG_PRIVATE_KEY" in attempts[0][1]
+        assert SECRET not in attempts[0][1]
+        await hooks.set_config(
+            t, installation, plugin, {"region": "eu"}, {"api_key": SECRET}, sequence=set_at.sequence
+        )
+        await hooks.publish(device_created(t, "dev-2"))
+        await hooks.wait_for(
+            "SELECT 1 FROM deliveries WHERE status = 'succeeded'", bool, timeout_s=60
+        )
+    assert [c.body for c in seen] == [
+        {"device": "dev-2", "config": {"region": "eu", "api_key": SECRET}}
+    ]
 
 
 async def test_uninstall_empties_the_config_and_an_older_one_cannot_bring_it_back(hooks: Hooks):

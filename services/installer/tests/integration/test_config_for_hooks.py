@@ -14,7 +14,9 @@ from opscenter.contracts import (
     InstallationConfigSetV1,
     parse_payload,
 )
-from opscenter.servicekit.sealing import DEV_PRIVATE_KEY, Opener
+from opscenter.installer.config import ConfigCipher
+from opscenter.installer.republish_config import republish_all
+from opscenter.servicekit.sealing import DEV_PRIVATE_KEY, Opener, generate_keypair
 from opscenter.servicekit.testing import collect_records
 
 SECRET = "sk-live-4f1d2c9e8b7a6051"  # long and random-looking: it cannot appear by chance
@@ -110,3 +112,40 @@ async def test_config_reaches_kafka_with_secrets_sealed_to_hooks_only(
     assert history[upgrade.sequence] == "upgrade_succeeded"
     # The API still never answers a secret.
     assert upgraded["config"] == {"api_key": "********", "region": "********"}
+
+
+async def test_republish_sends_every_live_config_sealed_to_the_current_hooks_key(
+    catalog, new_tenant, settings, worker
+):
+    """The operator's command re-sends each live installation's config with its current
+    sequence, sealed to the key the installer holds now (here a new pair: a key rotation)."""
+    slug = f"rep-{uuid.uuid4().hex[:8]}"
+    await catalog.publish(slug, "1.0.0", config_schema=SCHEMA)
+    tenant = new_tenant()
+    installed = await tenant.install(slug, config={"api_key": SECRET, "region": "eu-west-1"})
+    assert installed.status_code == 202, installed.text
+    installation_id = installed.json()["installation"]["id"]
+    enabled = await tenant.wait_state(slug, "enabled")
+
+    new_private, new_public = generate_keypair()
+    cipher = ConfigCipher(settings.secret_key.get_secret_value(), new_public)
+    sent = await republish_all(worker, cipher, page=2)  # pages of 2: the paging is exercised
+    assert sent >= 1
+    records = await collect_records(
+        settings.kafka_bootstrap,
+        INSTALLER_INSTALLATION.name,
+        where=lambda r: _config_set(r, tenant.id) and b'"republish"' in r.value,
+        count=1,
+    )
+    assert len(records) == 1
+    assert SECRET.encode() not in records[0].value
+    event = parse_payload(CloudEvent.from_json_bytes(records[0].value))
+    assert isinstance(event, InstallationConfigSetV1)
+    assert event.sequence == enabled["history"][-1]["sequence"], "the current sequence"
+    assert (event.state, event.config) == ("enabled", {"region": "eu-west-1"})
+    assert event.secrets is not None
+    opened = Opener(new_private).open(event.secrets.box, installation_id.encode())
+    assert json.loads(opened) == {"api_key": SECRET}
+    # Nothing changed in the installer: no history row, the same state.
+    after = await tenant.installation(slug)
+    assert after["history"] == enabled["history"]

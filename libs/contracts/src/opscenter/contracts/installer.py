@@ -233,13 +233,20 @@ class InstallationConfigSetV1(_InstallationEvent):
     """The installation's config as it now is, for the hooks service (handlers read it from
     their context). Emitted with the transition that set it (an install request, a config
     update, an upgrade) and carrying that transition's ``sequence``: a consumer keeps the config
-    of the highest sequence it has seen. ``config`` holds the non-secret values only; secret
-    values (``secret_fields`` of the version's ``config_schema``) are only in ``secrets``."""
+    of the highest sequence it has seen (an operator's republish sends it again with the same
+    sequence). ``config`` holds the non-secret values only; secret values (``secret_fields``
+    of the version's ``config_schema``) are only in ``secrets``."""
 
     event_type: ClassVar[str] = "installer.installation.config_set.v1"
-    resulting_states: ClassVar[frozenset[InstallationState]] = _SETTLED | {S.INSTALLING}
+    resulting_states: ClassVar[frozenset[InstallationState]] = _SETTLED | {
+        S.INSTALLING,
+        S.UPDATING,
+    }
 
-    reason: Literal["install", "update", "upgrade"]
+    reason: Literal["install", "update", "upgrade", "republish"] = Field(
+        description="what set it; 'republish': an operator re-sent the config as it is, with "
+        "the installation's current sequence (a consumer holding that sequence keeps its own)"
+    )
     config: dict[str, JsonValue] = Field(
         default_factory=dict, description="the config without its secret fields"
     )

@@ -26,7 +26,8 @@ Invariants:
   many dispatchers compute it (ADR 0021).
 - ``installation_configs`` projects ``config_set`` events: one row per installation, the
   highest ``sequence`` applied kept (apart from the subscription's), so an older config never
-  replaces a newer one, whichever arrives first. Secret values are held only as the installer
+  replaces a newer one, whichever arrives first (an equal one, the same config resent,
+  replaces it). Secret values are held only as the installer
   sealed them to this service's key (``secrets``); the dispatcher opens them per attempt, into
   a handler's context only (ADR 0024). An uninstall empties the row and keeps its sequence.
 """

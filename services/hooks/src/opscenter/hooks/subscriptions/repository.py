@@ -75,15 +75,17 @@ async def upsert_subscription(session: AsyncSession, values: dict[str, Any]) -> 
 
 
 async def upsert_config(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Writes an installation's config unless the row holds one of the same or a higher
-    ``sequence`` (one statement: two consumers of one installation cannot interleave)."""
+    """Writes an installation's config unless the row holds one of a higher ``sequence`` (one
+    statement: two consumers of one installation cannot interleave). An equal sequence is the
+    same config (the installer changes one only with a transition), so it replaces what is
+    held: a republish sealed to a new hooks key takes effect."""
     stmt = insert(InstallationConfig).values(**values)
     changing = {k: stmt.excluded[k] for k in values if k != "installation_id"}
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=["installation_id"],
             set_={**changing, "updated_at": func.now()},
-            where=InstallationConfig.sequence < stmt.excluded.sequence,
+            where=InstallationConfig.sequence <= stmt.excluded.sequence,
         )
     )
 

@@ -104,7 +104,8 @@ async def apply_installation_event(
 
 
 async def apply_config(session: AsyncSession, event: InstallationConfigSetV1) -> None:
-    """Keeps the installation's config unless a newer one (higher sequence) is held."""
+    """Keeps the installation's config unless a newer one (higher sequence) is held; the same
+    sequence resent (a republish, maybe sealed to a new key) replaces it."""
     await repo.upsert_config(
         session,
         {
