@@ -165,10 +165,20 @@ async def create_database(stack: LocalStack, prefix: str) -> str:
 
 
 async def drop_database(stack: LocalStack, url: str) -> None:
+    """Drops a test database, closing its connections. An autovacuum worker that happens to be
+    on it belongs to the bootstrap superuser, whom the test role may not terminate: FORCE then
+    fails (InsufficientPrivilegeError) until the worker is done, so the drop is tried again."""
     name = url.rsplit("/", 1)[1]
     conn = await asyncpg.connect(stack.pg_admin_dsn)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(20):
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except asyncpg.exceptions.InsufficientPrivilegeError:
+                if attempt == 19:
+                    raise
+                await asyncio.sleep(0.25)
     finally:
         await conn.close()
 
