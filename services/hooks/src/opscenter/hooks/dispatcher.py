@@ -43,6 +43,7 @@ from opscenter.servicekit.artifacts import ArtifactSource, HttpArtifactSource, I
 from opscenter.servicekit.db import DATABASE_AWAY
 from opscenter.servicekit.process import install_signal_stop, run_main
 from opscenter.servicekit.runtime import ServiceRuntime
+from opscenter.servicekit.sealing import Opener
 from opscenter.servicekit.telemetry import start_process_telemetry
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,11 @@ def handler_runner(
         settings.allow_unsigned,
     )
     return HandlerRunner(
-        packages, sandbox, Path(settings.storage_root), settings.storage_quota_mb * 1024 * 1024
+        packages,
+        sandbox,
+        Path(settings.storage_root),
+        settings.storage_quota_mb * 1024 * 1024,
+        Opener(settings.config_private_key.get_secret_value()),
     )
 
 

@@ -8,6 +8,9 @@ the two topics arrives first; ``schedules_from`` is reset when an installation b
 or changes version while enabled, so no tick from before that is owed.
 An installation gets its first webhook secret when it is first enabled; the tenant admin sees a
 secret only in the answer of a rotation (the old one keeps signing for ``secret_overlap_s``).
+An installation's config (``config_set``) is kept apart from its subscription, with its own
+sequence, so it is held whichever arrives first; it is stored as sent (secrets still sealed to
+this service) and emptied when the installation is uninstalled.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opscenter.contracts import (
     EventPayload,
+    InstallationConfigSetV1,
+    InstallationUninstalledV1,
     PluginBannedV1,
     PluginVersionPublishedV1,
     PublisherKeyRegisteredV1,
@@ -44,7 +49,24 @@ async def apply_installation_event(
     session: AsyncSession, payload: EventPayload, cipher: SecretCipher
 ) -> None:
     """Moves the projection to ``payload`` (any ``installer.installation`` event) unless it
-    already holds a newer transition."""
+    already holds a newer transition. A ``config_set`` (which repeats its transition's
+    sequence) moves only the config."""
+    if isinstance(payload, InstallationConfigSetV1):
+        await apply_config(session, payload)
+        return
+    if isinstance(payload, InstallationUninstalledV1):
+        # Secrets of an uninstalled plugin are not kept; the sequence stays, so a config
+        # event from before the uninstall cannot bring them back.
+        await repo.upsert_config(
+            session,
+            {
+                "installation_id": payload.installation_id,
+                "tenant_id": payload.tenant_id,
+                "sequence": payload.sequence,
+                "config": {},
+                "secrets": None,
+            },
+        )
     event: Any = payload
     current = await repo.subscription_for_update(session, event.installation_id)
     if current is not None and current.sequence >= event.sequence:
@@ -79,6 +101,21 @@ async def apply_installation_event(
         )
         if cancelled:
             log.info("cancelled pending deliveries", extra={"count": cancelled})
+
+
+async def apply_config(session: AsyncSession, event: InstallationConfigSetV1) -> None:
+    """Keeps the installation's config unless a newer one (higher sequence) is held; the same
+    sequence resent (a republish, maybe sealed to a new key) replaces it."""
+    await repo.upsert_config(
+        session,
+        {
+            "installation_id": event.installation_id,
+            "tenant_id": event.tenant_id,
+            "sequence": event.sequence,
+            "config": event.config,
+            "secrets": None if event.secrets is None else event.secrets.model_dump(mode="json"),
+        },
+    )
 
 
 @dataclass(frozen=True)
