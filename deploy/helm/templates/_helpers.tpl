@@ -113,6 +113,8 @@ env:
     valueFrom: {secretKeyRef: {name: {{ $secret }}, key: hooks-secret-key}}
   - name: HOOKS_TOKEN_SIGNING_SEED
     valueFrom: {secretKeyRef: {name: {{ $secret }}, key: hooks-token-signing-seed}}
+  - name: HOOKS_CONFIG_PRIVATE_KEY
+    valueFrom: {secretKeyRef: {name: {{ $secret }}, key: hooks-config-private-key, optional: true}}
 {{- end }}
 {{- if eq .service "installer" }}
   - name: INSTALLER_SECRET_KEY
