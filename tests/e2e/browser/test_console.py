@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -90,6 +91,30 @@ async def until_installable(gateway: httpx.AsyncClient, app: str, tenant: str) -
             return
         await asyncio.sleep(0.25)
     raise AssertionError(f"the installer never planned {app}: {r.text}")
+
+
+async def install(
+    gateway: httpx.AsyncClient, admin: dict[str, str], body: dict[str, Any]
+) -> dict[str, Any]:
+    """Installs through the API (the wizard has its own test), consenting to the plan's
+    permissions; answers the installation once it is enabled."""
+    r = await gateway.post(
+        "/api/v1/plugins/install", json={**body, "dry_run": True}, headers=admin
+    )
+    assert r.status_code == 200, r.text
+    permissions = r.json()["plan"]["permissions"]
+    r = await gateway.post(
+        "/api/v1/plugins/install",
+        json={**body, "accept_permissions": permissions, "enable": True},
+        headers=admin,
+    )
+    assert r.status_code == 202, r.text
+    for _ in range(240):
+        r = await gateway.get(f"/api/v1/plugins/{body['plugin']}/installation", headers=admin)
+        if r.status_code == 200 and r.json()["state"] == "enabled":
+            return r.json()
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"{body['plugin']} never became enabled: {r.text}")
 
 
 async def sign_in(
@@ -298,8 +323,8 @@ async def test_the_development_sign_in_is_routed_to_the_catalog(gateway: httpx.A
     assert me.status_code == 200, me.text
 
 
-async def test_a_developer_registers_uploads_and_sees_the_version_listed(
-    open_context: OpenContext, shoot: Shoot, tmp_path
+async def test_a_developer_registers_uploads_and_sees_the_version_listed_and_charted(
+    gateway: httpx.AsyncClient, open_context: OpenContext, shoot: Shoot, tmp_path
 ):
     run = uuid.uuid4().hex[:8]
     slug = f"web-dev-{run}"
@@ -332,10 +357,24 @@ async def test_a_developer_registers_uploads_and_sees_the_version_listed(
     versions = page.get_by_role("table", name=f"Versions of {slug}")
     await expect(versions).to_contain_text("1.0.0")
     await expect(versions).to_contain_text("Available")
+
+    # A tenant installs it: the developer's analytics chart shows the install (the analytics
+    # service counts it from the installer's events).
+    tenant = f"web-dev-t-{run}"
+    await until_installable(gateway, slug, tenant)
+    await install(gateway, bearer(sub=f"a-{run}", tenant_id=tenant, roles=["tenant_admin"]), {"plugin": slug})
+    installs = page.get_by_role("table", name=f"Installs of {slug}")
+    today = datetime.now(UTC).date().isoformat()
+    await expect(installs.get_by_role("row", name=re.compile(rf"^{today} 1 0 1$"))).to_have_count(
+        1, timeout=CONVERGE_MS
+    )
+    await expect(page.get_by_role("img", name=f"Installs of {slug}")).to_be_visible()
+    await expect(page.get_by_role("group", name=f"Totals of {slug}")).to_contain_text("Active installs1")
     await shoot(page, "developer")
 
     token = await page.evaluate("sessionStorage.getItem('opscenter.token')")
     phone = await (await open_context(NARROW, token=token)).new_page()
     await phone.goto("/developer")
     await expect(phone.get_by_role("table", name=f"Versions of {slug}")).to_contain_text("1.0.0")
+    await expect(phone.get_by_role("table", name=f"Installs of {slug}")).to_contain_text(today)
     await shoot(phone, "developer")

@@ -90,7 +90,8 @@ export function Totals({ data }: { data: PluginAnalytics }) {
   const t = data.totals;
   const revenue = Object.entries(t.revenue ?? {});
   return (
-    <dl className="facts totals" aria-label={`Totals of ${data.slug}`}>
+    <div role="group" aria-label={`Totals of ${data.slug}`}>
+    <dl className="facts totals">
       <dt>Installs</dt>
       <dd>{t.installs ?? 0}</dd>
       <dt>Active installs</dt>
@@ -114,6 +115,7 @@ export function Totals({ data }: { data: PluginAnalytics }) {
             ))}
       </dd>
     </dl>
+    </div>
   );
 }
 
