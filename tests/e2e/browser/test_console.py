@@ -249,6 +249,23 @@ async def test_install_review_and_ban_through_the_console(
     await sign_in(page, shoot, "platform_admin", "", f"ops-{run}")
     await page.get_by_label("Plugin slug or id").fill(app)
     await page.get_by_role("button", name="Open").click()
+    # Review moderation: the admin hides the member's review with a reason; the public
+    # summary no longer counts it, and the review's log says who hid it and why.
+    review = page.get_by_role("listitem").filter(has_text="Does what it says")
+    await review.get_by_label("Reason to hide it").fill("off-topic")
+    await review.get_by_role("button", name="Hide review").click()
+    await expect(review).to_contain_text("Hidden")
+    await review.get_by_role("button", name="Moderation log").click()
+    await expect(review.get_by_role("list", name=re.compile("^Moderation log"))).to_contain_text(
+        "off-topic"
+    )
+    await shoot(page, "admin-reviews")
+    for _ in range(40):
+        listed = await gateway.get(f"/api/v1/plugins/marketplace/{app}/reviews")
+        if listed.json()["summary"]["count"] == 0:
+            break
+        await asyncio.sleep(0.25)
+    assert listed.json()["summary"]["count"] == 0, listed.text
     moderate = page.get_by_role("form", name=f"Moderate {app}")
     ban = moderate.get_by_role("button", name=f"Ban {app}")
     await expect(ban).to_be_disabled()  # a ban needs its reason
@@ -330,6 +347,15 @@ async def test_a_developer_registers_uploads_and_sees_the_version_listed_and_cha
     slug = f"web-dev-{run}"
     good = tmp_path / f"{slug}.tar.gz"
     good.write_bytes(package(manifest(slug, name=f"Console {slug}")))
+    # Installs need signed packages: the developer's key is registered, the upload signed.
+    signer = Signer()
+    developer = bearer(sub=f"dev-{run}", roles=["developer"], publisher_id=f"pub-{run}")
+    r = await gateway.post(
+        "/api/v1/plugins/publishers/me/keys",
+        json={"public_key": signer.public_b64},
+        headers=developer,
+    )
+    assert r.status_code == 201, r.text
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(b"not a tar archive")
 
@@ -352,8 +378,9 @@ async def test_a_developer_registers_uploads_and_sees_the_version_listed_and_cha
     await shoot(page, "developer-refused")
 
     await form.get_by_label(re.compile("^Package")).set_input_files(str(good))
+    await form.get_by_label(re.compile("^Signature")).fill(signer.sign(good.read_bytes()))
     await form.get_by_role("button", name="Upload").click()
-    await expect(form.get_by_role("status")).to_have_text(f"Published {slug} 1.0.0.")
+    await expect(form.get_by_role("status")).to_have_text(f"Published {slug} 1.0.0 (signed).")
     versions = page.get_by_role("table", name=f"Versions of {slug}")
     await expect(versions).to_contain_text("1.0.0")
     await expect(versions).to_contain_text("Available")

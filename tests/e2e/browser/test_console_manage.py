@@ -15,7 +15,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from playwright.async_api import Page, expect
 
-from opscenter.catalog.testing import manifest, package
+from opscenter.catalog.testing import Signer, manifest, package
 from opscenter.contracts.platform import DeviceCreatedV1
 from opscenter.contracts.publisher import PlatformEventPublisher
 from opscenter.servicekit.testing import LocalStack
@@ -33,11 +33,30 @@ CONFIG_SCHEMA = {
 }
 
 
-async def upload(gateway: httpx.AsyncClient, developer: dict[str, str], blob: bytes) -> None:
+async def developer_with_key(
+    gateway: httpx.AsyncClient, run: str
+) -> tuple[dict[str, str], Signer]:
+    """A developer whose publisher has a signing key (installs need signed packages)."""
+    developer = bearer(sub=f"dev-{run}", roles=["developer"], publisher_id=f"pub-{run}")
+    signer = Signer()
+    r = await gateway.post(
+        "/api/v1/plugins/publishers/me/keys",
+        json={"public_key": signer.public_b64},
+        headers=developer,
+    )
+    assert r.status_code == 201, r.text
+    return developer, signer
+
+
+async def upload(
+    gateway: httpx.AsyncClient, developer: tuple[dict[str, str], Signer], blob: bytes
+) -> None:
+    headers, signer = developer
     r = await gateway.post(
         "/api/v1/plugins/upload",
         files={"package": ("p.tar.gz", blob, "application/gzip")},
-        headers=developer,
+        data={"signature": signer.sign(blob)},
+        headers=headers,
     )
     assert r.status_code == 201, r.text
 
@@ -72,9 +91,9 @@ async def test_config_upgrade_and_uninstall_warning_on_the_dashboard(
     run = uuid.uuid4().hex[:8]
     tenant = f"web-m-{run}"
     lib, app = f"web-mlib-{run}", f"web-mapp-{run}"
-    developer = bearer(sub=f"dev-{run}", roles=["developer"], publisher_id=f"pub-{run}")
+    developer = await developer_with_key(gateway, run)
     for slug in (lib, app):
-        await register(gateway, developer, slug)
+        await register(gateway, developer[0], slug)
     await upload(gateway, developer, package(manifest(lib, hooks=[], permissions=[])))
     base = {"dependencies": {"plugins": {lib: "^1.0.0"}}, "config_schema": CONFIG_SCHEMA}
     await upload(gateway, developer, package(manifest(app, **base)))
@@ -212,8 +231,8 @@ async def test_the_delivery_log_shows_attempts_replays_and_rotates_the_secret(
     run = uuid.uuid4().hex[:8]
     tenant = f"web-d-{run}"
     slug = f"web-hook-{run}"
-    developer = bearer(sub=f"dev-{run}", roles=["developer"], publisher_id=f"pub-{run}")
-    await register(gateway, developer, slug)
+    developer = await developer_with_key(gateway, run)
+    await register(gateway, developer[0], slug)
     handler = b"def on_created(event, context):\n    return {'seen': event['type']}\n"
     await upload(gateway, developer, package(manifest(slug), **{"backend__hooks.py": handler}))
     await until_installable(gateway, slug, tenant)

@@ -39,6 +39,7 @@ export function analyticsCharts(data: PluginAnalytics): ChartSpec[] {
       id: `${id}-installs`,
       title: `Installs of ${data.slug}`,
       labels,
+      integer: true,
       series: [
         { label: "Installs", kind: "bar", color: "#1f6feb", values: pick((p) => p.installs ?? 0) },
         { label: "Uninstalls", kind: "bar", color: "#a40e26", values: pick((p) => p.uninstalls ?? 0) },
@@ -49,6 +50,7 @@ export function analyticsCharts(data: PluginAnalytics): ChartSpec[] {
       id: `${id}-deliveries`,
       title: `Hook deliveries of ${data.slug}`,
       labels,
+      integer: true,
       series: [
         { label: "Deliveries", kind: "bar", color: "#1f6feb", values: pick((p) => p.hook_deliveries ?? 0) },
         { label: "Failures", kind: "bar", color: "#a40e26", values: pick((p) => p.hook_failures ?? 0) },

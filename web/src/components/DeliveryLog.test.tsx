@@ -68,10 +68,12 @@ describe("DeliveryLog", () => {
       if (path === "/api/v1/hooks/events") return { status: 200, body: { items: [] } };
       if (method === "POST" && path === `${base}/deliveries/d1/replay`) return { status: 202, body: delivery("d1", "pending", 1) };
       if (method === "POST" && path === `${base}/replay`) return { status: 202, body: { count: 3 } };
-      return { status: 200, body: { items: [delivery("d1", "failed", 1)], next_cursor: null } };
+      // Replayed once already: `attempts` counts the current schedule, the log every attempt.
+      return { status: 200, body: { items: [{ ...delivery("d1", "failed", 2), attempts: 1 }], next_cursor: null } };
     });
     renderWithApp(<DeliveryLog pluginId="pid" slug="app" refetchMs={0} />);
     const item = await screen.findByRole("listitem", { name: /device.created Failed/ });
+    expect(item).toHaveTextContent("2 attempts");
     await userEvent.click(within(item).getByRole("button", { name: /^Replay/ }));
     expect(await within(item).findByRole("status")).toHaveTextContent("Sent again");
     const one = calls.find((c) => c.path.endsWith("/deliveries/d1/replay"))!;

@@ -89,13 +89,16 @@ function DeliveryItem({ pluginId, delivery: d }: { pluginId: string; delivery: D
       api<Delivery>(`${hooksPath(pluginId)}/deliveries/${d.id}/replay`, { method: "POST", headers: { "Idempotency-Key": newIdempotencyKey() } }),
     onSuccess: () => client.invalidateQueries({ queryKey: ["deliveries", pluginId] }),
   });
+  // `attempts` counts the current retry schedule (a replay starts a new one); the log keeps
+  // every attempt ever made.
+  const total = Math.max(d.attempts, d.attempt_log.length);
   return (
     <li className="delivery" data-delivery={d.id} aria-labelledby={`delivery-${d.id}`}>
       <h3 id={`delivery-${d.id}`}>
         {d.event_type} <span className={`delivery-status status-${d.status}`}>{STATUS_LABELS[d.status]}</span>
       </h3>
       <p className="meta">
-        {when(d.created_at)} · {d.target === "handler" ? "handler" : "webhook"} · {d.attempts} attempt{d.attempts === 1 ? "" : "s"}
+        {when(d.created_at)} · {d.target === "handler" ? "handler" : "webhook"} · {total} attempt{total === 1 ? "" : "s"}
         {d.last_status_code ? ` · last answer ${d.last_status_code}` : ""}
         {d.next_attempt_at ? ` · next attempt ${when(d.next_attempt_at)}` : ""}
       </p>
@@ -115,9 +118,9 @@ function DeliveryItem({ pluginId, delivery: d }: { pluginId: string; delivery: D
               </tr>
             </thead>
             <tbody>
-              {d.attempt_log.map((a) => (
-                <tr key={a.attempt}>
-                  <td>{a.attempt}</td>
+              {d.attempt_log.map((a, index) => (
+                <tr key={index}>
+                  <td>{index + 1}</td>
                   <td>{when(a.started_at)}</td>
                   <td>
                     {a.outcome}

@@ -25,6 +25,8 @@ export type ChartSpec = {
   series: Series[];
   /** Bars stacked on each other (parts of one whole, e.g. the revenue split). */
   stacked?: boolean;
+  /** Counts: the axis shows whole numbers only. */
+  integer?: boolean;
   /** How a value reads in the table, e.g. "12.5 ms". */
   format?: (value: number) => string;
 };
@@ -50,7 +52,7 @@ export function chartConfig(spec: ChartSpec): ChartConfiguration {
       plugins: { legend: { position: "bottom" } },
       scales: {
         x: { stacked: !!spec.stacked },
-        y: { stacked: !!spec.stacked, beginAtZero: true },
+        y: { stacked: !!spec.stacked, beginAtZero: true, ticks: spec.integer ? { precision: 0 } : {} },
       },
     },
   } as ChartConfiguration;
