@@ -72,7 +72,9 @@ export function MetricChart({ spec }: { spec: ChartSpec }) {
       <div className="chart-canvas">
         <canvas ref={canvas} role="img" aria-label={spec.title} />
       </div>
-      <table className="visually-hidden">
+      {/* A table ignores a width smaller than its content: the wrapper does the hiding. */}
+      <div className="visually-hidden">
+      <table>
         <caption>{spec.title}</caption>
         <thead>
           <tr>
@@ -95,6 +97,7 @@ export function MetricChart({ spec }: { spec: ChartSpec }) {
           ))}
         </tbody>
       </table>
+      </div>
     </figure>
   );
 }
