@@ -302,6 +302,19 @@ async def test_install_review_and_ban_through_the_console(
         await expect(phone.get_by_role("heading", level=1)).to_be_visible()
         await expect(phone.get_by_role("status")).to_have_count(0)  # nothing still loading
         await shoot(phone, name)
+    # The install plan and the moderation page at a phone's width (a tenant without lib).
+    fresh = bearer(sub=f"admin2-{run}", tenant_id=f"{tenant}-2", roles=["tenant_admin"])
+    ops = bearer(sub=f"ops-{run}", roles=["platform_admin"])
+    for headers, path, name, ready in (
+        (fresh, f"/plugins/{lib}/install", "install-plan", "Continue to permissions"),
+        (ops, f"/admin?plugin={app}", "admin-banned", f"Ban {app}"),
+    ):
+        token = headers["Authorization"].removeprefix("Bearer ")
+        other = await (await open_context(NARROW, token=token)).new_page()
+        await other.goto(path)
+        await expect(other.get_by_role("button", name=ready)).to_be_visible()
+        await expect(other.get_by_role("status")).to_have_count(0)
+        await shoot(other, name)
     member_phone = await (await open_context(NARROW, token=member_token)).new_page()
     await member_phone.goto(f"/plugins/{lib}?tab=reviews")
     await expect(member_phone.get_by_role("heading", name="Write a review")).to_be_visible()
