@@ -98,9 +98,7 @@ async def install(
 ) -> dict[str, Any]:
     """Installs through the API (the wizard has its own test), consenting to the plan's
     permissions; answers the installation once it is enabled."""
-    r = await gateway.post(
-        "/api/v1/plugins/install", json={**body, "dry_run": True}, headers=admin
-    )
+    r = await gateway.post("/api/v1/plugins/install", json={**body, "dry_run": True}, headers=admin)
     assert r.status_code == 200, r.text
     permissions = r.json()["plan"]["permissions"]
     r = await gateway.post(
@@ -402,14 +400,18 @@ async def test_a_developer_registers_uploads_and_sees_the_version_listed_and_cha
     # service counts it from the installer's events).
     tenant = f"web-dev-t-{run}"
     await until_installable(gateway, slug, tenant)
-    await install(gateway, bearer(sub=f"a-{run}", tenant_id=tenant, roles=["tenant_admin"]), {"plugin": slug})
+    await install(
+        gateway, bearer(sub=f"a-{run}", tenant_id=tenant, roles=["tenant_admin"]), {"plugin": slug}
+    )
     installs = page.get_by_role("table", name=f"Installs of {slug}")
     today = datetime.now(UTC).date().isoformat()
     await expect(installs.get_by_role("row", name=re.compile(rf"^{today} 1 0 1$"))).to_have_count(
         1, timeout=CONVERGE_MS
     )
     await expect(page.get_by_role("img", name=f"Installs of {slug}")).to_be_visible()
-    await expect(page.get_by_role("group", name=f"Totals of {slug}")).to_contain_text("Active installs1")
+    await expect(page.get_by_role("group", name=f"Totals of {slug}")).to_contain_text(
+        "Active installs1"
+    )
     await shoot(page, "developer")
 
     token = await page.evaluate("sessionStorage.getItem('opscenter.token')")

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from opscenter.catalog.testing import Signer, manifest, package
 from opscenter.contracts.platform import DeviceCreatedV1
@@ -33,9 +33,7 @@ CONFIG_SCHEMA = {
 }
 
 
-async def developer_with_key(
-    gateway: httpx.AsyncClient, run: str
-) -> tuple[dict[str, str], Signer]:
+async def developer_with_key(gateway: httpx.AsyncClient, run: str) -> tuple[dict[str, str], Signer]:
     """A developer whose publisher has a signing key (installs need signed packages)."""
     developer = bearer(sub=f"dev-{run}", roles=["developer"], publisher_id=f"pub-{run}")
     signer = Signer()

@@ -138,7 +138,7 @@ export function Analytics({ plugin, refetchMs = 5000 }: { plugin: string; refetc
   const charts = useMemo(() => (query.data ? analyticsCharts(query.data) : []), [query.data]);
   return (
     <section className="analytics" aria-labelledby={`analytics-${plugin}`}>
-      <h4 id={`analytics-${plugin}`}>Analytics</h4>
+      <h3 id={`analytics-${plugin}`}>Analytics of {plugin}</h3>
       <SelectField label={`Period of ${plugin}'s analytics`} value={range} onChange={(v) => setRange(v as Range)}>
         {Object.entries(RANGES).map(([key, r]) => (
           <option key={key} value={key}>
