@@ -33,16 +33,18 @@ from opscenter.hooks.models import (
 
 _CLAIM = text(
     """
-    WITH due AS (
-        SELECT d.id, d.seq,
-               row_number() OVER (PARTITION BY d.tenant_id ORDER BY d.seq) AS rank
+    WITH heads AS (
+        SELECT DISTINCT ON (d.lane) d.id, d.seq, d.tenant_id, d.next_attempt_at, d.lease_until
         FROM deliveries d
-        WHERE d.status = 'pending' AND d.next_attempt_at <= :now
-          AND (d.lease_until IS NULL OR d.lease_until < :now)
-          AND NOT EXISTS (
-              SELECT 1 FROM deliveries e
-              WHERE e.lane = d.lane AND e.status = 'pending' AND e.seq < d.seq
-          )
+        WHERE d.status = 'pending'
+        ORDER BY d.lane, d.seq
+    ),
+    due AS (
+        SELECT h.id, h.seq,
+               row_number() OVER (PARTITION BY h.tenant_id ORDER BY h.seq) AS rank
+        FROM heads h
+        WHERE h.next_attempt_at <= :now
+          AND (h.lease_until IS NULL OR h.lease_until < :now)
     ),
     picked AS (
         SELECT id FROM due WHERE rank <= :share ORDER BY rank, seq LIMIT :limit

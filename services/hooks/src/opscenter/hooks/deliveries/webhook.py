@@ -3,11 +3,15 @@
 - Every active secret of the installation signs (``standardwebhooks`` signs v1 only); the
   signatures are joined with a space, so during a rotation a receiver holding either secret
   verifies the delivery.
-- The target's host is resolved before the call; a loopback, private, link-local, reserved,
-  multicast or metadata address is refused unless the operator allows private targets. The
-  call then goes to the host as given; redirects are never followed (a 3xx is a failure).
-- One shared ``httpx.AsyncClient`` carries every call (connection reuse), with the settings'
-  timeout for the whole attempt.
+- A loopback, private, link-local, reserved, multicast or metadata address is refused unless
+  the operator allows private targets. The check is made on the addresses the connection
+  itself uses (``GuardedResolver`` is the client's resolver; an IP literal is checked before
+  the call), so a name that resolves differently between a check and the call (DNS
+  rebinding) cannot reach a refused address. Redirects are never followed (a 3xx is a
+  failure).
+- One shared ``aiohttp.ClientSession`` carries every call (connection reuse), with the
+  settings' timeout for the whole attempt. (httpx's pool made a call cost ten times as much
+  CPU here: bench/RESULTS.md, 2026-12-08.)
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from opentelemetry import propagate
 from standardwebhooks import Webhook
 
@@ -34,8 +39,14 @@ from opscenter.hooks.tokens import HEADER as TOKEN_HEADER
 METADATA_HOSTS = frozenset({"169.254.169.254", "fd00:ec2::254", "100.100.100.200"})
 
 
-class TargetRefused(Exception):
-    """The target may not be called (its address is private and not allowed, or unusable)."""
+#: At most this much of a response body is read (only so the connection can be reused).
+_BODY_READ_CAP = 64 * 1024
+
+
+class TargetRefused(OSError):
+    """The target may not be called (its address is private and not allowed, or unusable).
+    An OSError, so that raised from the client's resolver it reaches the caller as the cause
+    of aiohttp's connection error."""
 
 
 def body_bytes(message: dict[str, Any]) -> bytes:
@@ -63,41 +74,111 @@ def _forbidden(address: str) -> bool:
     )
 
 
-async def check_target(url: str, *, allow_private: bool) -> None:
-    """Raises ``TargetRefused`` unless ``url`` may be called."""
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _checked_url(url: str, *, allow_private: bool) -> tuple[str, int]:
+    """``(host, port)`` of ``url``; refuses what needs no resolution to refuse: a URL that is
+    not absolute http(s), and a private IP literal."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TargetRefused(f"not an absolute http(s) URL: {url[:200]!r}")
-    if allow_private:
-        return
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if not allow_private and _is_ip(parts.hostname) and _forbidden(parts.hostname):
+        raise TargetRefused(f"{parts.hostname} is a private address")
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+async def _resolve(host: str, port: int, family: int, *, allow_private: bool) -> list[str]:
+    """The addresses of ``host``; refuses them all if any is private and not allowed."""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, port, type=socket.SOCK_STREAM
+            host, port, family=family, type=socket.SOCK_STREAM
         )
     except OSError as exc:
-        raise TargetRefused(f"cannot resolve {parts.hostname!r}: {exc}") from exc
-    for info in infos:
-        address = str(info[4][0])
-        if _forbidden(address):
-            raise TargetRefused(f"{parts.hostname} resolves to a private address ({address})")
+        raise TargetRefused(f"cannot resolve {host!r}: {exc}") from exc
+    addresses = [str(info[4][0]) for info in infos]
+    if not allow_private:
+        for address in addresses:
+            if _forbidden(address):
+                raise TargetRefused(f"{host} resolves to a private address ({address})")
+    return addresses
+
+
+async def check_target(url: str, *, allow_private: bool) -> None:
+    """Raises ``TargetRefused`` unless ``url`` may be called (its name resolved now)."""
+    host, port = _checked_url(url, allow_private=allow_private)
+    if not _is_ip(host):
+        await _resolve(host, port, socket.AF_UNSPEC, allow_private=allow_private)
+
+
+class GuardedResolver(AbstractResolver):
+    """The webhook client's resolver: the connection goes only to addresses it vetted."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self._allow_private = allow_private
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await _resolve(host, port, family, allow_private=self._allow_private)
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in addresses
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+def webhook_session(
+    *, timeout_s: float, allow_private: bool, max_connections: int
+) -> aiohttp.ClientSession:
+    """The client every attempt shares (the bench's bare baseline posts with one like it).
+    Created inside the running event loop."""
+    connector = aiohttp.TCPConnector(
+        limit=max_connections,
+        resolver=GuardedResolver(allow_private=allow_private),
+        ttl_dns_cache=10,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=timeout_s),
+        headers={"user-agent": "opscenter-hooks/1", "content-type": "application/json"},
+        auto_decompress=False,
+    )
 
 
 class WebhookSender:
     def __init__(self, *, timeout_s: float, allow_private: bool, max_connections: int) -> None:
         self._allow_private = allow_private
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s),
-            follow_redirects=False,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            headers={"user-agent": "opscenter-hooks/1", "content-type": "application/json"},
-        )
+        self._max_connections = max_connections
         self._timeout_s = timeout_s
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:  # aiohttp binds a session to the loop it is made in
+            self._session = webhook_session(
+                timeout_s=self._timeout_s,
+                allow_private=self._allow_private,
+                max_connections=self._max_connections,
+            )
+        return self._session
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def attempt(self, work: Work, token: str) -> AttemptResult:
         """The pipeline's attempt: the installation token rides in its own header."""
@@ -126,7 +207,7 @@ class WebhookSender:
             return AttemptResult(latency_ms=(time.perf_counter() - started) * 1000, **kw)
 
         try:
-            await check_target(url, allow_private=self._allow_private)
+            _checked_url(url, allow_private=self._allow_private)
         except TargetRefused as exc:
             return result(outcome="failed", status_code=None, error=f"target refused: {exc}")
         if not secrets:
@@ -143,19 +224,24 @@ class WebhookSender:
             **(extra_headers or {}),
         }
         try:
-            response = await self._client.post(url, content=body, headers=headers)
-        except httpx.TimeoutException:
+            async with self._client().post(
+                url, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                await response.content.read(_BODY_READ_CAP)
+                code, reason = response.status, response.reason or ""
+                retry_after = response.headers.get("retry-after")
+        except TimeoutError:  # aiohttp's timeouts are asyncio.TimeoutError (the builtin)
             return result(
                 outcome="failed", status_code=None, error=f"timed out after {self._timeout_s:g}s"
             )
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, TargetRefused):
+                return result(
+                    outcome="failed", status_code=None, error=f"target refused: {exc.os_error}"
+                )
             return result(outcome="failed", status_code=None, error=f"{type(exc).__name__}: {exc}")
-        code = response.status_code
+        except aiohttp.ClientError as exc:
+            return result(outcome="failed", status_code=None, error=f"{type(exc).__name__}: {exc}")
         outcome = classify(code)
-        error = None if outcome == "succeeded" else f"HTTP {code} {response.reason_phrase}"
-        return result(
-            outcome=outcome,
-            status_code=code,
-            error=error,
-            retry_after=response.headers.get("retry-after"),
-        )
+        error = None if outcome == "succeeded" else f"HTTP {code} {reason}"
+        return result(outcome=outcome, status_code=code, error=error, retry_after=retry_after)
