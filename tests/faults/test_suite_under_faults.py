@@ -1,0 +1,232 @@
+"""The whole suite under faults: while tenants install a webhook plugin (enabled), receive
+platform events on loopback receivers that verify every signature, review the plugin, and its
+developer reads its analytics, all through the gateway, every service process is SIGKILLed in
+turn (API, worker, relay of each service and hooks' dispatcher; supervisord starts each again),
+then Kafka is restarted, then Postgres. Afterwards every effect happened exactly once: each
+installation enabled with one history row per transition, each platform event at its webhook
+(exactly once after deduplication by webhook-id) with one delivery record, each review counted
+once in reviews' and the catalog's rating summaries, and analytics' counts equal to the events.
+
+The test prints a table per effect (expected, seen, lost, duplicated) and what the workload
+went through. It kills the shared test instance's processes and servers, so it lives in the
+faults tier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from effects import Observation, observe, table
+from faultload import (
+    Api,
+    Counters,
+    Platform,
+    Plugin,
+    Tenant,
+    bearer,
+    gather_flows,
+    new_tenant_name,
+    query_analytics,
+    run_tenant,
+)
+
+from opscenter.catalog.testing import Signer, manifest, package
+from opscenter.servicekit.migrations import REPO_ROOT
+from opscenter.servicekit.testing import LocalStack
+
+sys.path.insert(0, str(REPO_ROOT / "deploy" / "local"))
+from supervision import ProcessState, Supervisor
+
+pytestmark = pytest.mark.integration
+
+SUITE = REPO_ROOT / "deploy" / "local" / "suite.py"
+SERVICES = ("catalog", "installer", "hooks", "analytics", "reviews")
+#: Tenants start one every LAUNCH_EVERY_S while the faults go on: at least MIN_TENANTS, at
+#: most MAX_TENANTS, each emitting EVENTS_PER_TENANT platform events.
+MIN_TENANTS, MAX_TENANTS, LAUNCH_EVERY_S, EVENTS_PER_TENANT = 10, 24, 3.0, 2
+#: Bounded waits: a killed process back (supervisord), the suite converged afterwards.
+RESTART_TIMEOUT_S, CONVERGE_TIMEOUT_S = 90.0, 180.0
+
+
+@pytest.fixture(scope="module")
+def suite_url(local_stack: LocalStack) -> str:
+    """The test instance of the suite, brought up by suite.py (quick when already up)."""
+    suite = [sys.executable, str(SUITE)]
+    subprocess.run([*suite, "up", "--instance", local_stack.instance], check=True)
+    out = subprocess.run(
+        [*suite, "url", "--instance", local_stack.instance],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+async def publish_plugin(api: Api, run: str) -> Plugin:
+    """A developer publishes a signed webhook plugin subscribed to device.created; its URL is
+    a placeholder, each tenant points its installation's endpoint at its own receiver."""
+    developer = bearer(sub=f"dev-{run}", roles=["developer"], publisher_id=f"pub-{run}")
+    slug = f"faults-{run}"
+    signer = Signer()
+    r = await api.call(
+        "POST",
+        "/api/v1/plugins/publishers/me/keys",
+        headers=developer,
+        json={"public_key": signer.public_b64},
+        ok={201},
+    )
+    key_id = r.json()["key_id"]
+    await api.call(
+        "POST",
+        "/api/v1/plugins/register",
+        headers=developer,
+        json={"slug": slug, "name": slug, "type": "backend", "category": "monitoring"},
+        ok={201},
+    )
+    hooks = [{"name": "device.created", "url": "http://127.0.0.1:9/unset"}]
+    blob = package(manifest(slug, hooks=hooks))
+    await api.call(
+        "POST",
+        "/api/v1/plugins/upload",
+        headers=developer,
+        files={"package": (f"{slug}.tar.gz", blob, "application/gzip")},
+        data={"signature": signer.sign(blob), "key_id": key_id},
+        ok={201},
+    )
+    r = await api.until(f"/api/v1/plugins/marketplace/{slug}", {}, lambda a: a.status_code == 200)
+    plugin = Plugin(slug, r.json()["id"], developer)
+    # The installer, reviews and analytics learn the plugin from the catalog's events.
+    await api.call(
+        "POST",
+        "/api/v1/plugins/install",
+        headers=bearer(sub=f"probe-{run}", tenant_id=f"probe-{run}", roles=["tenant_admin"]),
+        json={"plugin": slug, "dry_run": True, "accept_permissions": ["api:devices:read"]},
+        ok={200},
+        not_yet={404, 409},
+    )
+    return plugin
+
+
+def supervisor_of(stack: LocalStack) -> Supervisor:
+    root = REPO_ROOT / ".local" / stack.instance
+    return Supervisor(root / "supervisor", root / "logs")
+
+
+async def kill_and_await_restart(supervisor: Supervisor, name: str) -> ProcessState:
+    """SIGKILLs the program's running process; returns once supervisord runs a new one."""
+    before = await running(supervisor, name, not_pid=0)
+    os.kill(before.pid, signal.SIGKILL)
+    return await running(supervisor, name, not_pid=before.pid)
+
+
+async def running(supervisor: Supervisor, name: str, *, not_pid: int) -> ProcessState:
+    """The program's state once it is RUNNING with a pid other than `not_pid`."""
+    deadline = time.monotonic() + RESTART_TIMEOUT_S
+    while time.monotonic() < deadline:
+        now = (await asyncio.to_thread(supervisor.states))[name]
+        if now.state == "RUNNING" and now.pid not in (0, not_pid):
+            return now
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{name} is not running: {supervisor.states()[name]}")
+
+
+async def inflict_faults(supervisor: Supervisor, stack: LocalStack, log: list[str]) -> None:
+    """Every service process SIGKILLed in turn (the next once supervisord restarted the
+    previous), then Kafka restarted, then Postgres. stack.sh runs in a thread: the receivers
+    live on this event loop and must keep answering."""
+    names = [n for n in (await asyncio.to_thread(supervisor.states)) if n != "gateway"]
+    expected = {f"{s}-{r}" for s in SERVICES for r in ("api", "worker", "relay")}
+    assert expected | {"hooks-dispatcher"} <= set(names), names
+    started = time.monotonic()
+    for name in sorted(names):
+        await kill_and_await_restart(supervisor, name)
+        log.append(f"{time.monotonic() - started:6.1f}s  SIGKILL {name}: restarted")
+    for server in ("kafka", "postgres"):
+        await asyncio.to_thread(stack.control, f"kill-{server}")
+        log.append(f"{time.monotonic() - started:6.1f}s  SIGKILL {server}")
+        await asyncio.to_thread(stack.control, f"start-{server}")
+        log.append(f"{time.monotonic() - started:6.1f}s  {server} started again")
+
+
+async def converge(client: httpx.AsyncClient, plugin: Plugin, tenants: list[Tenant]) -> Observation:
+    """Looks until every effect is exact and no delivery is pending, for at most
+    CONVERGE_TIMEOUT_S; returns the last look (the assertion shows what was off)."""
+    deadline = time.monotonic() + CONVERGE_TIMEOUT_S
+    last: Observation | None = None
+    while True:
+        try:
+            last = await observe(client, plugin, tenants)
+        except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the suite does not answer: {exc!r}") from exc
+        if last is not None and (last.converged or time.monotonic() > deadline):
+            return last
+        await asyncio.sleep(1.0)
+
+
+async def test_suite_under_faults_loses_and_duplicates_nothing(
+    suite_url: str, local_stack: LocalStack
+):
+    run = uuid.uuid4().hex[:8]
+    counters = Counters()
+    supervisor = supervisor_of(local_stack)
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=suite_url, timeout=30) as client:
+        api = Api(client, counters)
+        platform = Platform(local_stack.kafka_bootstrap, counters)
+        plugin = await publish_plugin(api, run)
+        tenants: list[Tenant] = []
+        flows: list[asyncio.Task[None]] = []
+        fault_log: list[str] = []
+        stop_reading = asyncio.Event()
+        reader = asyncio.create_task(query_analytics(api, plugin, stop_reading))
+        faults = asyncio.create_task(inflict_faults(supervisor, local_stack, fault_log))
+        try:
+            # Tenants keep arriving while the faults go on, so every fault meets some
+            # tenant mid-flow (installing, being projected, receiving, reviewing).
+            while len(tenants) < MAX_TENANTS and (len(tenants) < MIN_TENANTS or not faults.done()):
+                tenant = Tenant(new_tenant_name(run, len(tenants)), rating=1 + len(tenants) % 5)
+                tenants.append(tenant)
+                flow = run_tenant(api, platform, plugin, tenant, EVENTS_PER_TENANT)
+                flows.append(asyncio.create_task(flow))
+                await asyncio.sleep(LAUNCH_EVERY_S)
+            await faults
+            failures = await gather_flows(flows)
+            workload_s = time.monotonic() - started
+            observation = await converge(client, plugin, tenants)
+        finally:
+            stop_reading.set()
+            await reader
+            for task in (faults, *flows):
+                task.cancel()
+            await platform.stop()
+            for tenant in tenants:
+                await tenant.receiver.stop()
+
+    print(f"\nsuite under faults: {len(tenants)} tenants, {EVENTS_PER_TENANT} platform events each")
+    print("\n".join(fault_log))
+    print(
+        f"workload {workload_s:.0f}s, converged after {time.monotonic() - started:.0f}s; "
+        f"requests resent {counters.resent_requests}, 'not yet' answers {counters.not_yet}, "
+        f"platform events resent {counters.resent_events}, analytics reads "
+        f"{counters.analytics_answers} answered / {counters.analytics_failures} failed"
+    )
+    print(table(observation.effects))
+    for line in observation.details:
+        print("  " + line)
+    assert not failures, f"{len(failures)} tenant flows failed: {failures!r}"
+    assert all(t.done for t in tenants)
+    off = [e for e in observation.effects if not e.exact]
+    assert not off, f"lost or duplicated: {off}"
+    assert observation.settled, "deliveries still pending after the bounded wait"
