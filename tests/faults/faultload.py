@@ -37,8 +37,12 @@ SETTINGS = ServiceSettings()  # the suite's services share the local signing sec
 #: Answers that mean "the request did not take effect, or may have; send it again".
 TRANSIENT = frozenset({429, 500, 502, 503, 504})
 #: How long one step (one write, or one wait for a state) may take on a loaded machine, across
-#: process kills and broker and database restarts.
-STEP_TIMEOUT_S = 240.0
+#: process kills and broker and database restarts: sixteen processes starting at once on a
+#: busy 2-core machine have taken four minutes to answer again.
+STEP_TIMEOUT_S = 480.0
+#: Transient failures are retried after a delay doubling up to this (the retries must not
+#: take the CPU the restarting processes need).
+MAX_BACKOFF_S = 4.0
 
 
 def bearer(**claims: Any) -> dict[str, str]:
@@ -52,6 +56,7 @@ class Counters:
     resent_requests: int = 0  # requests sent again (transport error or transient status)
     not_yet: int = 0  # "not yet" refusals while a projection caught up
     resent_events: int = 0  # platform events whose record was sent again
+    sent_events: int = 0  # platform events acknowledged by the broker
     analytics_answers: int = 0
     analytics_failures: int = 0
 
@@ -83,12 +88,15 @@ class Api:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         last = "nothing"
+        backoff = every_s
         while loop.time() < deadline:
+            delay = every_s
             try:
                 answer = await self.client.request(method, path, headers=headers, **kwargs)
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 self.counters.resent_requests += 1
+                delay = backoff = min(backoff * 2, MAX_BACKOFF_S)
             else:
                 if answer.status_code in ok:
                     return answer
@@ -97,9 +105,10 @@ class Api:
                     self.counters.not_yet += 1
                 elif answer.status_code in TRANSIENT:
                     self.counters.resent_requests += 1
+                    delay = backoff = min(backoff * 2, MAX_BACKOFF_S)
                 else:
                     raise AssertionError(f"{method} {path} refused: {last}")
-            await asyncio.sleep(every_s)
+            await asyncio.sleep(delay)
         raise AssertionError(f"{method} {path} did not succeed in {timeout_s:.0f}s: {last}")
 
     async def until(
@@ -120,7 +129,7 @@ class Api:
                 if accept(answer):
                     return answer
                 last = f"{answer.status_code} {answer.text[:300]}"
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)
         raise AssertionError(f"GET {path}: not there in {timeout_s:.0f}s; last {last}")
 
 
@@ -263,6 +272,7 @@ async def run_tenant(
         event = new_event(payload, source="/tests/faults/platform")
         await platform.send(event)
         tenant.events.append(event.id)
+        api.counters.sent_events += 1
     # Reviews admits a review once the catalog's and the installer's events reached it (404,
     # then 403 until then); each attempt counts against the member's write budget, hence the
     # slower pace.

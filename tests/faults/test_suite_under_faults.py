@@ -1,8 +1,8 @@
 """The whole suite under faults: while tenants install a webhook plugin (enabled), receive
 platform events on loopback receivers that verify every signature, review the plugin, and its
-developer reads its analytics, all through the gateway, every service process is SIGKILLed in
-turn (API, worker, relay of each service and hooks' dispatcher; supervisord starts each again),
-then Kafka is restarted, then Postgres. Afterwards every effect happened exactly once: each
+developer reads its analytics, all through the gateway, Kafka is restarted, then Postgres, then
+every service process is SIGKILLed in turn (API, worker, relay of each service and hooks'
+dispatcher; supervisord starts each again). Afterwards every effect happened exactly once: each
 installation enabled with one history row per transition, each platform event at its webhook
 (exactly once after deduplication by webhook-id) with one delivery record, each review counted
 once in reviews' and the catalog's rating summaries, and analytics' counts equal to the events.
@@ -29,6 +29,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from effects import Observation, observe, table
 from faultload import (
+    STEP_TIMEOUT_S,
     Api,
     Counters,
     Platform,
@@ -55,6 +56,8 @@ SERVICES = ("catalog", "installer", "hooks", "analytics", "reviews")
 #: Tenants start one every LAUNCH_EVERY_S while the faults go on: at least MIN_TENANTS, at
 #: most MAX_TENANTS, each emitting EVENTS_PER_TENANT platform events.
 MIN_TENANTS, MAX_TENANTS, LAUNCH_EVERY_S, EVENTS_PER_TENANT = 10, 24, 3.0, 2
+#: The faults begin once this many platform events were sent: the pipeline is busy.
+WARM_EVENTS = 2
 #: Bounded waits: a killed process back (supervisord), the suite converged afterwards.
 RESTART_TIMEOUT_S, CONVERGE_TIMEOUT_S = 90.0, 180.0
 
@@ -141,22 +144,35 @@ async def running(supervisor: Supervisor, name: str, *, not_pid: int) -> Process
     raise AssertionError(f"{name} is not running: {supervisor.states()[name]}")
 
 
-async def inflict_faults(supervisor: Supervisor, stack: LocalStack, log: list[str]) -> None:
-    """Every service process SIGKILLed in turn (the next once supervisord restarted the
-    previous), then Kafka restarted, then Postgres. stack.sh runs in a thread: the receivers
-    live on this event loop and must keep answering."""
-    names = [n for n in (await asyncio.to_thread(supervisor.states)) if n != "gateway"]
+async def inflict_faults(
+    supervisor: Supervisor, stack: LocalStack, counters: Counters, log: list[str]
+) -> None:
+    """Once platform events flow (the pipeline is busy end to end), Kafka is restarted, then
+    Postgres, then every service process is SIGKILLed in turn, role by role across the
+    services (the next once supervisord runs the previous again). stack.sh runs in a thread:
+    the receivers live on this event loop and must keep answering."""
+    states = await asyncio.to_thread(supervisor.states)
+    names = [
+        f"{service}-{role}"
+        for role in ("relay", "worker", "dispatcher", "api")
+        for service in SERVICES
+        if f"{service}-{role}" in states
+    ]
     expected = {f"{s}-{r}" for s in SERVICES for r in ("api", "worker", "relay")}
     assert expected | {"hooks-dispatcher"} <= set(names), names
     started = time.monotonic()
-    for name in sorted(names):
-        await kill_and_await_restart(supervisor, name)
-        log.append(f"{time.monotonic() - started:6.1f}s  SIGKILL {name}: restarted")
+    while counters.sent_events < WARM_EVENTS:
+        assert time.monotonic() - started < STEP_TIMEOUT_S, "no platform event was sent"
+        await asyncio.sleep(0.2)
+    log.append(f"{time.monotonic() - started:6.1f}s  {counters.sent_events} events sent")
     for server in ("kafka", "postgres"):
         await asyncio.to_thread(stack.control, f"kill-{server}")
         log.append(f"{time.monotonic() - started:6.1f}s  SIGKILL {server}")
         await asyncio.to_thread(stack.control, f"start-{server}")
         log.append(f"{time.monotonic() - started:6.1f}s  {server} started again")
+    for name in names:
+        await kill_and_await_restart(supervisor, name)
+        log.append(f"{time.monotonic() - started:6.1f}s  SIGKILL {name}: restarted")
 
 
 async def converge(client: httpx.AsyncClient, plugin: Plugin, tenants: list[Tenant]) -> Observation:
@@ -191,7 +207,7 @@ async def test_suite_under_faults_loses_and_duplicates_nothing(
         fault_log: list[str] = []
         stop_reading = asyncio.Event()
         reader = asyncio.create_task(query_analytics(api, plugin, stop_reading))
-        faults = asyncio.create_task(inflict_faults(supervisor, local_stack, fault_log))
+        faults = asyncio.create_task(inflict_faults(supervisor, local_stack, counters, fault_log))
         try:
             # Tenants keep arriving while the faults go on, so every fault meets some
             # tenant mid-flow (installing, being projected, receiving, reviewing).
