@@ -220,10 +220,16 @@ class Tenant:
 
 
 async def run_tenant(
-    api: Api, platform: Platform, plugin: Plugin, tenant: Tenant, events: int
+    api: Api,
+    platform: Platform,
+    plugin: Plugin,
+    tenant: Tenant,
+    events: int,
+    stream_until: asyncio.Event | None = None,
 ) -> None:
     """Install (enabled), point the webhook at the tenant's receiver and learn its signing
-    secret, emit `events` device.created events, review the plugin."""
+    secret, emit `events` device.created events (and, given `stream_until`, one a second more
+    until it is set), review the plugin."""
     await tenant.receiver.start()
     r = await api.call(
         "POST",
@@ -265,7 +271,8 @@ async def run_tenant(
         not_yet={404},
     )
     tenant.receiver.verify_with.append(r.json()["secret"])
-    for i in range(events):
+    i = 0
+    while i < events or (stream_until is not None and not stream_until.is_set()):
         payload = DeviceCreatedV1(
             tenant_id=tenant.name, device_id=f"dev-{i}", name=f"edge-{i}", kind="router"
         )
@@ -273,6 +280,10 @@ async def run_tenant(
         await platform.send(event)
         tenant.events.append(event.id)
         api.counters.sent_events += 1
+        i += 1
+        if stream_until is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stream_until.wait(), 1.0)
     # Reviews admits a review once the catalog's and the installer's events reached it (404,
     # then 403 until then); each attempt counts against the member's write budget, hence the
     # slower pace.

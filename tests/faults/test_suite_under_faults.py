@@ -54,8 +54,10 @@ pytestmark = pytest.mark.integration
 SUITE = REPO_ROOT / "deploy" / "local" / "suite.py"
 SERVICES = ("catalog", "installer", "hooks", "analytics", "reviews")
 #: Tenants start one every LAUNCH_EVERY_S while the faults go on: at least MIN_TENANTS, at
-#: most MAX_TENANTS, each emitting EVENTS_PER_TENANT platform events.
+#: most MAX_TENANTS, each emitting EVENTS_PER_TENANT platform events; the first
+#: STREAMING_TENANTS emit one a second more until the faults are over.
 MIN_TENANTS, MAX_TENANTS, LAUNCH_EVERY_S, EVENTS_PER_TENANT = 10, 24, 3.0, 2
+STREAMING_TENANTS = 2
 #: The faults begin once this many platform events were sent: the pipeline is busy.
 WARM_EVENTS = 2
 #: Bounded waits: a killed process back (supervisord), the suite converged afterwards.
@@ -205,7 +207,7 @@ async def test_suite_under_faults_loses_and_duplicates_nothing(
         tenants: list[Tenant] = []
         flows: list[asyncio.Task[None]] = []
         fault_log: list[str] = []
-        stop_reading = asyncio.Event()
+        stop_reading, faults_over = asyncio.Event(), asyncio.Event()
         reader = asyncio.create_task(query_analytics(api, plugin, stop_reading))
         faults = asyncio.create_task(inflict_faults(supervisor, local_stack, counters, fault_log))
         try:
@@ -214,10 +216,13 @@ async def test_suite_under_faults_loses_and_duplicates_nothing(
             while len(tenants) < MAX_TENANTS and (len(tenants) < MIN_TENANTS or not faults.done()):
                 tenant = Tenant(new_tenant_name(run, len(tenants)), rating=1 + len(tenants) % 5)
                 tenants.append(tenant)
-                flow = run_tenant(api, platform, plugin, tenant, EVENTS_PER_TENANT)
+                # The first tenants stream events through every fault.
+                streams = faults_over if len(tenants) <= STREAMING_TENANTS else None
+                flow = run_tenant(api, platform, plugin, tenant, EVENTS_PER_TENANT, streams)
                 flows.append(asyncio.create_task(flow))
                 await asyncio.sleep(LAUNCH_EVERY_S)
             await faults
+            faults_over.set()
             failures = await gather_flows(flows)
             workload_s = time.monotonic() - started
             observation = await converge(client, plugin, tenants)
@@ -230,7 +235,8 @@ async def test_suite_under_faults_loses_and_duplicates_nothing(
             for tenant in tenants:
                 await tenant.receiver.stop()
 
-    print(f"\nsuite under faults: {len(tenants)} tenants, {EVENTS_PER_TENANT} platform events each")
+    events = sum(len(t.events) for t in tenants)
+    print(f"\nsuite under faults: {len(tenants)} tenants, {events} platform events")
     print("\n".join(fault_log))
     print(
         f"workload {workload_s:.0f}s, converged after {time.monotonic() - started:.0f}s; "
