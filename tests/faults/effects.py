@@ -14,7 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faultload import Plugin, Tenant
+
+from opscenter.contracts import ALL_TOPICS
 
 #: A delivery in one of these states will not be attempted again.
 FINISHED = frozenset({"succeeded", "failed", "dead_lettered", "cancelled"})
@@ -226,6 +229,30 @@ async def _analytics(
         ),
         count_effect("analytics: hook failures", failures, int(totals.get("hook_failures") or 0)),
     ]
+
+
+async def dead_letter_ends(bootstrap: str) -> dict[TopicPartition, int]:
+    """The end offset of every partition of every dead-letter topic."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the metadata partitions_for_topic reads
+        parts = [
+            TopicPartition(topic.dlq, p)
+            for topic in ALL_TOPICS
+            for p in consumer.partitions_for_topic(topic.dlq) or ()
+        ]
+        return dict(await consumer.end_offsets(parts))
+    finally:
+        await consumer.stop()
+
+
+async def dead_lettered(bootstrap: str, before: dict[TopicPartition, int]) -> Effect:
+    """Messages a consumer gave up on since `before`: each is an effect that never happened
+    (the suite's consumers only dead-letter what they cannot process after retries)."""
+    after = await dead_letter_ends(bootstrap)
+    n = sum(end - before.get(part, 0) for part, end in after.items())
+    return count_effect("kafka: messages dead-lettered by any consumer", 0, n)
 
 
 def table(effects: list[Effect]) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -27,7 +26,7 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from effects import Observation, observe, table
+from effects import Observation, dead_letter_ends, dead_lettered, observe, table
 from faultload import (
     STEP_TIMEOUT_S,
     Api,
@@ -51,7 +50,6 @@ from supervision import ProcessState, Supervisor
 
 pytestmark = pytest.mark.integration
 
-SUITE = REPO_ROOT / "deploy" / "local" / "suite.py"
 SERVICES = ("catalog", "installer", "hooks", "analytics", "reviews")
 #: Tenants start one every LAUNCH_EVERY_S while the faults go on: at least MIN_TENANTS, at
 #: most MAX_TENANTS, each emitting EVENTS_PER_TENANT platform events; the first
@@ -62,20 +60,6 @@ STREAMING_TENANTS = 2
 WARM_EVENTS = 2
 #: Bounded waits: a killed process back (supervisord), the suite converged afterwards.
 RESTART_TIMEOUT_S, CONVERGE_TIMEOUT_S = 90.0, 180.0
-
-
-@pytest.fixture(scope="module")
-def suite_url(local_stack: LocalStack) -> str:
-    """The test instance of the suite, brought up by suite.py (quick when already up)."""
-    suite = [sys.executable, str(SUITE)]
-    subprocess.run([*suite, "up", "--instance", local_stack.instance], check=True)
-    out = subprocess.run(
-        [*suite, "url", "--instance", local_stack.instance],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip()
 
 
 async def publish_plugin(api: Api, run: str) -> Plugin:
@@ -194,15 +178,16 @@ async def converge(client: httpx.AsyncClient, plugin: Plugin, tenants: list[Tena
 
 
 async def test_suite_under_faults_loses_and_duplicates_nothing(
-    suite_url: str, local_stack: LocalStack
+    gateway_url: str, local_stack: LocalStack
 ):
     run = uuid.uuid4().hex[:8]
     counters = Counters()
     supervisor = supervisor_of(local_stack)
     started = time.monotonic()
-    async with httpx.AsyncClient(base_url=suite_url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
         api = Api(client, counters)
         platform = Platform(local_stack.kafka_bootstrap, counters)
+        dead_letters_before = await dead_letter_ends(local_stack.kafka_bootstrap)
         plugin = await publish_plugin(api, run)
         tenants: list[Tenant] = []
         flows: list[asyncio.Task[None]] = []
@@ -226,6 +211,9 @@ async def test_suite_under_faults_loses_and_duplicates_nothing(
             failures = await gather_flows(flows)
             workload_s = time.monotonic() - started
             observation = await converge(client, plugin, tenants)
+            observation.effects.append(
+                await dead_lettered(local_stack.kafka_bootstrap, dead_letters_before)
+            )
         finally:
             stop_reading.set()
             await reader
