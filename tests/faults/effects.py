@@ -19,6 +19,8 @@ from faultload import Plugin, Tenant
 
 from opscenter.contracts import ALL_TOPICS
 
+#: An install with enable: each transition one history row, in this order.
+INSTALL_PATH = (("available", "installing"), ("installing", "installed"), ("installed", "enabled"))
 #: A delivery in one of these states will not be attempted again.
 FINISHED = frozenset({"succeeded", "failed", "dead_lettered", "cancelled"})
 
@@ -67,7 +69,7 @@ async def observe(client: httpx.AsyncClient, plugin: Plugin, tenants: list[Tenan
 async def _installations(
     client: httpx.AsyncClient, plugin: Plugin, tenants: list[Tenant], details: list[str]
 ) -> list[Effect]:
-    enabled = duplicated_installs = rows = transitions = broken = 0
+    enabled = duplicated_installs = rows = lost_rows = extra_rows = 0
     for tenant in tenants:
         r = await client.get("/api/v1/plugins/installed", headers=tenant.admin)
         r.raise_for_status()
@@ -75,21 +77,18 @@ async def _installations(
         duplicated_installs += max(0, len(mine) - 1)
         r = await client.get(f"/api/v1/plugins/{plugin.slug}/installation", headers=tenant.admin)
         if r.status_code == 404:
+            lost_rows += len(INSTALL_PATH)
             continue
         r.raise_for_status()
         installation = r.json()
         enabled += installation["state"] == "enabled"
-        history = installation["history"] or []
-        rows += len(history)
-        # One row per transition: distinct (from, to, sequence) steps, chained end to end.
-        steps = {(h["from_state"], h["to_state"]) for h in history}
-        transitions += len(steps)
-        chain = [h["from_state"] for h in history[1:]] == [h["to_state"] for h in history[:-1]]
-        if not chain or not history or history[-1]["to_state"] != "enabled":
-            broken += 1
-            details.append(
-                f"{tenant.name} history: {[(h['from_state'], h['to_state']) for h in history]}"
-            )
+        path = [(h["from_state"], h["to_state"]) for h in installation["history"] or []]
+        rows += len(path)
+        steps = Counter(path)
+        lost_rows += sum(1 for step in INSTALL_PATH if steps[step] == 0)
+        extra_rows += sum(n - (step in INSTALL_PATH) for step, n in steps.items())
+        if tuple(path) != INSTALL_PATH:
+            details.append(f"{tenant.name} history: {path}")
     return [
         Effect(
             "installer: installation enabled",
@@ -100,11 +99,11 @@ async def _installations(
         ),
         Effect(
             "installer: history rows (one per transition)",
-            transitions,
+            len(tenants) * len(INSTALL_PATH),
             rows,
-            broken,
-            rows - transitions,
-            "lost = installations whose chain is broken",
+            lost_rows,
+            extra_rows,
+            " -> ".join(to for _, to in INSTALL_PATH),
         ),
     ]
 

@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from opscenter.contracts import CloudEvent, new_event
 from opscenter.contracts.platform import DeviceCreatedV1
 from opscenter.contracts.publisher import record_for_event
-from opscenter.hooks.testing import Receiver
+from opscenter.hooks.testing import Call, Receiver
 from opscenter.servicekit.auth import mint_dev_token
 from opscenter.servicekit.settings import ServiceSettings
 
@@ -43,6 +44,9 @@ STEP_TIMEOUT_S = 480.0
 #: Transient failures are retried after a delay doubling up to this (the retries must not
 #: take the CPU the restarting processes need).
 MAX_BACKOFF_S = 4.0
+#: Streaming tenants' receivers answer this late, so that a dispatcher killed has attempts in
+#: flight: their leases expire and they are made again under the same webhook-id.
+SLOW_ANSWER_S = 1.5
 
 
 def bearer(**claims: Any) -> dict[str, str]:
@@ -231,6 +235,8 @@ async def run_tenant(
     secret, emit `events` device.created events (and, given `stream_until`, one a second more
     until it is set), review the plugin."""
     await tenant.receiver.start()
+    if stream_until is not None:
+        tenant.receiver.on("in", answer_slowly)
     r = await api.call(
         "POST",
         "/api/v1/plugins/install",
@@ -299,6 +305,11 @@ async def run_tenant(
     )
     tenant.review_id = r.json()["id"]
     tenant.done = True
+
+
+async def answer_slowly(call: Call, n: int) -> web.StreamResponse:
+    await asyncio.sleep(SLOW_ANSWER_S)
+    return web.Response(status=200)
 
 
 def _enabled_or_failed(installation: dict[str, Any]) -> bool:
