@@ -54,10 +54,19 @@ def count_effect(name: str, expected: int, seen: int, note: str = "") -> Effect:
     return Effect(name, expected, seen, max(0, expected - seen), max(0, seen - expected), note)
 
 
-async def observe(client: httpx.AsyncClient, plugin: Plugin, tenants: list[Tenant]) -> Observation:
-    """One look at every effect; raises httpx.TransportError if a service does not answer."""
+async def observe(
+    client: httpx.AsyncClient,
+    plugin: Plugin,
+    tenants: list[Tenant],
+    fresh: tuple[Plugin, list[Tenant]],
+) -> Observation:
+    """One look at every effect of the `tenants` of `plugin`, and at the installations of
+    `fresh` (installs of a package the installer had never fetched, requested while the
+    catalog, which serves packages, was down); raises httpx.TransportError if a service does
+    not answer."""
     details: list[str] = []
-    effects = await _installations(client, plugin, tenants, details)
+    effects = await _installations(client, plugin, tenants, details, "installer")
+    effects += await _installations(client, *fresh, details, "installer, package fetched late")
     deliveries = await _deliveries(client, plugin)
     effects += _webhooks(tenants, deliveries, details)
     effects += await _ratings(client, plugin, tenants)
@@ -67,7 +76,11 @@ async def observe(client: httpx.AsyncClient, plugin: Plugin, tenants: list[Tenan
 
 
 async def _installations(
-    client: httpx.AsyncClient, plugin: Plugin, tenants: list[Tenant], details: list[str]
+    client: httpx.AsyncClient,
+    plugin: Plugin,
+    tenants: list[Tenant],
+    details: list[str],
+    label: str,
 ) -> list[Effect]:
     enabled = duplicated_installs = rows = lost_rows = extra_rows = 0
     for tenant in tenants:
@@ -91,14 +104,14 @@ async def _installations(
             details.append(f"{tenant.name} history: {path}")
     return [
         Effect(
-            "installer: installation enabled",
+            f"{label}: installation enabled",
             len(tenants),
             enabled + duplicated_installs,
             len(tenants) - enabled,
             duplicated_installs,
         ),
         Effect(
-            "installer: history rows (one per transition)",
+            f"{label}: history rows (one per transition)",
             len(tenants) * len(INSTALL_PATH),
             rows,
             lost_rows,

@@ -237,20 +237,7 @@ async def run_tenant(
     await tenant.receiver.start()
     if stream_until is not None:
         tenant.receiver.on("in", answer_slowly)
-    r = await api.call(
-        "POST",
-        "/api/v1/plugins/install",
-        headers=tenant.admin,
-        key=f"install-{tenant.name}",
-        json={"plugin": plugin.slug, "accept_permissions": ["api:devices:read"]},
-        ok={202},
-    )
-    tenant.installation_id = r.json()["installation"]["id"]
-    await api.until(
-        f"/api/v1/plugins/{plugin.slug}/installation",
-        tenant.admin,
-        lambda a: a.status_code == 200 and _enabled_or_failed(a.json()),
-    )
+    await install_enabled(api, plugin, tenant)
     # Hooks learns the installation from the installer's events: 404 until then, and its
     # subscription must be enabled before a platform event can be owed to it. Each look is a
     # new key: a PUT answered with an older state is the first answer of its own key.
@@ -305,6 +292,25 @@ async def run_tenant(
     )
     tenant.review_id = r.json()["id"]
     tenant.done = True
+
+
+async def install_enabled(api: Api, plugin: Plugin, tenant: Tenant) -> None:
+    """Installs `plugin` for the tenant (enabled) and waits until it is; a failed
+    installation fails the flow with its reason."""
+    r = await api.call(
+        "POST",
+        "/api/v1/plugins/install",
+        headers=tenant.admin,
+        key=f"install-{tenant.name}",
+        json={"plugin": plugin.slug, "accept_permissions": ["api:devices:read"]},
+        ok={202},
+    )
+    tenant.installation_id = r.json()["installation"]["id"]
+    await api.until(
+        f"/api/v1/plugins/{plugin.slug}/installation",
+        tenant.admin,
+        lambda a: a.status_code == 200 and _enabled_or_failed(a.json()),
+    )
 
 
 async def answer_slowly(call: Call, n: int) -> web.StreamResponse:

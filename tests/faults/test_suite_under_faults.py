@@ -2,10 +2,12 @@
 platform events on loopback receivers that verify every signature, review the plugin, and its
 developer reads its analytics, all through the gateway, Kafka is restarted, then Postgres, then
 every service process is SIGKILLed in turn (API, worker, relay of each service and hooks'
-dispatcher; supervisord starts each again). Afterwards every effect happened exactly once: each
-installation enabled with one history row per transition, each platform event at its webhook
-(exactly once after deduplication by webhook-id) with one delivery record, each review counted
-once in reviews' and the catalog's rating summaries, and analytics' counts equal to the events.
+dispatcher; supervisord starts each again), and while the catalog's API is down a tenant
+installs a plugin whose package the installer has never fetched. Afterwards every effect
+happened exactly once: each installation enabled with one history row per transition, each
+platform event at its webhook (exactly once after deduplication by webhook-id) with one
+delivery record, each review counted once in reviews' and the catalog's rating summaries,
+analytics' counts equal to the events, and no message dead-lettered.
 
 The test prints a table per effect (expected, seen, lost, duplicated) and what the workload
 went through. It kills the shared test instance's processes and servers, so it lives in the
@@ -20,6 +22,7 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -36,6 +39,7 @@ from faultload import (
     Tenant,
     bearer,
     gather_flows,
+    install_enabled,
     new_tenant_name,
     query_analytics,
     run_tenant,
@@ -62,11 +66,10 @@ WARM_EVENTS = 2
 RESTART_TIMEOUT_S, CONVERGE_TIMEOUT_S = 90.0, 180.0
 
 
-async def publish_plugin(api: Api, run: str) -> Plugin:
-    """A developer publishes a signed webhook plugin subscribed to device.created; its URL is
+async def publish_plugins(api: Api, run: str, slugs: list[str]) -> list[Plugin]:
+    """A developer publishes signed webhook plugins subscribed to device.created; their URL is
     a placeholder, each tenant points its installation's endpoint at its own receiver."""
     developer = bearer(sub=f"dev-{run}", roles=["developer"], publisher_id=f"pub-{run}")
-    slug = f"faults-{run}"
     signer = Signer()
     r = await api.call(
         "POST",
@@ -76,35 +79,39 @@ async def publish_plugin(api: Api, run: str) -> Plugin:
         ok={201},
     )
     key_id = r.json()["key_id"]
-    await api.call(
-        "POST",
-        "/api/v1/plugins/register",
-        headers=developer,
-        json={"slug": slug, "name": slug, "type": "backend", "category": "monitoring"},
-        ok={201},
-    )
-    hooks = [{"name": "device.created", "url": "http://127.0.0.1:9/unset"}]
-    blob = package(manifest(slug, hooks=hooks))
-    await api.call(
-        "POST",
-        "/api/v1/plugins/upload",
-        headers=developer,
-        files={"package": (f"{slug}.tar.gz", blob, "application/gzip")},
-        data={"signature": signer.sign(blob), "key_id": key_id},
-        ok={201},
-    )
-    r = await api.until(f"/api/v1/plugins/marketplace/{slug}", {}, lambda a: a.status_code == 200)
-    plugin = Plugin(slug, r.json()["id"], developer)
-    # The installer, reviews and analytics learn the plugin from the catalog's events.
-    await api.call(
-        "POST",
-        "/api/v1/plugins/install",
-        headers=bearer(sub=f"probe-{run}", tenant_id=f"probe-{run}", roles=["tenant_admin"]),
-        json={"plugin": slug, "dry_run": True, "accept_permissions": ["api:devices:read"]},
-        ok={200},
-        not_yet={404, 409},
-    )
-    return plugin
+    plugins = []
+    for slug in slugs:
+        await api.call(
+            "POST",
+            "/api/v1/plugins/register",
+            headers=developer,
+            json={"slug": slug, "name": slug, "type": "backend", "category": "monitoring"},
+            ok={201},
+        )
+        hooks = [{"name": "device.created", "url": "http://127.0.0.1:9/unset"}]
+        blob = package(manifest(slug, hooks=hooks))
+        await api.call(
+            "POST",
+            "/api/v1/plugins/upload",
+            headers=developer,
+            files={"package": (f"{slug}.tar.gz", blob, "application/gzip")},
+            data={"signature": signer.sign(blob), "key_id": key_id},
+            ok={201},
+        )
+        r = await api.until(
+            f"/api/v1/plugins/marketplace/{slug}", {}, lambda a: a.status_code == 200
+        )
+        plugins.append(Plugin(slug, r.json()["id"], developer))
+        # The installer learns the plugin from the catalog's events.
+        await api.call(
+            "POST",
+            "/api/v1/plugins/install",
+            headers=bearer(sub=f"probe-{run}", tenant_id=f"probe-{run}", roles=["tenant_admin"]),
+            json={"plugin": slug, "dry_run": True, "accept_permissions": ["api:devices:read"]},
+            ok={200},
+            not_yet={404, 409},
+        )
+    return plugins
 
 
 def supervisor_of(stack: LocalStack) -> Supervisor:
@@ -112,10 +119,15 @@ def supervisor_of(stack: LocalStack) -> Supervisor:
     return Supervisor(root / "supervisor", root / "logs")
 
 
-async def kill_and_await_restart(supervisor: Supervisor, name: str) -> ProcessState:
-    """SIGKILLs the program's running process; returns once supervisord runs a new one."""
+async def kill_and_await_restart(
+    supervisor: Supervisor, name: str, then: Callable[[], object] | None = None
+) -> ProcessState:
+    """SIGKILLs the program's running process, calls `then` (while it is down); returns once
+    supervisord runs a new one."""
     before = await running(supervisor, name, not_pid=0)
     os.kill(before.pid, signal.SIGKILL)
+    if then is not None:
+        then()
     return await running(supervisor, name, not_pid=before.pid)
 
 
@@ -131,16 +143,23 @@ async def running(supervisor: Supervisor, name: str, *, not_pid: int) -> Process
 
 
 async def inflict_faults(
-    supervisor: Supervisor, stack: LocalStack, counters: Counters, log: list[str]
+    supervisor: Supervisor,
+    stack: LocalStack,
+    counters: Counters,
+    log: list[str],
+    while_down: dict[str, Callable[[], object]],
 ) -> None:
     """Once platform events flow (the pipeline is busy end to end), Kafka is restarted, then
     Postgres, then every service process is SIGKILLed in turn, role by role across the
-    services (the next once supervisord runs the previous again). stack.sh runs in a thread:
+    services (the next once supervisord runs the previous again): the dispatcher first, while
+    deliveries are in flight, and the APIs before the workers, so that the installer's worker
+    meets the catalog's API down; `while_down[name]` is called
+    right after `name` is killed. stack.sh runs in a thread:
     the receivers live on this event loop and must keep answering."""
     states = await asyncio.to_thread(supervisor.states)
     names = [
         f"{service}-{role}"
-        for role in ("relay", "worker", "dispatcher", "api")
+        for role in ("dispatcher", "relay", "api", "worker")
         for service in SERVICES
         if f"{service}-{role}" in states
     ]
@@ -157,18 +176,23 @@ async def inflict_faults(
         await asyncio.to_thread(stack.control, f"start-{server}")
         log.append(f"{time.monotonic() - started:6.1f}s  {server} started again")
     for name in names:
-        await kill_and_await_restart(supervisor, name)
+        await kill_and_await_restart(supervisor, name, while_down.get(name))
         log.append(f"{time.monotonic() - started:6.1f}s  SIGKILL {name}: restarted")
 
 
-async def converge(client: httpx.AsyncClient, plugin: Plugin, tenants: list[Tenant]) -> Observation:
+async def converge(
+    client: httpx.AsyncClient,
+    plugin: Plugin,
+    tenants: list[Tenant],
+    fresh: tuple[Plugin, list[Tenant]],
+) -> Observation:
     """Looks until every effect is exact and no delivery is pending, for at most
     CONVERGE_TIMEOUT_S; returns the last look (the assertion shows what was off)."""
     deadline = time.monotonic() + CONVERGE_TIMEOUT_S
     last: Observation | None = None
     while True:
         try:
-            last = await observe(client, plugin, tenants)
+            last = await observe(client, plugin, tenants, fresh)
         except (httpx.TransportError, httpx.HTTPStatusError) as exc:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the suite does not answer: {exc!r}") from exc
@@ -188,13 +212,24 @@ async def test_suite_under_faults_loses_and_duplicates_nothing(
         api = Api(client, counters)
         platform = Platform(local_stack.kafka_bootstrap, counters)
         dead_letters_before = await dead_letter_ends(local_stack.kafka_bootstrap)
-        plugin = await publish_plugin(api, run)
+        plugin, fresh = await publish_plugins(api, run, [f"faults-{run}", f"faults-{run}-fresh"])
         tenants: list[Tenant] = []
         flows: list[asyncio.Task[None]] = []
         fault_log: list[str] = []
         stop_reading, faults_over = asyncio.Event(), asyncio.Event()
         reader = asyncio.create_task(query_analytics(api, plugin, stop_reading))
-        faults = asyncio.create_task(inflict_faults(supervisor, local_stack, counters, fault_log))
+        # A tenant installs a plugin whose package the installer never fetched while the
+        # catalog's API, which serves packages, is down.
+        late = Tenant(new_tenant_name(run, 99), rating=5)
+        late_flows: list[asyncio.Task[None]] = []
+        while_down = {
+            "catalog-api": lambda: late_flows.append(
+                asyncio.create_task(install_enabled(api, fresh, late))
+            )
+        }
+        faults = asyncio.create_task(
+            inflict_faults(supervisor, local_stack, counters, fault_log, while_down)
+        )
         try:
             # Tenants keep arriving while the faults go on, so every fault meets some
             # tenant mid-flow (installing, being projected, receiving, reviewing).
@@ -208,16 +243,16 @@ async def test_suite_under_faults_loses_and_duplicates_nothing(
                 await asyncio.sleep(LAUNCH_EVERY_S)
             await faults
             faults_over.set()
-            failures = await gather_flows(flows)
+            failures = await gather_flows([*flows, *late_flows])
             workload_s = time.monotonic() - started
-            observation = await converge(client, plugin, tenants)
+            observation = await converge(client, plugin, tenants, (fresh, [late]))
             observation.effects.append(
                 await dead_lettered(local_stack.kafka_bootstrap, dead_letters_before)
             )
         finally:
             stop_reading.set()
             await reader
-            for task in (faults, *flows):
+            for task in (faults, *flows, *late_flows):
                 task.cancel()
             await platform.stop()
             for tenant in tenants:
