@@ -61,6 +61,7 @@ class Counters:
     not_yet: int = 0  # "not yet" refusals while a projection caught up
     resent_events: int = 0  # platform events whose record was sent again
     sent_events: int = 0  # platform events acknowledged by the broker
+    answering: int = 0  # webhook calls the streaming tenants' receivers are answering now
     analytics_answers: int = 0
     analytics_failures: int = 0
 
@@ -164,8 +165,8 @@ class Platform:
         async with self._lock:
             if self._producer is broken:
                 self._producer = None
-        with contextlib.suppress(Exception):
-            await broken.stop()
+        with contextlib.suppress(Exception):  # it may still be flushing to a dead broker
+            await asyncio.wait_for(broken.stop(), 30)
 
     async def send(self, event: CloudEvent, timeout_s: float = STEP_TIMEOUT_S) -> None:
         record = record_for_event(event)
@@ -236,7 +237,7 @@ async def run_tenant(
     until it is set), review the plugin."""
     await tenant.receiver.start()
     if stream_until is not None:
-        tenant.receiver.on("in", answer_slowly)
+        tenant.receiver.on("in", answer_slowly(api.counters))
     await install_enabled(api, plugin, tenant)
     # Hooks learns the installation from the installer's events: 404 until then, and its
     # subscription must be enabled before a platform event can be owed to it. Each look is a
@@ -313,9 +314,18 @@ async def install_enabled(api: Api, plugin: Plugin, tenant: Tenant) -> None:
     )
 
 
-async def answer_slowly(call: Call, n: int) -> web.StreamResponse:
-    await asyncio.sleep(SLOW_ANSWER_S)
-    return web.Response(status=200)
+def answer_slowly(counters: Counters) -> Callable[[Call, int], Awaitable[web.StreamResponse]]:
+    """A receiver's behaviour: 200 after SLOW_ANSWER_S, counting the calls in progress."""
+
+    async def answer(call: Call, n: int) -> web.StreamResponse:
+        counters.answering += 1
+        try:
+            await asyncio.sleep(SLOW_ANSWER_S)
+        finally:
+            counters.answering -= 1
+        return web.Response(status=200)
+
+    return answer
 
 
 def _enabled_or_failed(installation: dict[str, Any]) -> bool:

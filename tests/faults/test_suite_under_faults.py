@@ -152,14 +152,14 @@ async def inflict_faults(
     """Once platform events flow (the pipeline is busy end to end), Kafka is restarted, then
     Postgres, then every service process is SIGKILLed in turn, role by role across the
     services (the next once supervisord runs the previous again): the dispatcher first, while
-    deliveries are in flight, and the APIs before the workers, so that the installer's worker
-    meets the catalog's API down; `while_down[name]` is called
+    a webhook call is in flight, and the APIs before the relays and workers, so that the
+    installer's relay and worker meet the catalog's API down; `while_down[name]` is called
     right after `name` is killed. stack.sh runs in a thread:
     the receivers live on this event loop and must keep answering."""
     states = await asyncio.to_thread(supervisor.states)
     names = [
         f"{service}-{role}"
-        for role in ("dispatcher", "relay", "api", "worker")
+        for role in ("dispatcher", "api", "relay", "worker")
         for service in SERVICES
         if f"{service}-{role}" in states
     ]
@@ -176,8 +176,19 @@ async def inflict_faults(
         await asyncio.to_thread(stack.control, f"start-{server}")
         log.append(f"{time.monotonic() - started:6.1f}s  {server} started again")
     for name in names:
+        if name == "hooks-dispatcher":
+            await _call_in_flight(counters, log, started)
         await kill_and_await_restart(supervisor, name, while_down.get(name))
         log.append(f"{time.monotonic() - started:6.1f}s  SIGKILL {name}: restarted")
+
+
+async def _call_in_flight(counters: Counters, log: list[str], started: float) -> None:
+    """Waits (bounded) until a receiver is answering a webhook call, so that the dispatcher
+    dies with an attempt in flight (its lease expires and the attempt is made again)."""
+    deadline = time.monotonic() + 60
+    while counters.answering == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    log.append(f"{time.monotonic() - started:6.1f}s  {counters.answering} webhook calls in flight")
 
 
 async def converge(
