@@ -116,7 +116,7 @@ async def _installations(
             rows,
             lost_rows,
             extra_rows,
-            " -> ".join(to for _, to in INSTALL_PATH),
+            "path " + " -> ".join(to for _, to in INSTALL_PATH) + "; other rows are duplicated",
         ),
     ]
 

@@ -212,6 +212,9 @@ async def converge(
         await asyncio.sleep(1.0)
 
 
+# Every wait is bounded; together they can outlast pytest's default 600 s on a machine so
+# loaded that sixteen restarting processes take minutes to answer again.
+@pytest.mark.timeout(1200)
 async def test_suite_under_faults_loses_and_duplicates_nothing(
     gateway_url: str, local_stack: LocalStack
 ):
