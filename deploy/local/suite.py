@@ -96,9 +96,6 @@ class Instance:
         if self.name == "test":
             # The route that fails on purpose, for tests/e2e/test_error_containment.py.
             env[f"{prefix}_FAULT_ROUTE"] = "true"
-            # Fault and end-to-end tests receive webhooks on loopback receivers of their own
-            # (hooks refuses private targets otherwise; production refuses this setting).
-            env["HOOKS_ALLOW_PRIVATE_TARGETS"] = "true"
         return env
 
     @property
