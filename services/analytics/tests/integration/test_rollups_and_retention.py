@@ -63,7 +63,11 @@ class Instance:
 @pytest.fixture
 async def instance(local_stack: LocalStack) -> AsyncIterator[Instance]:
     url = await migrated_database(local_stack, "analytics")
-    settings = make_settings(url, local_stack, hourly_retention_days=3, daily_retention_days=40)
+    # No grace: NOW is half past the current hour, which within an hour after midnight would
+    # otherwise leave yesterday un-rolled and make the tests depend on the time of day.
+    settings = make_settings(
+        url, local_stack, hourly_retention_days=3, daily_retention_days=40, rollup_grace_s=0
+    )
     app = create_app(settings)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeAlias, TypeVar, cast
+from typing import Any, Protocol, TypeAlias, TypeVar, cast
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +28,7 @@ from opscenter.analytics import sketch
 from opscenter.analytics.buckets import floor
 from opscenter.analytics.ingest import repository as repo
 from opscenter.analytics.models import COUNTER_COLUMNS
-from opscenter.contracts import CloudEvent, parse_payload
+from opscenter.contracts import CloudEvent, EventPayload, parse_payload
 from opscenter.contracts.catalog import (
     PluginDownloadedV1,
     PluginRegisteredV1,
@@ -55,7 +55,7 @@ _COLUMN = {name: i for i, name in enumerate(COUNTER_COLUMNS)}
 _LISTINGS = (PluginRegisteredV1, PluginUpdatedV1, PluginVersionPublishedV1)
 _DELIVERIES = (DeliverySucceededV1, DeliveryFailedV1, DeliveryDeadLetteredV1)
 _TRANSITIONS = (InstallationInstalledV1, InstallationUninstalledV1, InstallationUpgradedV1)
-_SIMPLE_COUNTS: dict[type, str] = {
+_SIMPLE_COUNTS: dict[type[EventPayload], str] = {
     InstallationInstalledV1: "installs",
     InstallationUninstalledV1: "uninstalls",
     InstallationEnabledV1: "enables",
@@ -64,17 +64,15 @@ _SIMPLE_COUNTS: dict[type, str] = {
 }
 
 #: The event types this consumer acts on; others (new types included) are passed over.
-HANDLED_TYPES = frozenset(
-    cls.event_type
-    for cls in (
-        *_LISTINGS,
-        *_DELIVERIES,
-        *_SIMPLE_COUNTS,
-        InstallationUpgradedV1,
-        EntitlementChangedV1,
-        RatingSummaryChangedV1,
-    )
+_HANDLED: tuple[type[EventPayload], ...] = (
+    *_LISTINGS,
+    *_DELIVERIES,
+    *_SIMPLE_COUNTS,
+    InstallationUpgradedV1,
+    EntitlementChangedV1,
+    RatingSummaryChangedV1,
 )
+HANDLED_TYPES = frozenset(cls.event_type for cls in _HANDLED)
 
 CountKey = tuple[UUID, datetime, str]  # plugin, hour, version ('' for none)
 K = TypeVar("K", bound=tuple[Any, ...])
@@ -103,6 +101,18 @@ class BatchFold:
         self.counts[(plugin, hour, version)][_COLUMN[column]] += by
 
 
+class _OfPlugin(Protocol):
+    """Every handled payload but a delivery's names its plugin (``HANDLED_TYPES``)."""
+
+    plugin_id: UUID
+
+
+class _OfVersion(Protocol):
+    """Every ``_SIMPLE_COUNTS`` payload names the version it counts for."""
+
+    version: str
+
+
 def fold(events: Sequence[CloudEvent]) -> BatchFold:
     """Sums the batch per row key; raises ``ContractError`` for an event whose payload is bad
     (the consumer then retries the events alone and dead-letters that one)."""
@@ -120,14 +130,14 @@ def fold(events: Sequence[CloudEvent]) -> BatchFold:
             out.latencies[(plugin, hour, sketch.bucket_index(payload.latency_ms))] += 1
             continue
         slug = getattr(payload, "slug", None)
-        plugin_id: UUID = payload.plugin_id
+        plugin_id = cast(_OfPlugin, payload).plugin_id
         publisher = payload.publisher_id if isinstance(payload, _LISTINGS) else None
         known = out.directory.get(plugin_id)
         if slug is not None:
             out.directory[plugin_id] = (slug, publisher or (known[1] if known else None))
         column = _SIMPLE_COUNTS.get(type(payload))
         if column is not None:
-            out.count(plugin_id, payload.version, hour, column)
+            out.count(plugin_id, cast(_OfVersion, payload).version, hour, column)
         if isinstance(payload, _TRANSITIONS):
             out.transitions.append((hour, payload))
         elif isinstance(payload, EntitlementChangedV1):
