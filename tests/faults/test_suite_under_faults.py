@@ -45,7 +45,7 @@ from faultload import (
     run_tenant,
 )
 
-from opscenter.catalog.testing import Signer, manifest, package
+from opscenter.catalog.testing import manifest, publish_through_gateway
 from opscenter.servicekit.migrations import REPO_ROOT
 from opscenter.servicekit.testing import LocalStack
 
@@ -67,37 +67,14 @@ RESTART_TIMEOUT_S, CONVERGE_TIMEOUT_S = 90.0, 180.0
 
 
 async def publish_plugins(api: Api, run: str, slugs: list[str]) -> list[Plugin]:
-    """A developer publishes signed webhook plugins subscribed to device.created; their URL is
-    a placeholder, each tenant points its installation's endpoint at its own receiver."""
+    """A developer publishes signed webhook plugins subscribed to device.created (before any
+    fault); their URL is a placeholder, each tenant points its installation's endpoint at its
+    own receiver."""
     developer = bearer(sub=f"dev-{run}", roles=["developer"], publisher_id=f"pub-{run}")
-    signer = Signer()
-    r = await api.call(
-        "POST",
-        "/api/v1/plugins/publishers/me/keys",
-        headers=developer,
-        json={"public_key": signer.public_b64},
-        ok={201},
-    )
-    key_id = r.json()["key_id"]
     plugins = []
     for slug in slugs:
-        await api.call(
-            "POST",
-            "/api/v1/plugins/register",
-            headers=developer,
-            json={"slug": slug, "name": slug, "type": "backend", "category": "monitoring"},
-            ok={201},
-        )
         hooks = [{"name": "device.created", "url": "http://127.0.0.1:9/unset"}]
-        blob = package(manifest(slug, hooks=hooks))
-        await api.call(
-            "POST",
-            "/api/v1/plugins/upload",
-            headers=developer,
-            files={"package": (f"{slug}.tar.gz", blob, "application/gzip")},
-            data={"signature": signer.sign(blob), "key_id": key_id},
-            ok={201},
-        )
+        await publish_through_gateway(api.client, developer, manifest(slug, hooks=hooks))
         r = await api.until(
             f"/api/v1/plugins/marketplace/{slug}", {}, lambda a: a.status_code == 200
         )
