@@ -9,11 +9,19 @@ import os
 import tarfile
 import zipfile
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from opscenter.servicekit.artifacts import ArtifactError, InstallStore, verify_signature
+from opscenter.servicekit.artifacts import (
+    ArtifactError,
+    ArtifactUnavailable,
+    HttpArtifactSource,
+    InstallStore,
+    verify_signature,
+)
+from opscenter.servicekit.consumer import is_transient
 
 
 def tar_gz(members: list[tarfile.TarInfo], data: dict[str, bytes]) -> bytes:
@@ -103,3 +111,25 @@ def test_unpacked_folders_and_files_are_readable_by_others_but_not_writable_what
         "pkg/sub/deep/handlers.py": 0o644,
     }
     assert root.stat().st_mode & 0o777 == 0o755
+
+
+@pytest.mark.parametrize(("status", "unavailable"), [(503, True), (429, True), (403, False)])
+async def test_a_catalog_that_does_not_answer_is_transient_not_a_bad_package(status, unavailable):
+    """An unreachable or overloaded catalog says nothing about the package: a consumer meeting
+    it rewinds and tries again (is_transient) instead of failing the install."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        source = HttpArtifactSource("http://catalog.invalid", client=client)
+        with pytest.raises(ArtifactError) as answered:
+            await source.fetch("ab" * 32)
+    assert isinstance(answered.value, ArtifactUnavailable) is unavailable
+    assert is_transient(answered.value) is unavailable
+
+    refused = HttpArtifactSource("http://127.0.0.1:9", timeout_s=2)  # nothing listens there
+    with pytest.raises(ArtifactUnavailable) as down:
+        await refused.fetch("ab" * 32)
+    assert down.value.retryable
+    assert is_transient(down.value)

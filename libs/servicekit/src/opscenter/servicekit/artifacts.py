@@ -14,6 +14,10 @@ Invariants:
   readable by the hooks sandbox's slot uids, writable by none of them.
 - The store is shared by every tenant (same digest, same bytes), so nothing here deletes a
   folder it did not create in the same call chain (see ``InstallStore.remove``).
+- A store that does not answer (down, restarting, overloaded) says nothing about the package:
+  ``ArtifactUnavailable`` is a ``ConnectionError``, so a consumer that meets it rewinds its
+  batch and reads it again once the store is back (``consumer.is_transient``) rather than
+  recording the package as failed.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 __all__ = [
     "ArtifactError",
     "ArtifactSource",
+    "ArtifactUnavailable",
     "HttpArtifactSource",
     "InstallStore",
     "sha256_hex",
@@ -52,6 +57,14 @@ class ArtifactError(Exception):
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class ArtifactUnavailable(ArtifactError, ConnectionError):
+    """The artifact store did not answer, or answered 5xx or 429: the same fetch later can
+    succeed. Code that catches ``ArtifactError`` still catches it (always retryable)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
 
 
 class ArtifactSource(Protocol):
@@ -83,11 +96,11 @@ class HttpArtifactSource:
             async with client.stream("GET", url) as response:
                 if response.status_code == 404:
                     raise ArtifactError(f"the catalog has no artifact {digest}", retryable=False)
+                what = f"the catalog answered {response.status_code} for artifact {digest}"
+                if response.status_code >= 500 or response.status_code == 429:
+                    raise ArtifactUnavailable(what)
                 if response.status_code != 200:
-                    raise ArtifactError(
-                        f"the catalog answered {response.status_code} for artifact {digest}",
-                        retryable=response.status_code >= 500 or response.status_code == 429,
-                    )
+                    raise ArtifactError(what, retryable=False)
                 chunks = []
                 size = 0
                 async for chunk in response.aiter_bytes():
@@ -100,8 +113,8 @@ class HttpArtifactSource:
                     chunks.append(chunk)
                 return b"".join(chunks)
         except httpx.HTTPError as exc:
-            raise ArtifactError(
-                f"could not fetch artifact {digest}: {type(exc).__name__}", retryable=True
+            raise ArtifactUnavailable(
+                f"could not fetch artifact {digest}: {type(exc).__name__}"
             ) from exc
         finally:
             if self.client is None:

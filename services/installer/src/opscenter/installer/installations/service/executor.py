@@ -44,6 +44,7 @@ from opscenter.installer.models import CatalogPlugin, CatalogVersion, Installati
 from opscenter.servicekit.artifacts import (
     ArtifactError,
     ArtifactSource,
+    ArtifactUnavailable,
     InstallStore,
     sha256_hex,
     verify_signature,
@@ -226,6 +227,10 @@ async def _materialize_plan(
     for m in pending:
         try:
             v, fresh = await _materialize(session, ex, m.plugin_id, m.version, known)
+        except ArtifactUnavailable:
+            # The catalog is down, not the package bad: the consumer rewinds and runs the plan
+            # again once the catalog answers (servicekit.consumer.is_transient).
+            raise
         except ArtifactError as exc:
             await _fail_plan(session, emit, ex, moves, members, pending, unpacked, m, exc)
             return None
@@ -287,6 +292,8 @@ async def execute_upgrade(
                 + ", ".join(e["field"] for e in errors),
                 retryable=False,
             )
+    except ArtifactUnavailable:
+        raise  # the catalog is down: run the upgrade again once it answers (as installs)
     except ArtifactError as exc:
         old = inst.version
         inst.status_reason = f"upgrade to {target} failed: {exc}"
