@@ -261,6 +261,13 @@ async def _populate_year(conn: asyncpg.Connection, target: uuid.UUID, plugins: i
     )
     # What the roll-up stores beside each day's sketch, by the roll-up's own statement.
     await conn.execute(sketch_sql.DAY_RANGE, first_day, floor(NOW, "day"))
+    # The month sketches the roll-up keeps beside them: each the sum of its month's day rows.
+    await conn.execute(
+        "INSERT INTO latency_months (plugin_id, month_start, sketch_index, count)"
+        " SELECT plugin_id, date_trunc('month', bucket_start, 'UTC'), sketch_index, sum(count)"
+        " FROM latency_buckets WHERE grain = 'day'"
+        " GROUP BY plugin_id, date_trunc('month', bucket_start, 'UTC'), sketch_index"
+    )
     await conn.execute("UPDATE rollup_state SET rolled_through = $1", floor(NOW, "day"))
     await conn.execute("ANALYZE")
 

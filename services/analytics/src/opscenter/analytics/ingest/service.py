@@ -7,7 +7,8 @@ Invariants:
   row key in Python first, then each table gets one ``INSERT ... SELECT FROM unnest(...)
   ON CONFLICT DO UPDATE`` (rows sorted by key, so two consumers lock rows in the same order).
 - Events go to ``hour`` rows; an hour the roll-up has already passed also gets its ``day`` row
-  (the roll-up will not look at it again).
+  (the roll-up will not look at it again), and a latency its month row (``latency_months``
+  is the sum of its month's day rows).
 - ``active_installs`` moves only on an installation's newest transition: installed +1 (if it was
   not counted), uninstalled -1 (if it was), upgraded moves it from the old version to the new.
 """
@@ -25,7 +26,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opscenter.analytics import sketch
-from opscenter.analytics.buckets import floor
+from opscenter.analytics.buckets import floor, month_floor
 from opscenter.analytics.ingest import repository as repo
 from opscenter.analytics.models import COUNTER_COLUMNS
 from opscenter.contracts import CloudEvent, parse_payload
@@ -158,6 +159,12 @@ async def apply_events(session: AsyncSession, events: Sequence[CloudEvent]) -> N
         await repo.add_latencies(session, rows)
         late_days = {(key[0], key[1]) for grain, key, _ in rows if grain == "day"}
         if late_days:
+            # A day row changed: so did its month's sum and the day's stored quantiles.
+            months: defaultdict[tuple[UUID, datetime, int], int] = defaultdict(int)
+            for grain, key, count in rows:
+                if grain == "day":
+                    months[(key[0], month_floor(key[1]), key[2])] += count
+            await repo.add_month_latencies(session, list(months.items()))
             await repo.refresh_day_quantiles(session, list(late_days))
     if batch.revenue:
         await repo.add_revenue(
