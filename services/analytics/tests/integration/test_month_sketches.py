@@ -29,15 +29,15 @@ from .test_rollups_and_retention import NOW, TODAY, Instance
 PERCENTILES = {"hook_latency_p50": 0.50, "hook_latency_p95": 0.95, "hook_latency_p99": 0.99}
 
 # Month rows that differ from the sum of their month's day rows (either side missing counts as
-# zero). Empty is the invariant the month-level reads rely on.
+# zero) among the months starting at or after ``kept``. Empty is the invariant the month-level
+# reads rely on.
 _MONTHS_OFF = text(
     "WITH days AS (SELECT plugin_id, date_trunc('month', bucket_start, 'UTC') AS month_start,"
     " sketch_index, sum(count) AS count FROM latency_buckets WHERE grain = 'day'"
-    " AND bucket_start >= :kept GROUP BY 1, 2, 3),"
-    " months AS (SELECT plugin_id, month_start, sketch_index, count FROM latency_months"
-    " WHERE month_start >= :kept)"
-    " SELECT * FROM days FULL JOIN months USING (plugin_id, month_start, sketch_index)"
-    " WHERE days.count IS DISTINCT FROM months.count"
+    " GROUP BY 1, 2, 3)"
+    " SELECT * FROM days FULL JOIN latency_months m"
+    " USING (plugin_id, month_start, sketch_index)"
+    " WHERE month_start >= :kept AND days.count IS DISTINCT FROM m.count"
 )
 
 
