@@ -314,16 +314,23 @@ async def explain_series(conn: asyncpg.Connection, target: uuid.UUID, year: dict
         settings = AnalyticsSettings(database_url="postgresql+asyncpg://unused/x")
         uow = SimpleNamespace(session=None)
         viewer = service.Viewer(is_admin=True, publisher_id=None)
-        await service.plugin_series(uow, str(target), viewer, query, settings, NOW)  # type: ignore[arg-type]
+        async with conn.transaction():  # as the API's unit of work: SET LOCALs apply
+            await service.plugin_series(uow, str(target), viewer, query, settings, NOW)  # type: ignore[arg-type]
+            await explain(conn, recorder.statements)
     finally:
         repository.driver = original  # type: ignore[assignment]
-    print(f"EXPLAIN (ANALYZE, BUFFERS) of the series' {len(recorder.statements)} statements:")
-    for sql, args in recorder.statements:
+
+
+async def explain(
+    conn: asyncpg.Connection, statements: list[tuple[str, tuple[object, ...]]]
+) -> None:
+    print(f"EXPLAIN (ANALYZE, BUFFERS) of the series' {len(statements)} statements:")
+    for sql, args in statements:
         plan = [r[0] for r in await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)]
         print(f"  -- {sql[:110]}...")
         for line in plan:
             if (
-                any(w in line for w in ("Scan", "Execution Time", "Buffers: shared"))
+                any(w in line for w in ("Scan", "Gather", "Workers Launched", "Execution Time"))
                 or line is plan[0]
             ):
                 print(f"     {line.strip()[:150]}")

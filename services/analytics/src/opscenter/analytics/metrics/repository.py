@@ -54,6 +54,24 @@ async def rolled_through(session: AsyncSession) -> datetime:
     return value
 
 
+# Also turns parallel plans off for the rest of the transaction (set_config(..., true) is
+# SET LOCAL), in the same round trip. A plugin's series reads a few hundred to a few thousand
+# rows of one plugin per statement; the planner still picks a parallel plan for the merged
+# sketch, and starting its workers cost more than the scans (28 of 46 ms on the shared host,
+# bench/RESULTS.md 2026-12-08). The platform overview, which scans every plugin, keeps them.
+_SERIES_WATERMARK = (
+    "SELECT rolled_through, set_config('max_parallel_workers_per_gather', '0', true)"
+    " FROM rollup_state WHERE id = 1"
+)
+
+
+async def rolled_through_for_series(session: AsyncSession) -> datetime:
+    """The watermark; the transaction's later statements plan without parallel workers."""
+    row = await (await driver(session)).fetchrow(_SERIES_WATERMARK)
+    value: datetime = row[0]
+    return value
+
+
 @cache
 def _source(table: str, columns: str, interval: Interval, *, plugin: bool, versioned: bool) -> str:
     """Rows of ``table`` in the range as ``(bucket, columns...)``."""
