@@ -89,7 +89,8 @@ metric_counts = Table(
 )
 
 #: Hook latencies as a mergeable log-bucket sketch (``sketch.py``): how many attempts fell in
-#: each bucket. Summing counts per ``sketch_index`` merges any set of rows exactly.
+#: each bucket. Summing counts per ``sketch_index`` merges any set of rows exactly. Whatever
+#: adds to a ``day`` row adds the same to its month's ``latency_months`` row (ADR 0025).
 latency_buckets = Table(
     "latency_buckets",
     metadata,
