@@ -12,19 +12,16 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-import httpx
 import pytest
 from sqlalchemy import text
 
 from opscenter.analytics import sketch
 from opscenter.analytics.buckets import month_floor, whole_months
-from opscenter.analytics.main import create_app
 from opscenter.analytics.maintenance.service import maintain
 from opscenter.analytics.testing import PluginEvents
-from opscenter.servicekit.testing import LocalStack, drop_database, migrated_database
+from opscenter.servicekit.testing import LocalStack
 
-from .conftest import make_settings
-from .test_rollups_and_retention import NOW, TODAY, Instance
+from .test_rollups_and_retention import NOW, TODAY, Instance, new_instance
 
 PERCENTILES = {"hook_latency_p50": 0.50, "hook_latency_p95": 0.95, "hook_latency_p99": 0.99}
 
@@ -45,17 +42,10 @@ _MONTHS_OFF = text(
 async def instance(local_stack: LocalStack) -> AsyncIterator[Instance]:
     """Day rows kept 120 days and hour rows 100, so an hour series can check a day series
     spanning months against the hour rows it never reads."""
-    url = await migrated_database(local_stack, "analytics")
-    settings = make_settings(url, local_stack, hourly_retention_days=100, daily_retention_days=120)
-    app = create_app(settings)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as client:
-        inst = Instance(settings, client)
+    async with new_instance(
+        local_stack, hourly_retention_days=100, daily_retention_days=120
+    ) as inst:
         yield inst
-        await inst.runtime.dispose()
-    await app.state.runtime.dispose()
-    await drop_database(local_stack, url)
 
 
 def _deliveries(p: PluginEvents, days: int, seed: int) -> tuple[list, list[int]]:
@@ -73,6 +63,18 @@ def _deliveries(p: PluginEvents, days: int, seed: int) -> tuple[list, list[int]]
                 latencies.append(ms)
                 events.append(p.delivery(at, ms))
     return events, latencies
+
+
+async def _daily_and_hourly(
+    instance: Instance, p: PluginEvents, start: datetime, metrics: str
+) -> tuple[dict, dict]:
+    """The day series and the hour series of ``[start, now)``: the hour one reads hour rows
+    only, never a day or month row."""
+    params = {"from": start.isoformat(), "to": NOW.isoformat(), "metrics": metrics}
+    return (
+        await instance.series(p, **params),
+        await instance.series(p, interval="hour", **params),
+    )
 
 
 async def _months_off(instance: Instance, kept: datetime) -> list:
@@ -101,9 +103,7 @@ async def test_a_range_over_months_has_the_percentiles_of_all_its_deliveries(ins
     months = await _month_rows(instance)
     assert first in months
     assert month_floor(last - timedelta(days=1)) in months
-    params = {"from": start.isoformat(), "to": NOW.isoformat(), "metrics": ",".join(PERCENTILES)}
-    daily = await instance.series(p, **params)
-    hourly = await instance.series(p, interval="hour", **params)
+    daily, hourly = await _daily_and_hourly(instance, p, start, ",".join(PERCENTILES))
     merged = Counter(sketch.bucket_index(ms) for ms in latencies)
     for name, q in PERCENTILES.items():
         got = daily["totals"][name]
@@ -129,9 +129,7 @@ async def test_late_events_and_replays_keep_month_rows_the_sum_of_their_days(ins
     await instance.feed([*late, *late])
     await instance.feed(events)  # the whole history replayed: nothing changes
     latencies += [90_000] * 40
-    params = {"from": start.isoformat(), "to": NOW.isoformat(), "metrics": ",".join(PERCENTILES)}
-    daily = await instance.series(p, **params)
-    hourly = await instance.series(p, interval="hour", **params)
+    daily, hourly = await _daily_and_hourly(instance, p, start, ",".join(PERCENTILES))
     merged = Counter(sketch.bucket_index(ms) for ms in latencies)
     for name, q in PERCENTILES.items():
         assert daily["totals"][name] == sketch.quantiles(merged, [q])[0] == hourly["totals"][name]
@@ -156,13 +154,9 @@ async def test_replicas_rolling_up_while_late_events_arrive_keep_month_rows_exac
             await o.runtime.dispose()
     await instance.maintain()
     assert await _months_off(instance, TODAY - timedelta(days=120)) == []
-    params = {
-        "from": (TODAY - timedelta(days=40)).isoformat(),
-        "to": NOW.isoformat(),
-        "metrics": "hook_deliveries,hook_latency_p99",
-    }
-    daily = await instance.series(p, **params)
-    hourly = await instance.series(p, interval="hour", **params)
+    daily, hourly = await _daily_and_hourly(
+        instance, p, TODAY - timedelta(days=40), "hook_deliveries,hook_latency_p99"
+    )
     assert daily["totals"] == hourly["totals"]
     assert daily["totals"]["hook_deliveries"] == len(events) - 1 + 30
 
@@ -182,9 +176,7 @@ async def test_month_rows_age_out_with_their_first_day(instance):
     assert len(after) < len(before)
     assert await _months_off(instance, cutoff) == []
     # What is kept is still read whole: a range from the cut-off agrees with its hour rows.
-    params = {"from": cutoff.isoformat(), "to": NOW.isoformat(), "metrics": "hook_latency_p95"}
-    daily = await instance.series(p, **params)
-    hourly = await instance.series(p, interval="hour", **params)
+    daily, hourly = await _daily_and_hourly(instance, p, cutoff, "hook_latency_p95")
     assert daily["totals"] == hourly["totals"]
 
 
