@@ -18,7 +18,9 @@ from sqlalchemy import text
 from opscenter.analytics import sketch
 from opscenter.analytics.buckets import month_floor, whole_months
 from opscenter.analytics.maintenance.service import maintain
+from opscenter.analytics.metrics.repository import rolled_through_for_series
 from opscenter.analytics.testing import PluginEvents
+from opscenter.servicekit.driver import driver
 from opscenter.servicekit.testing import LocalStack
 
 from .test_rollups_and_retention import NOW, TODAY, Instance, new_instance
@@ -182,3 +184,18 @@ async def test_month_rows_age_out_with_their_first_day(instance):
 
 def instance_plugin() -> PluginEvents:
     return PluginEvents("pub-months")
+
+
+async def test_a_series_transaction_plans_without_parallel_workers_and_only_it(runtime):
+    """The watermark read of a series turns parallel plans off for its transaction (ADR 0025);
+    the connection's next transaction (the overview, the roll-up) has them again."""
+    show = "SHOW max_parallel_workers_per_gather"
+    configured = None
+    for _ in range(2):  # the second transaction gets the same pooled connection back
+        async with runtime.uow() as uow:
+            conn = await driver(uow.session)
+            before = await conn.fetchval(show)
+            assert configured is None or before == configured
+            configured = before
+            await rolled_through_for_series(uow.session)
+            assert await conn.fetchval(show) == "0"
