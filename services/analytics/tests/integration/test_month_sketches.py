@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from opscenter.analytics import sketch
+from opscenter.analytics import models, sketch
 from opscenter.analytics.buckets import month_floor, whole_months
 from opscenter.analytics.maintenance.service import maintain
 from opscenter.analytics.metrics.repository import rolled_through_for_series
 from opscenter.analytics.testing import PluginEvents
 from opscenter.servicekit.driver import driver
+from opscenter.servicekit.runtime import ServiceRuntime
 from opscenter.servicekit.testing import LocalStack
 
 from .test_rollups_and_retention import NOW, TODAY, Instance, new_instance
@@ -186,16 +187,19 @@ def instance_plugin() -> PluginEvents:
     return PluginEvents("pub-months")
 
 
-async def test_a_series_transaction_plans_without_parallel_workers_and_only_it(runtime):
+async def test_a_series_transaction_plans_without_parallel_workers_and_only_it(settings):
     """The watermark read of a series turns parallel plans off for its transaction (ADR 0025);
-    the connection's next transaction (the overview, the roll-up) has them again."""
+    the connection's next transaction (the overview, the roll-up) has them as configured."""
     show = "SHOW max_parallel_workers_per_gather"
-    configured = None
-    for _ in range(2):  # the second transaction gets the same pooled connection back
-        async with runtime.uow() as uow:
-            conn = await driver(uow.session)
-            before = await conn.fetchval(show)
-            assert configured is None or before == configured
-            configured = before
-            await rolled_through_for_series(uow.session)
-            assert await conn.fetchval(show) == "0"
+    one = ServiceRuntime.create(settings.model_copy(update={"db_pool_size": 1}), models)
+    try:
+        seen = []
+        for _ in range(2):  # a pool of one: the second transaction has the same connection
+            async with one.uow() as uow:
+                conn = await driver(uow.session)
+                seen.append((conn.get_server_pid(), await conn.fetchval(show)))
+                await rolled_through_for_series(uow.session)
+                assert await conn.fetchval(show) == "0"
+        assert seen[0] == seen[1]
+    finally:
+        await one.dispose()
