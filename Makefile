@@ -6,7 +6,7 @@ UV := .local/tools/bin/uv
 STACK := deploy/local/stack.sh
 PYTEST_ARGS ?=
 
-.PHONY: up down status test lint contracts-check bootstrap bench token js-sdk web web-test
+.PHONY: up down status test lint contracts-check deploy-check bootstrap bench token js-sdk web web-test
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -29,6 +29,12 @@ lint: bootstrap
 contracts-check: bootstrap
 	$(UV) run python -m opscenter.contracts.schemas check
 	$(UV) run python scripts/openapi.py check
+
+# The deployment checks alone (docker-compose.yml, deploy/helm, their agreement with the local
+# suite); `make test` runs them too, with every other test. bootstrap builds helm and compose-go's
+# validator into .local/tools/bin once.
+deploy-check: bootstrap
+	$(UV) run pytest tests/deploy -q
 
 # The JS SDK (sdk/js): `npm ci` only when node_modules is missing or older than the lockfile
 # (npm ci writes node_modules/.package-lock.json), then the generated types' drift check,
@@ -60,6 +66,13 @@ PUBLISHER ?=
 token: bootstrap
 	@$(UV) run python -m opscenter.servicekit.devtoken --roles $(ROLES) --tenant $(TENANT) \
 		$(if $(PUBLISHER),--publisher $(PUBLISHER))
+
+# The suite at work on the dev instance (scripts/demo): publishes the example plugins, installs
+# them in two tenants, emits platform events and prints what happened, read back through the
+# gateway. It needs `make up` first (it says so when the suite is not up); it can run again.
+.PHONY: demo
+demo: bootstrap
+	@eval "$$($(STACK) env dev)" && $(UV) run python -m scripts.demo --instance dev
 
 # The end-to-end tests start the suite's services on the test instance; they are stopped
 # afterwards so the next run tests the code as it is then, not as it was.

@@ -1,19 +1,21 @@
 """Runs the whole suite locally without Docker: each service's API, worker and outbox relay,
 and the nginx gateway in front of them, on top of `stack.sh` (Postgres and Kafka).
 
-    uv run python deploy/local/suite.py up|down|status|url [--instance dev|test]
+    uv run python deploy/local/suite.py up|down|status|url|metrics [--instance dev|test]
 
 `up` creates each service's database when missing, applies its Alembic history, creates the
 Kafka topics, has supervisord (`supervision.py`) run every process and waits until every API
 answers /readyz through the gateway. A process that dies is started again by supervisord;
 `status` shows each one's state, uptime and restarts. A second `up` changes nothing. Logs are in
-`.local/<instance>/logs`, supervisord's own files in `.local/<instance>/supervisor`.
+`.local/<instance>/logs`, supervisord's own files in `.local/<instance>/supervisor`; `metrics`
+prints where each process serves its Prometheus metrics (ADR 0023).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -32,7 +34,8 @@ from opscenter.servicekit.kafka import ensure_topics
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "deploy" / "local" / "stack.sh"
-NGINX_TEMPLATE = REPO / "deploy" / "local" / "nginx.conf.template"
+# Renders deploy/local/nginx.conf.template; the gateway image runs the same script.
+NGINX_CONF = REPO / "deploy" / "local" / "nginx-conf.sh"
 # The web console's build (`make web`), served by the gateway at `/`.
 WEB_DIST = REPO / "web" / "dist"
 SERVICES = ("catalog", "installer", "hooks", "analytics", "reviews")
@@ -45,11 +48,30 @@ def roles(service: str) -> tuple[str, ...]:
     return ROLES + EXTRA_ROLES.get(service, ())
 
 
-# Per-client request rate at the gateway (GATEWAY_RATE_LIMIT_PER_S / _BURST override them).
-GATEWAY_LIMITS = {"rate_limit_per_s": "100", "rate_limit_burst": "200"}
-
 # Base HTTP ports per instance; service i listens on base + i, the gateway on base + 80.
 HTTP_BASE = {"dev": 8100, "test": 8200}
+# Prometheus ports of the processes that are not APIs (an API serves /metrics on its own port):
+# base + 20 + 4 * service index + the role's place here.
+METRICS_ROLES = ("worker", "relay", "dispatcher")
+
+
+def metrics_port(name: str, service: str, role: str) -> int:
+    place = 4 * SERVICES.index(service) + METRICS_ROLES.index(role)
+    return HTTP_BASE[name] + 20 + place + _offset()
+
+
+def metrics_urls(name: str) -> dict[str, str]:
+    """Where each process of an instance serves its Prometheus metrics (never via the gateway)."""
+    urls = {}
+    for i, service in enumerate(SERVICES):
+        for role in roles(service):
+            port = (
+                HTTP_BASE[name] + 1 + i + _offset()
+                if role == "api"
+                else metrics_port(name, service, role)
+            )
+            urls[f"{service}-{role}"] = f"http://127.0.0.1:{port}/metrics"
+    return urls
 
 
 @dataclass(frozen=True)
@@ -92,10 +114,25 @@ class Instance:
             # The web console's development sign-in (servicekit devsignin.py), on the catalog
             # only, which the gateway routes /api/v1/dev/sign-in to. Production refuses it.
             "CATALOG_DEV_SIGN_IN": "true",
+            # The operator setting that lets webhooks reach loopback: a local instance's
+            # receivers (`make demo`'s, the tests') listen on 127.0.0.1. Production refuses it
+            # (HooksSettings), and the deployed chart never sets it.
+            "HOOKS_ALLOW_PRIVATE_TARGETS": "true",
         }
         if self.name == "test":
             # The route that fails on purpose, for tests/e2e/test_error_containment.py.
             env[f"{prefix}_FAULT_ROUTE"] = "true"
+        return env
+
+    def process_env(self, service: str, role: str) -> dict[str, str]:
+        """`service_env` and what differs per process: its metrics port and, on the test
+        instance, the JSON-lines file its spans go to (tests/e2e/test_tracing.py reads them)."""
+        env = self.service_env(service)
+        prefix = service.upper()
+        if role != "api":
+            env[f"{prefix}_METRICS_PORT"] = str(metrics_port(self.name, service, role))
+        if self.name == "test":
+            env[f"{prefix}_TRACE_FILE"] = str(self.root / "traces" / f"{service}-{role}.jsonl")
         return env
 
     @property
@@ -153,7 +190,7 @@ def program(service: str, role: str, inst: Instance) -> Program:
         "relay": [sys.executable, "-m", f"opscenter.{service}.relay"],
         "dispatcher": [sys.executable, "-m", f"opscenter.{service}.dispatcher"],
     }[role]
-    return Program(f"{service}-{role}", command, inst.service_env(service))
+    return Program(f"{service}-{role}", command, inst.process_env(service, role))
 
 
 def nginx_binary() -> str:
@@ -179,18 +216,31 @@ def nginx_binary() -> str:
     return "/usr/sbin/nginx"
 
 
+def gateway_env(inst: Instance) -> dict[str, str]:
+    """What nginx-conf.sh renders the template with for this instance (GATEWAY_RATE_LIMIT_PER_S
+    and GATEWAY_RATE_LIMIT_BURST pass through from the environment when set)."""
+    env = {
+        "GATEWAY_ROOT": str(inst.root / "nginx"),
+        "GATEWAY_LISTEN": f"127.0.0.1:{inst.gateway_port}",
+        "GATEWAY_WEB_ROOT": str(WEB_DIST),
+    }
+    for service in SERVICES:
+        env[f"GATEWAY_{service.upper()}_UPSTREAM"] = f"127.0.0.1:{inst.port(service)}"
+    return env
+
+
 def gateway(inst: Instance) -> Program:
     """nginx in the foreground under supervisord, with its configuration written and checked."""
     root = inst.root / "nginx"
     for sub in ("logs", "tmp"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    conf = NGINX_TEMPLATE.read_text()
-    for service in SERVICES:
-        conf = conf.replace(f"{{{{{service}_port}}}}", str(inst.port(service)))
-    conf = conf.replace("{{gateway_port}}", str(inst.gateway_port)).replace("{{root}}", str(root))
-    for name, value in GATEWAY_LIMITS.items():
-        conf = conf.replace(f"{{{{{name}}}}}", os.environ.get(f"GATEWAY_{name.upper()}", value))
-    conf = conf.replace("{{web_root}}", str(WEB_DIST))
+    conf = subprocess.run(
+        [str(NGINX_CONF)],
+        env={**os.environ, **gateway_env(inst)},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     (root / "nginx.conf").write_text(conf)
     nginx = nginx_binary()
     subprocess.run([nginx, "-t", "-q", "-p", str(root), "-c", str(root / "nginx.conf")], check=True)
@@ -271,9 +321,14 @@ def url(name: str) -> None:
     print(f"http://127.0.0.1:{HTTP_BASE[name] + 80 + _offset()}")
 
 
+def metrics(name: str) -> None:
+    """Prints each process's metrics URL as JSON (for operators and end-to-end tests)."""
+    print(json.dumps(metrics_urls(name), indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status", "url"])
+    parser.add_argument("command", choices=["up", "down", "status", "url", "metrics"])
     parser.add_argument("--instance", default="dev", choices=sorted(HTTP_BASE))
     parser.add_argument(
         "--services-only", action="store_true", help="down: leave Postgres and Kafka running"
@@ -282,7 +337,8 @@ def main() -> None:
     if args.command == "down":
         down(args.instance, services_only=args.services_only)
     else:
-        {"up": up, "status": status, "url": url}[args.command](args.instance)
+        commands = {"up": up, "status": status, "url": url, "metrics": metrics}
+        commands[args.command](args.instance)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,15 @@ def test_cli_publish_install_upgrade_uninstall(gateway_url, tmp_path, monkeypatc
         409, [{"field": "version", "message": "already exists"}],
     )  # fmt: skip
     assert cli("plugin", "verify", pkg)["valid"] is True
+    # The same package signed with another key is another request: the version exists (409),
+    # not a reused Idempotency-Key (422). Then the first key signs it again, as before.
+    cli("keys", "generate", "--name", "second", "--register")
+    cli("plugin", "sign", pkg, "--key", "second")
+    again = cli("plugin", "publish", pkg, code=1)
+    assert (again["status"], again["errors"]) == (
+        409, [{"field": "version", "message": "already exists"}],
+    )  # fmt: skip
+    cli("plugin", "sign", pkg, "--key", "default")
 
     # Installing asks consent: without a terminal, only --yes gives it.
     needs = cli.until(2, "install", slug)

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from opscenter.catalog.testing import Signer, manifest, package
+from opscenter.catalog.testing import manifest, publish_through_gateway
 from opscenter.servicekit.auth import mint_dev_token
 from opscenter.servicekit.settings import ServiceSettings
 
@@ -62,30 +62,9 @@ async def test_publish_install_isolate_and_ban(gateway: httpx.AsyncClient):
     platform = bearer(sub=f"ops-{run}", roles=["platform_admin"])
     lib, app = f"e2e-lib-{run}", f"e2e-app-{run}"
 
-    # The developer registers a signing key and two plugins, then uploads signed packages.
-    signer = Signer()
-    r = await gateway.post(
-        "/api/v1/plugins/publishers/me/keys",
-        json={"public_key": signer.public_b64},
-        headers=publisher,
-    )
-    assert r.status_code == 201, r.text
-    key_id = r.json()["key_id"]
+    # The developer registers a signing key, a plugin and uploads its signed package, twice.
     for slug, deps in ((lib, {}), (app, {lib: "^1.0.0"})):
-        r = await gateway.post(
-            "/api/v1/plugins/register",
-            json={"slug": slug, "name": slug, "type": "backend", "category": "monitoring"},
-            headers=publisher,
-        )
-        assert r.status_code == 201, r.text
-        blob = package(e2e_manifest(slug, deps))
-        r = await gateway.post(
-            "/api/v1/plugins/upload",
-            files={"package": (f"{slug}.tar.gz", blob, "application/gzip")},
-            data={"signature": signer.sign(blob), "key_id": key_id},
-            headers=publisher,
-        )
-        assert r.status_code == 201, r.text
+        await publish_through_gateway(gateway, publisher, e2e_manifest(slug, deps))
 
     # Anyone finds it in the marketplace; the package comes with its digest.
     r = await gateway.get("/api/v1/plugins/marketplace", params={"q": app})

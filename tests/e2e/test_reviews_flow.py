@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from opscenter.catalog.testing import Signer, manifest, package
+from opscenter.catalog.testing import manifest, publish_through_gateway
 from opscenter.servicekit.auth import mint_dev_token
 from opscenter.servicekit.settings import ServiceSettings
 
@@ -48,28 +48,7 @@ async def test_verified_review_reaches_the_catalog_and_a_ban_freezes_it(gateway:
     slug = f"e2e-rated-{run}"
     reviews = f"/api/v1/plugins/marketplace/{slug}/reviews"
 
-    signer = Signer()
-    r = await gateway.post(
-        "/api/v1/plugins/publishers/me/keys",
-        json={"public_key": signer.public_b64},
-        headers=publisher,
-    )
-    assert r.status_code == 201, r.text
-    key_id = r.json()["key_id"]
-    r = await gateway.post(
-        "/api/v1/plugins/register",
-        json={"slug": slug, "name": slug, "type": "backend", "category": "monitoring"},
-        headers=publisher,
-    )
-    assert r.status_code == 201, r.text
-    blob = package(manifest(slug, "1.2.0", hooks=[]))
-    r = await gateway.post(
-        "/api/v1/plugins/upload",
-        files={"package": (f"{slug}.tar.gz", blob, "application/gzip")},
-        data={"signature": signer.sign(blob), "key_id": key_id},
-        headers=publisher,
-    )
-    assert r.status_code == 201, r.text
+    await publish_through_gateway(gateway, publisher, manifest(slug, "1.2.0", hooks=[]))
 
     body = {"rating": 4, "title": "Does the job", "body": "Alerts arrive <fast>."}
     # Reviews knows the plugin once the catalog's event arrives; nobody installed it yet.

@@ -36,7 +36,17 @@ export function App() {
           <Route path="/developer" element={<Developer />} />
           <Route path="/admin" element={<Admin />} />
           <Route path="/sign-in" element={<SignIn />} />
-          <Route path="*" element={<p>No such page.</p>} />
+          <Route
+            path="*"
+            element={
+              <section>
+                <h1>No such page</h1>
+                <p>
+                  Nothing lives at this address. <NavLink to="/">Back to the marketplace</NavLink>
+                </p>
+              </section>
+            }
+          />
         </Routes>
       </main>
     </>

@@ -138,3 +138,71 @@ def test_coroutines_and_exceptions(tmp_path):
     )
     failed = Harness.load(_plugin(tmp_path, "boom"), config={"port": 1}).emit("device.created")
     assert (failed.cause, failed.error) == ("exception", "RuntimeError: no luck")
+
+
+IMPORTS = """\
+def site_package(event, context):
+    import httpx  # installed in this virtualenv, absent from the sandbox
+    return httpx.__name__
+
+def sdk(event, context):
+    from opscenter.sdk import Context
+    return Context.of(context).tenant_id
+
+def own_module(event, context):
+    import helper  # the plugin's own file: on the path, as /plugin is in the sandbox
+    return helper.VALUE
+
+def environment(event, context):
+    import os, sys
+    return {"environ": dict(os.environ), "flags": [sys.flags.isolated, sys.flags.no_site,
+            sys.flags.dont_write_bytecode]}
+"""
+
+
+def _imports_plugin(tmp_path: Path, handler: str) -> Path:
+    root = _plugin(tmp_path, handler)
+    (root / "probe.py").write_text(IMPORTS)
+    (root / "helper.py").write_text("VALUE = 'from the plugin folder'\n")
+    return root
+
+
+@pytest.mark.parametrize(("handler", "module"), [("site_package", "httpx"), ("sdk", "opscenter")])
+def test_a_handler_importing_what_the_sandbox_lacks_fails_as_in_production(
+    tmp_path, handler, module
+):
+    """The sandbox has the standard library and the plugin only: the same import fails here
+    with the cause and error the sandbox's shim reports (``exception``, the exception's type
+    and message), although this process can import the module."""
+    __import__(module)  # present in the harness's own environment
+    result = Harness.load(_imports_plugin(tmp_path, handler), config={"port": 1}).emit(
+        "device.created"
+    )
+    assert (result.ok, result.cause) == (False, "exception")
+    assert result.error == f"ModuleNotFoundError: No module named '{module}'"
+
+
+def test_the_handler_sees_its_own_files_an_empty_environment_and_the_sandbox_flags(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OPSCENTER_LEAK", "never in the child")
+    root = _imports_plugin(tmp_path, "own_module")
+    own = Harness.load(root, config={"port": 1}).emit("device.created")
+    assert (own.ok, own.result) == (True, "from the plugin folder"), own.error
+    assert not list(root.rglob("__pycache__")), "-B: no bytecode written into the plugin"
+    env = Harness.load(_imports_plugin(tmp_path, "environment"), config={"port": 1}).emit(
+        "device.created"
+    )
+    assert env.ok, env.error
+    assert "OPSCENTER_LEAK" not in env.result["environ"]
+    assert env.result["flags"] == [1, 1, 1]
+
+
+def test_config_in_the_context_is_the_whole_config_with_secrets_in_plain(tmp_path):
+    """What the dispatcher gives a handler: the installation's config, secret fields included
+    as plain values (opened from the box the installer sealed to hooks)."""
+    config = {"port": 8443, "token": "s3cr3t-token"}
+    result = Harness.load(_plugin(tmp_path), config=config).emit("device.created")
+    assert result.ok, result.error
+    assert result.result["config"] == config
+    assert result.context["config"] == config

@@ -3,8 +3,10 @@ harness runs an example plugin's tests there."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -49,3 +51,15 @@ def test_wheel_in_a_fresh_venv_runs_an_example_plugins_tests(tmp_path):
     assert "3 passed" in tests.stdout.splitlines()[-1], tests.stdout
     cli = _run(venv / "bin" / "ops-center", "--json", "plugin", "validate", plugin, cwd=tmp_path)
     assert '"valid": true' in cli.stdout
+
+
+def test_the_sdk_depends_on_everything_the_contracts_it_carries_depend_on():
+    """The wheel carries the contracts' code, not their distribution, so their dependencies
+    must be the SDK's too (cronsim, added to the contracts for schedules, was missed once)."""
+
+    def names(pyproject: Path) -> set[str]:
+        deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+        return {re.split(r"[<>=!~ \[;]", d, maxsplit=1)[0].lower() for d in deps}
+
+    contracts = names(REPO_ROOT / "libs" / "contracts" / "pyproject.toml")
+    assert contracts <= names(REPO_ROOT / "sdk" / "python" / "pyproject.toml")

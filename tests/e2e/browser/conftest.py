@@ -85,7 +85,7 @@ Shoot = Callable[[Page, str], Awaitable[None]]
 @pytest.fixture
 def shoot() -> Shoot:
     """Saves a full-page screenshot named `name` (with the viewport's width) and fails on any
-    serious or critical axe violation."""
+    serious or critical axe violation or on a page wider than the viewport."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     async def shoot_(page: Page, name: str) -> None:
@@ -93,5 +93,8 @@ def shoot() -> Shoot:
         await page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
         violations = await axe_violations(page)
         assert violations == [], f"{name} at {width}px: {violations}"
+        # Usable on a phone: nothing makes the page scroll sideways.
+        wider = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert wider <= 0, f"{name} at {width}px is {wider}px wider than the screen"
 
     return shoot_

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -90,6 +91,28 @@ async def until_installable(gateway: httpx.AsyncClient, app: str, tenant: str) -
             return
         await asyncio.sleep(0.25)
     raise AssertionError(f"the installer never planned {app}: {r.text}")
+
+
+async def install(
+    gateway: httpx.AsyncClient, admin: dict[str, str], body: dict[str, Any]
+) -> dict[str, Any]:
+    """Installs through the API (the wizard has its own test), consenting to the plan's
+    permissions; answers the installation once it is enabled."""
+    r = await gateway.post("/api/v1/plugins/install", json={**body, "dry_run": True}, headers=admin)
+    assert r.status_code == 200, r.text
+    permissions = r.json()["plan"]["permissions"]
+    r = await gateway.post(
+        "/api/v1/plugins/install",
+        json={**body, "accept_permissions": permissions, "enable": True},
+        headers=admin,
+    )
+    assert r.status_code == 202, r.text
+    for _ in range(240):
+        r = await gateway.get(f"/api/v1/plugins/{body['plugin']}/installation", headers=admin)
+        if r.status_code == 200 and r.json()["state"] == "enabled":
+            return r.json()
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"{body['plugin']} never became enabled: {r.text}")
 
 
 async def sign_in(
@@ -224,6 +247,23 @@ async def test_install_review_and_ban_through_the_console(
     await sign_in(page, shoot, "platform_admin", "", f"ops-{run}")
     await page.get_by_label("Plugin slug or id").fill(app)
     await page.get_by_role("button", name="Open").click()
+    # Review moderation: the admin hides the member's review with a reason; the public
+    # summary no longer counts it, and the review's log says who hid it and why.
+    review = page.get_by_role("listitem").filter(has_text="Does what it says")
+    await review.get_by_label("Reason to hide it").fill("off-topic")
+    await review.get_by_role("button", name="Hide review").click()
+    await expect(review).to_contain_text("Hidden")
+    await review.get_by_role("button", name="Moderation log").click()
+    await expect(review.get_by_role("list", name=re.compile("^Moderation log"))).to_contain_text(
+        "off-topic"
+    )
+    await shoot(page, "admin-reviews")
+    for _ in range(40):
+        listed = await gateway.get(f"/api/v1/plugins/marketplace/{app}/reviews")
+        if listed.json()["summary"]["count"] == 0:
+            break
+        await asyncio.sleep(0.25)
+    assert listed.json()["summary"]["count"] == 0, listed.text
     moderate = page.get_by_role("form", name=f"Moderate {app}")
     ban = moderate.get_by_role("button", name=f"Ban {app}")
     await expect(ban).to_be_disabled()  # a ban needs its reason
@@ -260,6 +300,19 @@ async def test_install_review_and_ban_through_the_console(
         await expect(phone.get_by_role("heading", level=1)).to_be_visible()
         await expect(phone.get_by_role("status")).to_have_count(0)  # nothing still loading
         await shoot(phone, name)
+    # The install plan and the moderation page at a phone's width (a tenant without lib).
+    fresh = bearer(sub=f"admin2-{run}", tenant_id=f"{tenant}-2", roles=["tenant_admin"])
+    ops = bearer(sub=f"ops-{run}", roles=["platform_admin"])
+    for headers, path, name, ready in (
+        (fresh, f"/plugins/{lib}/install", "install-plan", "Continue to permissions"),
+        (ops, f"/admin?plugin={app}", "admin-banned", f"Ban {app}"),
+    ):
+        token = headers["Authorization"].removeprefix("Bearer ")
+        other = await (await open_context(NARROW, token=token)).new_page()
+        await other.goto(path)
+        await expect(other.get_by_role("button", name=ready)).to_be_visible()
+        await expect(other.get_by_role("status")).to_have_count(0)
+        await shoot(other, name)
     member_phone = await (await open_context(NARROW, token=member_token)).new_page()
     await member_phone.goto(f"/plugins/{lib}?tab=reviews")
     await expect(member_phone.get_by_role("heading", name="Write a review")).to_be_visible()
@@ -298,13 +351,22 @@ async def test_the_development_sign_in_is_routed_to_the_catalog(gateway: httpx.A
     assert me.status_code == 200, me.text
 
 
-async def test_a_developer_registers_uploads_and_sees_the_version_listed(
-    open_context: OpenContext, shoot: Shoot, tmp_path
+async def test_a_developer_registers_uploads_and_sees_the_version_listed_and_charted(
+    gateway: httpx.AsyncClient, open_context: OpenContext, shoot: Shoot, tmp_path
 ):
     run = uuid.uuid4().hex[:8]
     slug = f"web-dev-{run}"
     good = tmp_path / f"{slug}.tar.gz"
     good.write_bytes(package(manifest(slug, name=f"Console {slug}")))
+    # Installs need signed packages: the developer's key is registered, the upload signed.
+    signer = Signer()
+    developer = bearer(sub=f"dev-{run}", roles=["developer"], publisher_id=f"pub-{run}")
+    r = await gateway.post(
+        "/api/v1/plugins/publishers/me/keys",
+        json={"public_key": signer.public_b64},
+        headers=developer,
+    )
+    assert r.status_code == 201, r.text
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(b"not a tar archive")
 
@@ -327,15 +389,34 @@ async def test_a_developer_registers_uploads_and_sees_the_version_listed(
     await shoot(page, "developer-refused")
 
     await form.get_by_label(re.compile("^Package")).set_input_files(str(good))
+    await form.get_by_label(re.compile("^Signature")).fill(signer.sign(good.read_bytes()))
     await form.get_by_role("button", name="Upload").click()
-    await expect(form.get_by_role("status")).to_have_text(f"Published {slug} 1.0.0.")
+    await expect(form.get_by_role("status")).to_have_text(f"Published {slug} 1.0.0 (signed).")
     versions = page.get_by_role("table", name=f"Versions of {slug}")
     await expect(versions).to_contain_text("1.0.0")
     await expect(versions).to_contain_text("Available")
+
+    # A tenant installs it: the developer's analytics chart shows the install (the analytics
+    # service counts it from the installer's events).
+    tenant = f"web-dev-t-{run}"
+    await until_installable(gateway, slug, tenant)
+    await install(
+        gateway, bearer(sub=f"a-{run}", tenant_id=tenant, roles=["tenant_admin"]), {"plugin": slug}
+    )
+    installs = page.get_by_role("table", name=f"Installs of {slug}")
+    today = datetime.now(UTC).date().isoformat()
+    await expect(installs.get_by_role("row", name=re.compile(rf"^{today} 1 0 1$"))).to_have_count(
+        1, timeout=CONVERGE_MS
+    )
+    await expect(page.get_by_role("img", name=f"Installs of {slug}")).to_be_visible()
+    await expect(page.get_by_role("group", name=f"Totals of {slug}")).to_contain_text(
+        "Active installs1"
+    )
     await shoot(page, "developer")
 
     token = await page.evaluate("sessionStorage.getItem('opscenter.token')")
     phone = await (await open_context(NARROW, token=token)).new_page()
     await phone.goto("/developer")
     await expect(phone.get_by_role("table", name=f"Versions of {slug}")).to_contain_text("1.0.0")
+    await expect(phone.get_by_role("table", name=f"Installs of {slug}")).to_contain_text(today)
     await shoot(phone, "developer")

@@ -97,6 +97,11 @@ function isProblem(value: unknown): value is Problem {
   return typeof value === "object" && value !== null && "status" in value && "title" in value;
 }
 
+/** A fresh Idempotency-Key for one write (its retries send the same one). */
+export function newIdempotencyKey(): string {
+  return globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`;
+}
+
 /** What a person reads for a failed call: the problem's detail, else the status. */
 export function describeError(error: unknown): string {
   if (error instanceof ApiError) return error.message;

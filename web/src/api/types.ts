@@ -36,3 +36,20 @@ export type PluginRead = Catalog["schemas"]["PluginRead"];
 export type PluginPage = Catalog["schemas"]["PluginPage"];
 export type VersionPublished = Catalog["schemas"]["VersionPublished"];
 export type ModerationLog = Catalog["schemas"]["ModerationLog"];
+export type UpgradeCreate = Installer["schemas"]["UpgradeCreate"];
+export type Cascade = Installer["schemas"]["UninstallCreate"]["cascade"];
+
+export type Delivery = Hooks["schemas"]["DeliveryRead"];
+export type DeliveryPage = Hooks["schemas"]["DeliveryPage"];
+export type DeliveryStatus = Delivery["status"];
+export type ReplayWindow = Hooks["schemas"]["ReplayWindow"];
+export type ReplayAccepted = Hooks["schemas"]["ReplayAccepted"];
+export type SecretRotated = Hooks["schemas"]["SecretRotated"];
+
+import type { components as Analytics } from "./generated/analytics";
+export type PluginAnalytics = Analytics["schemas"]["PluginAnalytics"];
+export type SeriesPoint = Analytics["schemas"]["SeriesPoint"];
+export type RevenueAmounts = Analytics["schemas"]["RevenueAmounts"];
+
+export type ReviewModerationLog = Reviews["schemas"]["ModerationLog"];
+export type HideRequest = Reviews["schemas"]["HideRequest"];

@@ -4,7 +4,7 @@
 import { useMutation, useQueries, useQuery } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { Link } from "react-router-dom";
-import { api, ApiError, describeError } from "../api/client";
+import { api, ApiError, describeError, newIdempotencyKey } from "../api/client";
 import type { DryRunPlan, FieldError, InstallAccepted, InstallCreate, Installation, PlanRead, PluginDetail } from "../api/types";
 import { ConfigForm } from "./ConfigForm";
 import { PermissionList } from "./PermissionList";
@@ -19,10 +19,6 @@ const STEPS: { id: Step; label: string }[] = [
 ];
 type Config = Record<string, unknown>;
 const FINAL_STATES = new Set(["enabled", "failed"]);
-
-function newKey(): string {
-  return globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`;
-}
 
 function body(slug: string, plan: PlanRead, configs: Record<string, Config>, dryRun: boolean): InstallCreate {
   const dependencyConfig = Object.fromEntries(
@@ -64,7 +60,7 @@ export function InstallWizard({ slug, pollMs = 1000 }: { slug: string; pollMs?: 
   const [configs, setConfigs] = useState<Record<string, Config>>({});
   const [errors, setErrors] = useState<Record<string, FieldError[]>>({});
   const [stepError, setStepError] = useState<string | null>(null);
-  const [idempotencyKey] = useState(newKey);
+  const [idempotencyKey] = useState(newIdempotencyKey);
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), [step]);
 

@@ -37,7 +37,9 @@ export function RatingHistogram({ histogram, label }: { histogram: Record<string
       <div className="chart-canvas">
         <canvas ref={canvas} role="img" aria-label={label} />
       </div>
-      <table className="visually-hidden">
+      {/* A table ignores a width smaller than its content: the wrapper does the hiding. */}
+      <div className="visually-hidden">
+      <table>
         <caption>{label}</caption>
         <tbody>
           {STARS.map((s) => (
@@ -48,6 +50,7 @@ export function RatingHistogram({ histogram, label }: { histogram: Record<string
           ))}
         </tbody>
       </table>
+      </div>
     </figure>
   );
 }

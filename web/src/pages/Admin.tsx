@@ -1,11 +1,13 @@
-// Platform moderation, first part: find a plugin, verify, feature (rank and end date) or ban
-// it with a reason, and read its moderation log.
+// Platform moderation: find a plugin, verify, feature (rank and end date) or ban it with a
+// reason, read its moderation log, hide or show its reviews, and read its analytics.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { api, describeError } from "../api/client";
 import type { ModerationLog, PluginRead } from "../api/types";
 import { useSession } from "../auth";
+import { Analytics } from "../components/Analytics";
+import { ReviewModeration } from "../components/ReviewModeration";
 import { Empty, Failed, Loading } from "../components/States";
 
 export function Admin() {
@@ -144,6 +146,8 @@ function Moderate({ plugin }: { plugin: string }) {
           </tbody>
         </table>
       )}
+      <ReviewModeration slug={plugin} />
+      <Analytics plugin={plugin} />
     </>
   );
 }

@@ -1,11 +1,12 @@
-// The developer portal's first part: register a plugin, upload a version with progress and
-// readable refusals, and see each plugin's versions.
+// The developer portal: register a plugin, upload a version with progress and readable
+// refusals, and see each plugin's versions and analytics charts.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
 import { api, ApiError, describeError, upload } from "../api/client";
 import type { Category, PluginCreate, PluginPage, PluginRead, PluginType, VersionPage, VersionPublished } from "../api/types";
 import { useSession } from "../auth";
+import { Analytics } from "../components/Analytics";
 import { SelectField } from "../components/SelectField";
 import { Empty, Failed, Loading } from "../components/States";
 
@@ -213,6 +214,7 @@ function MyPlugin({ plugin }: { plugin: PluginRead }) {
           </tbody>
         </table>
       )}
+      {plugin.latest_version !== null && <Analytics plugin={plugin.slug} />}
     </article>
   );
 }

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
 
 import pytest
@@ -37,14 +35,12 @@ def test_without_the_users_grant_the_dispatcher_sends_nothing():
         Harness.load(ROOT, granted=[]).emit("user.login")
 
 
-def test_the_decorator_returns_the_function_the_manifest_names():
-    sys.path.insert(0, str(ROOT))
-    try:
-        hooks = importlib.import_module("audit.hooks")
-    finally:
-        sys.path.remove(str(ROOT))
-    assert hooks.plugin.handlers["user.login"] is hooks.on_login
-    assert hooks.on_login.__name__ == "on_login"
+def test_the_handler_imports_only_what_the_sandbox_has():
+    """The harness runs the handler as the sandbox does (standard library and the plugin's
+    files): a handler that imported the SDK would fail here as it would in production."""
+    result = Harness.load(ROOT, config={"flag_new_addresses": False}).emit("user.login")
+    assert result.ok, result.error
+    assert result.result["flagged"] is False
     plugin = Plugin.from_manifest(ROOT)
     with pytest.raises(HookNotDeclared):
         plugin.on("device.created")

@@ -65,7 +65,9 @@ class Instance:
 async def new_instance(local_stack: LocalStack, **settings: object) -> AsyncIterator[Instance]:
     """An instance on a database of its own, with these settings."""
     url = await migrated_database(local_stack, "analytics")
-    app_settings = make_settings(url, local_stack, **settings)
+    # No grace: NOW is half past the current hour, which within an hour after midnight would
+    # otherwise leave yesterday un-rolled and make the tests depend on the time of day.
+    app_settings = make_settings(url, local_stack, **{"rollup_grace_s": 0, **settings})
     app = create_app(app_settings)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"

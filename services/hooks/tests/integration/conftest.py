@@ -10,7 +10,7 @@ import pytest
 
 from opscenter.hooks import models, worker
 from opscenter.hooks.main import create_app
-from opscenter.hooks.testing import DeadLetters, Hooks, Receiver, hooks_settings
+from opscenter.hooks.testing import ArtifactServer, DeadLetters, Hooks, Receiver, hooks_settings
 from opscenter.servicekit.kafka import create_broker
 from opscenter.servicekit.runtime import ServiceRuntime
 from opscenter.servicekit.testing import LocalStack, drop_database, migrated_database
@@ -35,6 +35,15 @@ async def hooks(local_stack: LocalStack) -> AsyncIterator[Hooks]:
     await app.state.runtime.dispose()
     await runtime.dispose()
     await drop_database(local_stack, url)
+
+
+@pytest.fixture
+async def catalog() -> AsyncIterator[ArtifactServer]:
+    """A catalog stand-in serving handler packages by digest."""
+    server = ArtifactServer()
+    await server.start()
+    yield server
+    await server.stop()
 
 
 @pytest.fixture

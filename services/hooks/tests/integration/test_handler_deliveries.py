@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import textwrap
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,14 +120,6 @@ def sandbox(**overrides: Any) -> SandboxSettings:
         "nproc": 16,
     }
     return SandboxSettings(**(values | overrides))
-
-
-@pytest.fixture
-async def catalog() -> AsyncIterator[ArtifactServer]:
-    server = ArtifactServer()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

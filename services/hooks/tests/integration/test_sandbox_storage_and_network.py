@@ -104,6 +104,25 @@ async def test_storage_write_keeps_data_across_events_and_workers(pool, package,
     assert (tmp_path / "inst-1" / "counter").read_text() == "5"
 
 
+async def test_two_dispatchers_sharing_a_folder_each_see_the_others_writes(package, tmp_path):
+    """Two pools (two dispatchers) take turns on one installation's folder, as its storage lane
+    makes them: a warm worker seeded before the other's write is replaced, so no write is lost."""
+    writer = handler_spec(package, "count", storage_dir=tmp_path / "shared", storage_writable=True,
+                  storage_quota_bytes=4096)  # fmt: skip
+    warm = {"uid_count": 4, "max_pools": 1, "workers_per_pool": 1, "max_events_per_worker": 100,
+            "deadline_s": 5}  # fmt: skip
+    async with (
+        open_pool(uid_base=UID_BASE + 20, **warm) as first,
+        open_pool(uid_base=UID_BASE + 30, **warm) as second,
+    ):
+        counts = [(await p.call(writer, event(), CONTEXT)).result for p in [first, second] * 3]
+
+        assert counts == [1, 2, 3, 4, 5, 6]
+        assert first.stats()["storage_reseeds"] == 2  # before its 2nd and 3rd events
+        assert second.stats()["storage_reseeds"] == 2
+    assert (tmp_path / "shared" / "counter").read_text() == "6"
+
+
 async def test_installations_of_one_version_keep_separate_folders(pool, package, tmp_path):
     first = handler_spec(package, "count", storage_dir=tmp_path / "a", storage_writable=True,
                  storage_quota_bytes=4096)  # fmt: skip

@@ -93,7 +93,7 @@ async def test_two_dispatcher_processes_deliver_each_tick_on_time_and_exactly_on
     installation, plugin = await scheduled_installation(hooks, t, ticks, {"every-2s": EVERY_2S})
     ports = [free_port(), free_port()]
     env = {"HOOKS_SCHEDULE_POLL_S": "0.5"}
-    procs = [dispatcher_process(hooks, HOOKS_DISPATCHER_METRICS_PORT=str(p), **env) for p in ports]
+    procs = [dispatcher_process(hooks, HOOKS_METRICS_PORT=str(p), **env) for p in ports]
     try:
         for port in ports:
             await ticks_created(port)  # both are up

@@ -52,6 +52,23 @@ async def test_a_receiver_failing_three_times_gets_the_fourth_attempt(
     assert types.count("hooks.delivery.succeeded.v1") == 1
 
 
+async def test_the_receiver_gets_the_trace_of_the_event_it_is_sent(
+    hooks: Hooks, receiver: Receiver
+):
+    t = tenant()
+    url = receiver.on("traced", failing_then_ok(0))
+    _, plugin = await hooks.enable(t, [HookSpec(name="device.created", url=url)])
+    receiver.verify_with = [await hooks.rotate(t, plugin)]
+    trace_id = "5c0ffee0000000000000000000000001"
+    # Only the envelope carries the trace here (the record has no headers): that is enough.
+    await hooks.publish(device_created(t, traceparent=f"00-{trace_id}-00f067aa0ba902b7-01"))
+    async with hooks.dispatching():
+        await hooks.wait_for(DELIVERY, lambda r: r and r[0][0] == "succeeded")
+    [call] = receiver.calls_to("traced")
+    version, sent_trace, _, flags = call.headers["traceparent"].split("-")
+    assert (version, sent_trace, flags) == ("00", trace_id, "01")
+
+
 async def test_a_receiver_that_times_out_is_dead_lettered_after_the_last_attempt(
     hooks: Hooks, receiver: Receiver
 ):

@@ -158,24 +158,20 @@ def test_production_refuses_the_dev_keys_and_private_targets():
     from pydantic import ValidationError
 
     from opscenter.hooks.settings import HooksSettings
+    from opscenter.servicekit.sealing import generate_keypair
 
     strong = "x" * 40
+    own_key, _ = generate_keypair()
     issued = {"jwt_audience": "opscenter-api", "jwt_issuer": "https://id.example"}
+    production = {"environment": "production", "jwt_secret": strong, **issued}
     with pytest.raises(ValidationError, match="secret_key"):
-        HooksSettings(environment="production", jwt_secret=strong, **issued)
+        HooksSettings(**production)
+    own = {**production, "secret_key": strong, "token_signing_seed": strong}
+    with pytest.raises(ValidationError, match="config_private_key"):
+        HooksSettings(**own)
+    own["config_private_key"] = own_key
     with pytest.raises(ValidationError, match="allow_private_targets"):
-        HooksSettings(
-            environment="production",
-            jwt_secret=strong,
-            secret_key=strong,
-            token_signing_seed=strong,
-            allow_private_targets=True,
-            **issued,
-        )
-    HooksSettings(
-        environment="production",
-        jwt_secret=strong,
-        secret_key=strong,
-        token_signing_seed=strong,
-        **issued,
-    )
+        HooksSettings(**own, allow_private_targets=True)
+    with pytest.raises(ValidationError, match="must be 32 bytes"):
+        HooksSettings(config_private_key="c2hvcnQ=")
+    HooksSettings(**own)

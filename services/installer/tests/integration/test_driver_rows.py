@@ -84,7 +84,7 @@ async def test_a_row_for_update_moved_without_writing_it_back_fails_the_commit(
 async def test_a_page_costs_the_same_statements_whatever_its_length(
     catalog, new_tenant, worker, settings
 ):
-    cipher = ConfigCipher(settings.secret_key.get_secret_value())
+    cipher = ConfigCipher(settings.secret_key.get_secret_value(), settings.hooks_config_public_key)
     base, top = name("base"), name("top")
     await catalog.publish(base, "1.0.0")
     await catalog.publish(top, "1.0.0", deps={base: "^1.0.0"})

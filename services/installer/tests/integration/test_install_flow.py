@@ -79,14 +79,14 @@ async def test_install_resolves_installs_and_enables_dependencies_first(
         settings.kafka_bootstrap,
         INSTALLER_INSTALLATION.name,
         where=lambda e: e.tenantid == tenant.id,
-        count=6,
+        count=8,
     )
     kinds = [(e.data["slug"], e.type.split(".")[2]) for e in events]
     when = {k: e.time for k, e in zip(kinds, events, strict=True)}
     # Different keys land on different partitions: order shows in the events' times.
     assert when[(base, "enabled")] <= when[(top, "enabled")]
     assert set(kinds) == {
-        (s, t) for s in (base, top) for t in ("requested", "installed", "enabled")
+        (s, t) for s in (base, top) for t in ("requested", "config_set", "installed", "enabled")
     }
     listed = (await tenant.get("/plugins/installed")).json()["items"]
     assert {i["plugin"] for i in listed} == {base, top}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 
 import pytest
@@ -20,6 +21,7 @@ from opscenter.installer.config import (
 from opscenter.installer.installations.service.transitions import transition
 from opscenter.installer.models import Installation, InstallationHistory
 from opscenter.servicekit.errors import Problem
+from opscenter.servicekit.sealing import DEV_PRIVATE_KEY, DEV_PUBLIC_KEY, Opener, generate_keypair
 
 
 class FakeSession:
@@ -131,7 +133,7 @@ def test_config_errors_name_field_paths():
 def test_secrets_split_encrypt_mask_and_survive_updates():
     # Long enough that it cannot turn up in the token's base64 by chance (a 3-letter one did).
     secret = "t0p-secret-value-0123456789"
-    cipher = ConfigCipher("k")
+    cipher = ConfigCipher("k", DEV_PUBLIC_KEY)
     public, secrets = split_secrets(
         SCHEMA, {"token": secret, "db": {"password": "pw", "host": "h"}}
     )
@@ -148,4 +150,44 @@ def test_secrets_split_encrypt_mask_and_survive_updates():
     merged = merge_for_update(SCHEMA, public, secrets, {"token": "********", "db": {"host": "x"}})
     assert merged == {"token": secret, "db": {"host": "x", "password": "pw"}}
     with pytest.raises(ValueError, match="do not decrypt"):
-        ConfigCipher("other").decrypt(token)
+        ConfigCipher("other", DEV_PUBLIC_KEY).decrypt(token)
+
+
+def test_secrets_for_hooks_are_sealed_to_its_key_and_bound_to_the_installation():
+    secret = "t0p-secret-value-0123456789"
+    private, public = generate_keypair()
+    installation_id = uuid.uuid4()
+    sealed = ConfigCipher("k", public).for_hooks(installation_id, {"token": secret, "db.pw": "x"})
+    assert sealed is not None
+    assert secret not in sealed.model_dump_json()
+    assert sealed.paths == ["db.pw", "token"]
+    opened = Opener(private).open(sealed.box, str(installation_id).encode())
+    assert json.loads(opened) == {"token": secret, "db.pw": "x"}
+    with pytest.raises(ValueError, match="does not open"):
+        Opener(DEV_PRIVATE_KEY).open(sealed.box, str(installation_id).encode())
+    assert ConfigCipher("k", public).for_hooks(installation_id, {}) is None
+
+
+def test_a_field_stored_secret_stays_secret_when_a_new_schema_stops_marking_it():
+    public, secrets = split_secrets({"type": "object"}, {"token": "s", "host": "h"}, ["token"])
+    assert (public, secrets) == ({"host": "h"}, {"token": "s"})
+
+
+def test_production_refuses_the_dev_keys_and_a_malformed_hooks_key():
+    from pydantic import ValidationError
+
+    from opscenter.installer.settings import InstallerSettings
+
+    strong = "x" * 40
+    _, hooks_key = generate_keypair()
+    issued = {"jwt_secret": strong, "jwt_audience": "api", "jwt_issuer": "https://id.example"}
+    with pytest.raises(ValidationError, match="secret_key"):
+        InstallerSettings(environment="production", hooks_config_public_key=hooks_key, **issued)
+    with pytest.raises(ValidationError, match="hooks_config_public_key"):
+        InstallerSettings(environment="production", secret_key=strong, **issued)
+    with pytest.raises(ValidationError, match="not base64"):
+        InstallerSettings(hooks_config_public_key="not a key!")
+    s = InstallerSettings(
+        environment="production", secret_key=strong, hooks_config_public_key=hooks_key, **issued
+    )
+    assert s.hooks_config_public_key == hooks_key

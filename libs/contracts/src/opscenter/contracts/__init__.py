@@ -48,6 +48,7 @@ from opscenter.contracts.hooks import (
 )
 from opscenter.contracts.installer import (
     EntitlementChangedV1,
+    InstallationConfigSetV1,
     InstallationConfigUpdatedV1,
     InstallationDisabledV1,
     InstallationEnabledV1,
@@ -58,6 +59,7 @@ from opscenter.contracts.installer import (
     InstallationUninstallRequestedV1,
     InstallationUpgradedV1,
     InstallationUpgradeRequestedV1,
+    SealedConfigSecrets,
     split_revenue,
 )
 from opscenter.contracts.lifecycle import (
@@ -150,6 +152,7 @@ __all__ = [
     "HookSpec",
     "IllegalTransition",
     "InstallationAction",
+    "InstallationConfigSetV1",
     "InstallationConfigUpdatedV1",
     "InstallationDisabledV1",
     "InstallationEnabledV1",
@@ -181,6 +184,7 @@ __all__ = [
     "PublisherKeyRegisteredV1",
     "PublisherKeyRevokedV1",
     "ScheduleTickV1",
+    "SealedConfigSecrets",
     "TenantCreatedV1",
     "TenantUpgradedV1",
     "Topic",

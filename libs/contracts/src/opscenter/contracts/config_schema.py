@@ -20,6 +20,7 @@ from jsonschema.exceptions import SchemaError
 __all__ = [
     "SECRET_MASK",
     "check_config_schema",
+    "join_secrets",
     "mask_config",
     "normalize_config_schema",
     "secret_fields",
@@ -110,6 +111,22 @@ def secret_fields(config_schema: Mapping[str, Any], _prefix: str = "") -> set[st
         else:
             out |= secret_fields(prop, f"{path}.")
     return out
+
+
+def join_secrets(public: Mapping[str, Any], secrets: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole config: a copy of ``public`` with each value of ``secrets`` (``{dotted path:
+    value}``, as the installer stores and seals them) set at its path."""
+    full = copy.deepcopy(dict(public))
+    for path, value in secrets.items():
+        *parents, leaf = str(path).split(".")
+        node = full
+        for part in parents:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[leaf] = copy.deepcopy(value)
+    return full
 
 
 def mask_config(config: Mapping[str, Any], config_schema: Mapping[str, Any]) -> dict[str, Any]:

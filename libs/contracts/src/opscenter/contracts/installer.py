@@ -6,7 +6,10 @@ transition led to, and ``sequence``, the installation's history row number (stri
 per installation, so a projection can ignore anything not newer than what it holds).
 Events that change what a plugin may see (installed, enabled, upgraded) carry the granted
 permissions and the hook subscriptions the hooks service needs.
-Config events carry changed key names only, never values.
+``config_updated`` carries changed key names only, never values. ``config_set`` carries the
+installation's whole config for the hooks service (which puts it in a handler's context): the
+non-secret values in clear, the secret ones only in a box sealed to the hooks service's public
+key (ADR 0024), so no secret crosses Kafka readable.
 
 ``installer.entitlement`` (same key): what a tenant is entitled to use and what it paid;
 ``developer_amount + platform_amount == gross_amount``, split 70/30 by ``split_revenue``.
@@ -19,7 +22,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, ClassVar, Literal, Self
 from uuid import UUID
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from opscenter.contracts.events import EventPayload
 from opscenter.contracts.fields import Money, SemVerStr, Slug, Text, UserRef, UtcDatetime
@@ -32,6 +35,7 @@ __all__ = [
     "DEVELOPER_SHARE",
     "PLATFORM_SHARE",
     "EntitlementChangedV1",
+    "InstallationConfigSetV1",
     "InstallationConfigUpdatedV1",
     "InstallationDisabledV1",
     "InstallationEnabledV1",
@@ -42,6 +46,7 @@ __all__ = [
     "InstallationUninstalledV1",
     "InstallationUpgradeRequestedV1",
     "InstallationUpgradedV1",
+    "SealedConfigSecrets",
     "split_revenue",
 ]
 
@@ -204,6 +209,72 @@ class InstallationConfigUpdatedV1(_InstallationEvent):
     def example(cls) -> Self:
         return cls.model_validate(
             {**_EX, "state": S.ENABLED, "sequence": 5, "changed_keys": ["api_key"]}
+        )
+
+
+class SealedConfigSecrets(BaseModel):
+    """An installation's secret config values, sealed to one recipient's public key.
+
+    ``box`` opens, with the recipient's private key and the installation id (its canonical
+    text) as associated data, to the UTF-8 JSON object ``{dotted path: value}``. ``paths`` are
+    the names only, so a reader can tell which fields are set without opening the box."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    algorithm: Literal["x25519-hkdf-sha256-chacha20poly1305"]
+    key_id: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")] = Field(
+        description="16 hex characters of the sha-256 of the recipient's public key"
+    )
+    paths: list[Annotated[str, Field(min_length=1, max_length=512)]]
+    box: Annotated[str, Field(pattern=r"^v1\.[A-Za-z0-9_-]+$", max_length=1_000_000)]
+
+
+class InstallationConfigSetV1(_InstallationEvent):
+    """The installation's config as it now is, for the hooks service (handlers read it from
+    their context). Emitted with the transition that set it (an install request, a config
+    update, an upgrade) and carrying that transition's ``sequence``: a consumer keeps the config
+    of the highest sequence it has seen (an operator's republish sends it again with the same
+    sequence). ``config`` holds the non-secret values only; secret values (``secret_fields``
+    of the version's ``config_schema``) are only in ``secrets``."""
+
+    event_type: ClassVar[str] = "installer.installation.config_set.v1"
+    resulting_states: ClassVar[frozenset[InstallationState]] = _SETTLED | {
+        S.INSTALLING,
+        S.UPDATING,
+    }
+
+    reason: Literal["install", "update", "upgrade", "republish"] = Field(
+        description="what set it; 'republish': an operator re-sent the config as it is, with "
+        "the installation's current sequence (a consumer holding that sequence keeps its own)"
+    )
+    config: dict[str, JsonValue] = Field(
+        default_factory=dict, description="the config without its secret fields"
+    )
+    secrets: SealedConfigSecrets | None = Field(
+        default=None, description="the secret fields, sealed to hooks; absent when none is set"
+    )
+
+    @classmethod
+    def example(cls) -> Self:
+        return cls.model_validate(
+            {
+                **_EX,
+                "state": S.INSTALLING,
+                "sequence": 1,
+                "reason": "install",
+                "config": {"region": "eu-west-1", "poll_minutes": 15},
+                "secrets": {
+                    "algorithm": "x25519-hkdf-sha256-chacha20poly1305",
+                    # Sealed to the development key (servicekit.sealing.DEV_PUBLIC_KEY) with
+                    # the example's installation id: {"api_key": "example-api-key"}.
+                    "key_id": "a8b4986e6b190858",
+                    "paths": ["api_key"],
+                    "box": (
+                        "v1.EjAslYsgmielX9zwuDYNz7VczaEQl9n_4kDxjiU1mWUMuLMY6tKX4-5xXKGCpNxHyFU"
+                        "mrJq-hceoSM0_Jz7NE_xGfLI__gY46ySNtPQ"
+                    ),
+                },
+            }
         )
 
 

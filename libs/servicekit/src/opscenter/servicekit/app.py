@@ -17,6 +17,7 @@ from opscenter.servicekit.errors import document_problems, install_problem_handl
 from opscenter.servicekit.health import database_check, health_router
 from opscenter.servicekit.logs import configure_logging
 from opscenter.servicekit.nul_guard import RejectNulMiddleware
+from opscenter.servicekit.request_metrics import RequestMetrics
 from opscenter.servicekit.runtime import ServiceRuntime
 from opscenter.servicekit.settings import ServiceSettings
 from opscenter.servicekit.telemetry import configure_tracing, instrument_app
@@ -36,7 +37,7 @@ def create_service_app(
     version: str = "0.1.0",
 ) -> FastAPI:
     configure_logging(settings)
-    configure_tracing(settings)
+    configure_tracing(settings, "api")
     app = FastAPI(
         title=title,
         version=version,
@@ -58,6 +59,8 @@ def create_service_app(
         max_body_bytes=settings.max_json_body_bytes,
         max_depth=settings.max_json_depth,
     )
+    # Added last, so outermost of the app's own middleware (inside the request's span).
+    app.add_middleware(RequestMetrics, prefix=API_PREFIX)
     app.include_router(health_router())
     if settings.fault_route:
         app.include_router(fault_router())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,12 +25,14 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import propagate, trace
-from prometheus_client import Counter
+from opentelemetry.context import Context
+from prometheus_client import Counter, Histogram
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from opscenter.contracts import CloudEvent, ContractError, parse_typed_event
 from opscenter.servicekit.inbox import Inbox
+from opscenter.servicekit.outbox import BATCH_TRACES
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("opscenter.servicekit.consumer")
@@ -37,9 +40,19 @@ tracer = trace.get_tracer("opscenter.servicekit.consumer")
 EventHandler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 BatchEventHandler = Callable[[AsyncSession, Sequence[CloudEvent]], Awaitable[None]]
 
-APPLIED = Counter("consumer_events_applied_total", "Events applied", ["consumer"])
-DUPLICATES = Counter("consumer_events_duplicate_total", "Redeliveries skipped", ["consumer"])
-DEAD_LETTERED = Counter("consumer_events_dead_lettered_total", "Events sent to a DLQ", ["consumer"])
+APPLIED = Counter("consumer_events_applied_total", "Events applied", ["consumer", "topic"])
+DUPLICATES = Counter(
+    "consumer_events_duplicate_total", "Redeliveries skipped", ["consumer", "topic"]
+)
+DEAD_LETTERED = Counter(
+    "consumer_events_dead_lettered_total", "Records sent to a DLQ", ["consumer", "topic"]
+)
+BATCH_SECONDS = Histogram(
+    "consumer_batch_duration_seconds",
+    "One transaction of a consumer: inbox claims and handlers, until the commit",
+    ["consumer"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 REJECTED = Counter(
     "consumer_events_rejected_total",
     "Records dead-lettered before any attempt, by reason",
@@ -96,6 +109,8 @@ class EventConsumer:
     # events are refused (and dead-lettered) exactly as without it. For hot consumers that
     # parse every payload; needs `types`.
     typed_payloads: bool = False
+    # One INFO line per applied event (the settings' `log_events`).
+    log_events: bool = False
 
     def __post_init__(self) -> None:
         if (self.handler is None) == (self.batch_handler is None):
@@ -147,32 +162,95 @@ class EventConsumer:
             await self._retry_alone(record, event, first_error=None)
 
     async def _apply(self, events: Sequence[tuple[ConsumerRecord[Any, Any], CloudEvent]]) -> None:
+        started = time.perf_counter()
         async with self.sessions() as session, session.begin():
             # One event id twice in a batch (a relay's redelivery) is applied once: the first wins.
             key = self.dedupe_key or _event_id
             ids = list(dict.fromkeys(key(event) for _, event in events))
             fresh = await self.inbox.claim_many(session, ids, self.name)
-            DUPLICATES.labels(self.name).inc(len(events) - len(fresh))
-            applied: list[CloudEvent] = []
+            applied: list[tuple[ConsumerRecord[Any, Any], CloudEvent]] = []
             for record, event in events:
                 if key(event) not in fresh:
+                    DUPLICATES.labels(self.name, record.topic).inc()
                     continue
                 fresh.discard(key(event))
-                applied.append(event)
-                if self.handler is None:
-                    continue
-                context = propagate.extract(_header_dict(record))
+                applied.append((record, event))
+            if applied:
+                await self._handle(session, applied)
+        for record, _ in applied:
+            APPLIED.labels(self.name, record.topic).inc()
+        BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+
+    async def _handle(
+        self, session: AsyncSession, applied: Sequence[tuple[ConsumerRecord[Any, Any], CloudEvent]]
+    ) -> None:
+        """Applies fresh events, each in a span of its own that continues the trace its record
+        carries. A handler receives an event whose `traceparent` is that span, so whatever it
+        stores to be continued later (hooks' deliveries) continues from this consumer."""
+        if self.handler is not None:
+            for record, event in applied:
                 with tracer.start_as_current_span(
-                    f"{self.name} {event.type}", context=context, kind=trace.SpanKind.CONSUMER
-                ):
-                    await self.handler(session, event)
-            if self.batch_handler is not None and applied:
-                with tracer.start_as_current_span(
-                    f"{self.name} batch", kind=trace.SpanKind.CONSUMER
+                    f"{self.name} {event.type}",
+                    context=_incoming_context(record, event),
+                    kind=trace.SpanKind.CONSUMER,
+                    attributes=_span_attributes(record, event),
                 ) as span:
-                    span.set_attribute("messaging.batch.message_count", len(applied))
-                    await self.batch_handler(session, applied)
-        APPLIED.labels(self.name).inc(len(applied))
+                    self._log_applied(event)
+                    await self.handler(session, _continued(event, span))
+            return
+        assert self.batch_handler is not None
+        spans = [
+            tracer.start_span(
+                f"{self.name} {event.type}",
+                context=_incoming_context(record, event),
+                kind=trace.SpanKind.CONSUMER,
+                attributes=_span_attributes(record, event),
+            )
+            for record, event in applied
+        ]
+        try:
+            pairs = zip(applied, spans, strict=True)
+            handed = [_continued(event, span) for (_, event), span in pairs]
+            for span, event in zip(spans, handed, strict=True):
+                with trace.use_span(span):
+                    self._log_applied(event)
+            if len(spans) == 1:
+                with trace.use_span(spans[0]):
+                    await self.batch_handler(session, handed)
+                return
+            # Several traces in one batch: the batch's own span links them, and an event the
+            # handler emits continues the trace of the batch's event with the same Kafka key
+            # (`outbox.BATCH_TRACES`), so each aggregate's follow-ups stay in its own trace.
+            by_key = {
+                record.key.decode(errors="replace"): event.traceparent
+                for (record, _), event in zip(applied, handed, strict=True)
+                if record.key is not None and event.traceparent is not None
+            }
+            token = BATCH_TRACES.set(by_key)
+            try:
+                with tracer.start_as_current_span(
+                    f"{self.name} batch",
+                    kind=trace.SpanKind.CONSUMER,
+                    links=[trace.Link(span.get_span_context()) for span in spans],
+                    attributes={"messaging.batch.message_count": len(spans)},
+                ):
+                    await self.batch_handler(session, handed)
+            finally:
+                BATCH_TRACES.reset(token)
+        except BaseException as exc:
+            for span in spans:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, repr(exc)[:200]))
+            raise
+        finally:
+            for span in spans:
+                span.end()
+
+    def _log_applied(self, event: CloudEvent) -> None:
+        if self.log_events:
+            log.info(
+                "event applied",
+                extra={"consumer": self.name, "event_id": event.id, "event_type": event.type},
+            )
 
     async def _retry_alone(
         self,
@@ -221,7 +299,7 @@ class EventConsumer:
             }
         )
         await self.dead_letter(f"{record.topic}.dlq", record.value, record.key, headers)
-        DEAD_LETTERED.labels(self.name).inc()
+        DEAD_LETTERED.labels(self.name, record.topic).inc()
 
 
 def _event_id(event: CloudEvent) -> str:
@@ -233,6 +311,35 @@ def _header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
         if key == name:
             return value.decode(errors="replace")
     return None
+
+
+def _incoming_context(record: ConsumerRecord[Any, Any], event: CloudEvent) -> Context:
+    """The trace a record continues: its `traceparent` header (with `tracestate`), else the
+    envelope's own `traceparent` (a producer that set only the attribute)."""
+    headers = _header_dict(record)
+    if "traceparent" not in headers and event.traceparent:
+        headers["traceparent"] = event.traceparent
+    return propagate.extract(headers)
+
+
+def _span_attributes(record: ConsumerRecord[Any, Any], event: CloudEvent) -> dict[str, Any]:
+    return {
+        "messaging.system": "kafka",
+        "messaging.destination.name": record.topic,
+        "messaging.kafka.destination.partition": record.partition,
+        "messaging.kafka.offset": record.offset,
+        "messaging.message.id": event.id,
+        "cloudevents.event_type": event.type,
+    }
+
+
+def _continued(event: CloudEvent, span: trace.Span) -> CloudEvent:
+    """``event`` with its `traceparent` set to ``span``, the span processing it."""
+    ctx = span.get_span_context()
+    if not ctx.is_valid:
+        return event
+    traceparent = f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+    return event.model_copy(update={"traceparent": traceparent})
 
 
 def _header_dict(record: ConsumerRecord[Any, Any]) -> dict[str, str]:

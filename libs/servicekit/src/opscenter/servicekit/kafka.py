@@ -45,7 +45,9 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
 
 
 async def ensure_topics(bootstrap: str, topics: Iterable[Topic], *, replication: int = 1) -> None:
-    """Creates each topic and its dead-letter topic if missing. Safe to run from every replica."""
+    """Creates each topic and its dead-letter topic if missing, with ``replication`` copies
+    (``kafka_topic_replication``); an existing topic is left as it is. Safe to run from every
+    replica."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

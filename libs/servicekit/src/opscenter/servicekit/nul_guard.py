@@ -190,9 +190,9 @@ class RejectNulMiddleware:
                 await problem_response(_too_large(self.max_body_bytes))(scope, receive, send)
                 return
         body = b"".join(chunks)
-        problem = _body_problem(body, self.max_depth)
-        if problem is not None:
-            await problem_response(problem)(scope, receive, send)
+        refusal = _body_problem(body, self.max_depth)
+        if refusal is not None:
+            await problem_response(refusal)(scope, receive, send)
             return
         replayed = False
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
+from contextvars import ContextVar
 
 from opentelemetry import propagate
 from sqlalchemy import (
@@ -102,7 +103,20 @@ def notify_trigger_ddl(table_name: str = OUTBOX_TABLE) -> list[str]:
     ]
 
 
-def current_traceparent() -> str | None:
+#: While a consumer's batch handler runs: the traceparent of the span that processes each event
+#: of the batch, by the event's Kafka key (set by `consumer.py`). An event added for the same
+#: key (the same aggregate) continues that event's trace, not the batch's.
+BATCH_TRACES: ContextVar[Mapping[str, str] | None] = ContextVar(
+    "opscenter_outbox_batch_traces", default=None
+)
+
+
+def current_traceparent(key: str | None = None) -> str | None:
+    """The trace an event for partition key ``key`` continues: that of the batch event with
+    the same key, else the current span's."""
+    batch = BATCH_TRACES.get()
+    if batch and key is not None and key in batch:
+        return batch[key]
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get("traceparent")
@@ -123,14 +137,15 @@ class Outbox:
         tenant_id: str | None = None,
         subject: str | None = None,
     ) -> CloudEvent:
+        key = payload.partition_key()
         event = new_event(
             payload,
             source=self.source,
             tenant_id=tenant_id,
             subject=subject,
-            traceparent=current_traceparent(),
+            traceparent=current_traceparent(key),
         )
-        await self.add_event(session, event, topic=payload.topic.name, key=payload.partition_key())
+        await self.add_event(session, event, topic=payload.topic.name, key=key)
         return event
 
     async def add_event(

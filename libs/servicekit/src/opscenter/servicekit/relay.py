@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from opscenter.servicekit.db import asyncpg_dsn
 from opscenter.servicekit.kafka import create_producer
@@ -36,6 +36,18 @@ log = logging.getLogger(__name__)
 PUBLISHED = Counter("outbox_published_total", "Outbox rows published to Kafka", ["table"])
 REFUSED = Counter("outbox_refused_total", "Outbox rows Kafka refused for good", ["table"])
 OWNED_BUCKETS = Gauge("outbox_owned_buckets", "Outbox buckets this relay owns", ["table"])
+BACKLOG_COUNT_CAP = 10_000
+BACKLOG = Gauge(
+    "outbox_backlog",
+    f"Outbox rows not yet published, all buckets (counted up to {BACKLOG_COUNT_CAP})",
+    ["table"],
+)
+PUBLISH_DELAY = Histogram(
+    "outbox_publish_delay_seconds",
+    "From the row's insert to Kafka's acknowledgement of it",
+    ["table"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
 
 REBALANCE_EVERY_S = 2.0
 PURGE_EVERY_S = 60.0
@@ -146,11 +158,22 @@ class OutboxRelay:
             if await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", self._bucket_ns, bucket):
                 self.owned.add(bucket)
         OWNED_BUCKETS.labels(self.table).set(len(self.owned))
+        # Every relay of the table reports the same number; the count stops at a cap so a
+        # large backlog does not make the count itself slow.
+        backlog = await conn.fetchval(
+            f"SELECT count(*) FROM (SELECT 1 FROM {self.table} "  # noqa: S608 (identifier from code)
+            "WHERE published_at IS NULL LIMIT $1) AS unpublished",
+            BACKLOG_COUNT_CAP,
+        )
+        BACKLOG.labels(self.table).set(backlog)
 
     async def publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
         """Publishes up to one batch of the owned buckets' rows, in id order; returns the count."""
         rows = await conn.fetch(
-            f"SELECT id, topic, key, value, headers FROM {self.table} "  # noqa: S608 (identifier from code)
+            # `waited`: seconds since the insert, by the database's clock (the relay's may differ).
+            "SELECT id, topic, key, value, headers, "  # noqa: S608 (identifier from code)
+            "extract(epoch FROM clock_timestamp() - created_at)::float8 AS waited "
+            f"FROM {self.table} "
             "WHERE published_at IS NULL AND bucket = ANY($1::smallint[]) ORDER BY id LIMIT $2",
             sorted(self.owned),
             self.batch_size,
@@ -158,6 +181,7 @@ class OutboxRelay:
         if not rows:
             return 0
         futures = []
+        sent_at = time.monotonic()
         for row in rows:
             headers = _headers(row["headers"])
             key = row["key"].encode()
@@ -171,6 +195,10 @@ class OutboxRelay:
                 future = await self._refused(producer, row, headers, exc)
             futures.append(future)
         await asyncio.gather(*futures)
+        acked_after = time.monotonic() - sent_at
+        delay = PUBLISH_DELAY.labels(self.table)
+        for row in rows:
+            delay.observe(row["waited"] + acked_after)
         await conn.execute(
             f"UPDATE {self.table} SET published_at = now() WHERE id = ANY($1::bigint[])",  # noqa: S608
             [row["id"] for row in rows],
@@ -221,10 +249,10 @@ def _headers(raw: Any) -> list[tuple[str, bytes]]:
 
 async def run_relay(settings: ServiceSettings, stop: asyncio.Event | None = None) -> None:
     """Entry point body for a service's relay process."""
-    from opscenter.servicekit.logs import configure_logging
     from opscenter.servicekit.process import install_signal_stop
+    from opscenter.servicekit.telemetry import start_process_telemetry
 
-    configure_logging(settings)
+    start_process_telemetry(settings, "relay")
     stop = stop or install_signal_stop()
     relay = OutboxRelay(
         asyncpg_dsn(settings.database_url),

@@ -31,10 +31,13 @@ from opscenter.servicekit.db import create_engine, create_session_factory
 from opscenter.servicekit.idempotency import IdempotencyStore
 from opscenter.servicekit.inbox import Inbox
 from opscenter.servicekit.kafka import create_broker, ensure_topics
-from opscenter.servicekit.logs import configure_logging
 from opscenter.servicekit.outbox import Outbox
 from opscenter.servicekit.settings import ServiceSettings
-from opscenter.servicekit.telemetry import configure_tracing, instrument_engine
+from opscenter.servicekit.telemetry import (
+    exports_to_collector,
+    instrument_engine,
+    start_process_telemetry,
+)
 from opscenter.servicekit.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -61,8 +64,8 @@ class ServiceRuntime:
     def create(cls, settings: ServiceSettings, tables: MessagingTables) -> ServiceRuntime:
         """`tables` is usually the service's `models` module."""
         engine = create_engine(settings)
-        if settings.otel_exporter != "none":
-            # Statement spans cost CPU on every statement; without an exporter nobody reads them.
+        if exports_to_collector(settings):
+            # Statement spans cost CPU on every statement; without a collector nobody reads them.
             instrument_engine(engine)
         return cls(
             settings=settings,
@@ -100,6 +103,7 @@ class ServiceRuntime:
             dead_letter=broker_dead_letter(broker),
             max_attempts=self.settings.consumer_max_attempts,
             types=frozenset(types) if types is not None else None,
+            log_events=self.settings.log_events,
             **options,
         )
 
@@ -136,9 +140,10 @@ async def run_worker(
 ) -> None:
     """Runs a service's consumers until SIGTERM; creates the topics it touches first."""
     settings = runtime.settings
-    configure_logging(settings)
-    configure_tracing(settings)
-    await ensure_topics(settings.kafka_bootstrap, topics)
+    start_process_telemetry(settings, "worker")
+    await ensure_topics(
+        settings.kafka_bootstrap, topics, replication=settings.kafka_topic_replication
+    )
     broker = create_broker(settings)
     for consumer in consumers(runtime, broker):
         subscribe(broker, consumer, max_records=settings.consumer_batch_size)

@@ -34,6 +34,9 @@ class ServiceSettings(BaseSettings):
     # force generic plans and skip planning (a recursive CTE is re-planned every time on "auto").
     db_plan_cache_mode: PlanCacheMode = "auto"
     kafka_bootstrap: str = "127.0.0.1:29092"
+    #: The replication factor of the topics a process creates when they are missing (one broker
+    #: locally; a production cluster wants 3, with min.insync.replicas 2, so acks=all holds).
+    kafka_topic_replication: int = Field(default=1, ge=1, le=16)
 
     # JWT: HS256 with a shared secret locally; RS256 with a public key (PEM) or JWKS in production.
     jwt_algorithm: str = "HS256"
@@ -65,8 +68,18 @@ class ServiceSettings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
-    # "none", "console", or an OTLP/HTTP endpoint such as http://collector:4318/v1/traces.
+    # One INFO line per event a consumer applies (consumer, event id and type, with the event's
+    # trace id), so one event can be followed through every process's log.
+    log_events: bool = True
+    # "none", "console", or an OTLP/HTTP endpoint such as http://collector:4318/v1/traces. With
+    # "none", the standard OTEL_EXPORTER_OTLP_ENDPOINT (when set) still sends spans by OTLP/HTTP.
     otel_exporter: str = "none"
+    # A JSON-lines file every finished span is appended to (telemetry.JsonLinesSpanExporter);
+    # the local test instance sets one per process and the end-to-end tests read them.
+    trace_file: str | None = None
+    # Workers, relays and hooks' dispatcher serve Prometheus metrics on http_host:metrics_port
+    # (0: not served). An API serves /metrics on its HTTP port instead, never via the gateway.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)

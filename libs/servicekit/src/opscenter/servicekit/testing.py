@@ -165,10 +165,20 @@ async def create_database(stack: LocalStack, prefix: str) -> str:
 
 
 async def drop_database(stack: LocalStack, url: str) -> None:
+    """Drops a test database, closing its connections. An autovacuum worker that happens to be
+    on it belongs to the bootstrap superuser, whom the test role may not terminate: FORCE then
+    fails (InsufficientPrivilegeError) until the worker is done, so the drop is tried again."""
     name = url.rsplit("/", 1)[1]
     conn = await asyncpg.connect(stack.pg_admin_dsn)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(20):
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except asyncpg.exceptions.InsufficientPrivilegeError:
+                if attempt == 19:
+                    raise
+                await asyncio.sleep(0.25)
     finally:
         await conn.close()
 
@@ -206,6 +216,37 @@ async def running_relay(database_url: str, bootstrap: str) -> AsyncIterator[Outb
         await task
 
 
+async def collect_records(
+    bootstrap: str,
+    topic: str,
+    *,
+    where: Callable[[ConsumerRecord[bytes, bytes]], bool] = lambda _: True,
+    count: int = 1,
+    timeout_s: float = 20.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Reads `topic` from the beginning until `count` records match `where` (or time runs
+    out: then returns what matched). The records as Kafka holds them: key, headers and value
+    bytes, for tests of what crosses the broker."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    found: list[ConsumerRecord[bytes, bytes]] = []
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    try:
+        while len(found) < count and asyncio.get_running_loop().time() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                found += [r for r in records if where(r)]
+    finally:
+        await consumer.stop()
+    return found
+
+
 async def collect_events(
     bootstrap: str,
     topic: str,
@@ -216,27 +257,14 @@ async def collect_events(
 ) -> list[CloudEvent]:
     """Reads `topic` from the beginning until `count` events match `where` (or time runs out:
     then returns what matched, so the test's assertion says what was missing)."""
-    consumer = AIOKafkaConsumer(
+    records = await collect_records(
+        bootstrap,
         topic,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
+        where=lambda r: r.value is not None and where(CloudEvent.from_json_bytes(r.value)),
+        count=count,
+        timeout_s=timeout_s,
     )
-    await consumer.start()
-    found: list[CloudEvent] = []
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    try:
-        while len(found) < count and asyncio.get_running_loop().time() < deadline:
-            batches = await consumer.getmany(timeout_ms=200)
-            for records in batches.values():
-                for record in records:
-                    event = CloudEvent.from_json_bytes(record.value)
-                    if where(event):
-                        found.append(event)
-    finally:
-        await consumer.stop()
-    return found
+    return [CloudEvent.from_json_bytes(r.value) for r in records if r.value is not None]
 
 
 def start_relay_process(

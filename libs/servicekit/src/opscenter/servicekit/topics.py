@@ -12,7 +12,8 @@ from opscenter.servicekit.settings import ServiceSettings
 
 def main() -> None:
     settings = ServiceSettings()
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, ALL_TOPICS))
+    replication = settings.kafka_topic_replication
+    asyncio.run(ensure_topics(settings.kafka_bootstrap, ALL_TOPICS, replication=replication))
     print(
         f"kafka topics ready on {settings.kafka_bootstrap}: {', '.join(t.name for t in ALL_TOPICS)}"
     )

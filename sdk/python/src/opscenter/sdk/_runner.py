@@ -1,5 +1,9 @@
 """The harness's child process: one handler call, run as the sandbox runs it.
 
+Started as ``python -I -S -B _runner.py`` with an empty environment, like the sandbox's shim:
+only the standard library is importable besides the plugin's folder, so this file imports
+nothing else (and never the SDK's package).
+
 Reads ``{entrypoint, event, context, network}`` as JSON on stdin, moves the reply channel off
 stdout (a handler's prints go to stderr, as in the sandbox), refuses inet sockets without
 ``network:outbound`` (EACCES, as the sandbox's seccomp filter does), imports
@@ -48,9 +52,9 @@ def main() -> None:
     request = json.loads(sys.stdin.readline())
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
-    # Run as a file, sys.path[0] is this folder; the plugin's folder takes its place (the SDK's
-    # own package __init__ is never imported unless the handler imports it).
-    sys.path[0] = os.getcwd()
+    # In isolated mode this file's folder is not on the path; the plugin's folder goes first,
+    # as the shim puts /plugin first. Nothing else is added: no site-packages, no SDK.
+    sys.path.insert(0, os.getcwd())
     if not request["network"]:
         sys.addaudithook(_refuse_inet)
     try:

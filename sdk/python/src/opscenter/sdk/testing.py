@@ -5,11 +5,15 @@ For one emitted event it checks, in the dispatcher's order: the manifest subscri
 and the grant covers it (``NotDelivered``: the dispatcher would not send it), and the config is
 valid against ``config_schema`` with the installer's code (``ConfigInvalid``). The event's data
 (the hook catalog's example unless given) is trimmed with the contracts' ``trim_payload``, the
-dispatcher's own function. A Python handler then runs in a fresh child process, importing
-``module:function`` from the plugin folder, with inet sockets refused unless
-``network:outbound`` is granted, and killed at the dispatcher's deadline
-(``HANDLER_DEADLINE_S``). A webhook hook instead yields the signed request the hooks service
-would send, for the plugin's receiver to verify.
+dispatcher's own function. A Python handler then runs in a fresh child process started as the
+sandbox starts its workers (``python -I -S -B``, an empty environment, the plugin folder first
+on ``sys.path``): it sees the standard library and the plugin's own files, never this
+virtualenv's packages, so an import that would fail in production fails here too. It imports
+``module:function``, with inet sockets refused unless ``network:outbound`` is granted, and is
+killed at the dispatcher's deadline (``HANDLER_DEADLINE_S``). Its ``context["config"]`` has the
+production shape: the whole config, secret fields in plain (as the dispatcher opens them). A
+webhook hook instead yields the signed request the hooks service would send, for the plugin's
+receiver to verify.
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ __all__ = [
 
 
 _RUNNER = Path(_runner.__file__)
+#: The sandbox's interpreter flags: isolated (no PYTHON* variables, no script or user site
+#: directory on the path), no ``site`` (no site-packages), no bytecode written to the plugin.
+SANDBOX_FLAGS = ("-I", "-S", "-B")
 
 
 class PermissionNotDeclared(LookupError):
@@ -179,11 +186,12 @@ class Harness:
         }
         with tempfile.TemporaryFile() as stderr:
             child = subprocess.Popen(  # noqa: S603 - this interpreter, our runner file
-                [sys.executable, str(_RUNNER)],
+                [sys.executable, *SANDBOX_FLAGS, str(_RUNNER)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 cwd=self.plugin.root,
+                env={},  # the sandbox's bubblewrap starts with --clearenv
             )
             try:
                 return self._call(child, request, event, context, stderr)

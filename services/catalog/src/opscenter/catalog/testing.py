@@ -12,6 +12,7 @@ import uuid
 import zipfile
 from typing import Any
 
+import httpx
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -133,3 +134,33 @@ class Tokens:
             self.settings, sub=f"user-{tenant_id}", tenant_id=tenant_id, roles=["tenant_admin"]
         )
         return {"Authorization": f"Bearer {token}"}
+
+
+async def publish_through_gateway(
+    client: httpx.AsyncClient, developer: dict[str, str], m: dict[str, Any]
+) -> None:
+    """What a developer does to publish ``m`` through the gateway: registers a signing key and
+    the plugin (its slug is the manifest's `id`), then uploads the package signed with it."""
+    signer = Signer()
+    r = await client.post(
+        "/api/v1/plugins/publishers/me/keys",
+        json={"public_key": signer.public_b64},
+        headers=developer,
+    )
+    assert r.status_code == 201, r.text
+    key_id = r.json()["key_id"]
+    slug = m["id"]
+    r = await client.post(
+        "/api/v1/plugins/register",
+        json={"slug": slug, "name": slug, "type": m["type"], "category": m["category"]},
+        headers=developer,
+    )
+    assert r.status_code == 201, r.text
+    blob = package(m)
+    r = await client.post(
+        "/api/v1/plugins/upload",
+        files={"package": (f"{slug}.tar.gz", blob, "application/gzip")},
+        data={"signature": signer.sign(blob), "key_id": key_id},
+        headers=developer,
+    )
+    assert r.status_code == 201, r.text

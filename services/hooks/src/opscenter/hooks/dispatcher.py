@@ -26,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from opentelemetry import propagate, trace
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 
 from opscenter.hooks import models
 from opscenter.hooks.deliveries import service
@@ -41,10 +41,10 @@ from opscenter.hooks.settings import HooksSettings
 from opscenter.hooks.tokens import InstallationTokens
 from opscenter.servicekit.artifacts import ArtifactSource, HttpArtifactSource, InstallStore
 from opscenter.servicekit.db import DATABASE_AWAY
-from opscenter.servicekit.logs import configure_logging
 from opscenter.servicekit.process import install_signal_stop, run_main
 from opscenter.servicekit.runtime import ServiceRuntime
-from opscenter.servicekit.telemetry import configure_tracing
+from opscenter.servicekit.sealing import Opener
+from opscenter.servicekit.telemetry import start_process_telemetry
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("opscenter.hooks.dispatcher")
@@ -86,7 +86,11 @@ def handler_runner(
         settings.allow_unsigned,
     )
     return HandlerRunner(
-        packages, sandbox, Path(settings.storage_root), settings.storage_quota_mb * 1024 * 1024
+        packages,
+        sandbox,
+        Path(settings.storage_root),
+        settings.storage_quota_mb * 1024 * 1024,
+        Opener(settings.config_private_key.get_secret_value()),
     )
 
 
@@ -230,13 +234,10 @@ class Dispatcher:
                 self._results.task_done()
 
 
-async def run_dispatcher(settings: HooksSettings, metrics_port: int | None = None) -> None:
-    configure_logging(settings)
-    configure_tracing(settings)
+async def run_dispatcher(settings: HooksSettings) -> None:
+    start_process_telemetry(settings, "dispatcher")
     # httpx logs every request at INFO: the attempts table and metrics already say it all.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1")
     runtime = ServiceRuntime.create(settings, models)
     stop = install_signal_stop()
     try:
@@ -246,8 +247,7 @@ async def run_dispatcher(settings: HooksSettings, metrics_port: int | None = Non
 
 
 def run() -> None:
-    settings = HooksSettings()
-    run_main(run_dispatcher(settings, settings.dispatcher_metrics_port))
+    run_main(run_dispatcher(HooksSettings()))
 
 
 if __name__ == "__main__":

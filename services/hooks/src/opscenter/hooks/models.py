@@ -24,6 +24,12 @@ Invariants:
   ticks are deliveries of ``schedule.tick`` whose ``(installation_id, event_source,
   event_id)`` key names the schedule and the tick's time, so each tick exists once however
   many dispatchers compute it (ADR 0021).
+- ``installation_configs`` projects ``config_set`` events: one row per installation, the
+  highest ``sequence`` applied kept (apart from the subscription's), so an older config never
+  replaces a newer one, whichever arrives first (an equal one, the same config resent,
+  replaces it). Secret values are held only as the installer
+  sealed them to this service's key (``secrets``); the dispatcher opens them per attempt, into
+  a handler's context only (ADR 0024). An uninstall empties the row and keeps its sequence.
 """
 
 from __future__ import annotations
@@ -135,6 +141,24 @@ class Subscription(Base):
     )
 
     __table_args__ = (Index("ix_subscriptions_tenant_state", "tenant_id", "state"),)
+
+
+class InstallationConfig(Base):
+    """An installation's config as handlers get it: ``config`` the non-secret values,
+    ``secrets`` the sealed box of the secret ones (``SealedConfigSecrets`` as JSON) or None."""
+
+    __tablename__ = "installation_configs"
+
+    installation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    sequence: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    config: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    secrets: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=_NOW
+    )
 
 
 class Schedule(Base):

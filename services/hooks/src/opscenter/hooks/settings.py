@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from opscenter.contracts.schedules import MIN_INTERVAL_S
+from opscenter.servicekit import sealing
 from opscenter.servicekit.settings import ServiceSettings
 
 #: The issue's schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts).
@@ -27,6 +28,12 @@ class HooksSettings(ServiceSettings):
     #: Installation tokens (see tokens.py): the Ed25519 key is derived from this seed.
     token_signing_seed: SecretStr = SecretStr("dev-only-hooks-token-seed-change-me")
     token_ttl_s: int = Field(default=300, ge=30, le=3600)
+
+    #: X25519 private key (base64 of 32 bytes) that opens the secret config values the
+    #: installer seals to its public half (``INSTALLER_HOOKS_CONFIG_PUBLIC_KEY``); only the
+    #: dispatcher uses it, to build a handler's ``context["config"]`` (ADR 0024). A pair comes
+    #: from ``python -m opscenter.servicekit.sealing keygen``.
+    config_private_key: SecretStr = SecretStr(sealing.DEV_PRIVATE_KEY)
 
     #: Delay before attempt n+1 (seconds); its length is the number of attempts before a
     #: delivery is dead-lettered. Tests compress it.
@@ -51,9 +58,6 @@ class HooksSettings(ServiceSettings):
     idle_poll_s: float = Field(default=0.2, gt=0)
     #: At most this many deliveries of one tenant per claim, so a flood cannot fill a claim.
     tenant_share_per_claim: int = Field(default=20, ge=1)
-
-    #: Where the dispatcher process serves its Prometheus metrics on 127.0.0.1 (0: nowhere).
-    dispatcher_metrics_port: int = Field(default=0, ge=0, le=65535)
 
     #: Token bucket per installation: sustained deliveries/s and burst.
     installation_rate_per_s: float = Field(default=200.0, gt=0)
@@ -90,11 +94,19 @@ class HooksSettings(ServiceSettings):
                 value: SecretStr = getattr(self, name)
                 if value.get_secret_value().startswith("dev-only-"):
                     raise ValueError(f"{name}: production needs its own value")
+            if self.config_private_key.get_secret_value() == sealing.DEV_PRIVATE_KEY:
+                raise ValueError("config_private_key: production needs its own key pair")
             if self.allow_private_targets:
                 raise ValueError("allow_private_targets is for tests, not production")
             if self.schedule_min_interval_s < MIN_INTERVAL_S:
                 raise ValueError("schedule_min_interval_s below the minimum is for tests")
         return self
+
+    @field_validator("config_private_key")
+    @classmethod
+    def _a_private_key(cls, value: SecretStr) -> SecretStr:
+        sealing.public_key_of(value.get_secret_value())  # 32 bytes of base64, or refused
+        return value
 
     @field_validator("retry_schedule_s")
     @classmethod

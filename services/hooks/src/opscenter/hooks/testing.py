@@ -33,10 +33,13 @@ from standardwebhooks import Webhook
 from opscenter.contracts import (
     CloudEvent,
     EventPayload,
+    InstallationConfigSetV1,
     InstallationDisabledV1,
     InstallationEnabledV1,
+    InstallationUninstalledV1,
     PluginVersionPublishedV1,
     PublisherKeyRegisteredV1,
+    SealedConfigSecrets,
     new_event,
 )
 from opscenter.contracts.catalog import artifact_path
@@ -44,6 +47,7 @@ from opscenter.contracts.manifest import HookSpec, Manifest, validate_manifest
 from opscenter.hooks.dispatcher import Dispatcher
 from opscenter.hooks.sandbox import SandboxSettings
 from opscenter.hooks.settings import HooksSettings
+from opscenter.servicekit import sealing
 from opscenter.servicekit.auth import mint_dev_token
 from opscenter.servicekit.consumer import EventConsumer
 from opscenter.servicekit.runtime import ServiceRuntime
@@ -272,6 +276,25 @@ class Hooks:
             "hooks.subscriptions", [new_event(payload, source="/tests").to_json_bytes()]
         )
 
+    def _installation(
+        self,
+        tenant_id: str,
+        installation_id: uuid.UUID,
+        plugin_id: uuid.UUID,
+        state: str,
+        sequence: int | None = None,
+    ) -> dict[str, Any]:
+        """The fields of every ``installer.installation`` event of ``watcher`` 1.0.0."""
+        return {
+            "installation_id": installation_id,
+            "tenant_id": tenant_id,
+            "plugin_id": plugin_id,
+            "slug": "watcher",
+            "version": "1.0.0",
+            "state": state,
+            "sequence": sequence or self._next_sequence(installation_id),
+        }
+
     def _next_sequence(self, installation_id: uuid.UUID) -> int:
         self._sequence[installation_id] = self._sequence.get(installation_id, 0) + 1
         return self._sequence[installation_id]
@@ -288,32 +311,70 @@ class Hooks:
         installation_id = installation_id or uuid.uuid4()
         plugin_id = plugin_id or uuid.uuid4()
         await self.transition(
-            InstallationEnabledV1(
-                installation_id=installation_id,
-                tenant_id=tenant_id,
-                plugin_id=plugin_id,
-                slug="watcher",
-                version="1.0.0",
-                state="enabled",
-                sequence=self._next_sequence(installation_id),
-                granted_permissions=list(permissions),
-                hooks=list(hooks),
+            InstallationEnabledV1.model_validate(
+                {
+                    **self._installation(tenant_id, installation_id, plugin_id, "enabled"),
+                    "granted_permissions": list(permissions),
+                    "hooks": list(hooks),
+                }
             )
         )
         return installation_id, plugin_id
+
+    async def set_config(
+        self,
+        tenant_id: str,
+        installation_id: uuid.UUID,
+        plugin_id: uuid.UUID,
+        config: dict[str, Any],
+        secrets: dict[str, Any],
+        *,
+        sequence: int | None = None,
+        public_key: str | None = None,
+    ) -> InstallationConfigSetV1:
+        """What the installer sends when a config is set: ``config`` in clear, ``secrets``
+        (``{dotted path: value}``) sealed to ``public_key`` (default: this service's own)."""
+        key = public_key or sealing.public_key_of(
+            self.settings.config_private_key.get_secret_value()
+        )
+        plain = json.dumps(secrets, sort_keys=True).encode()
+        sealed = SealedConfigSecrets(
+            algorithm=sealing.ALGORITHM,
+            key_id=sealing.key_id(key),
+            paths=sorted(secrets),
+            box=sealing.seal(key, plain, str(installation_id).encode()),
+        )
+        payload = InstallationConfigSetV1.model_validate(
+            {
+                **self._installation(tenant_id, installation_id, plugin_id, "enabled", sequence),
+                "reason": "update",
+                "config": config,
+                "secrets": sealed if secrets else None,
+            }
+        )
+        await self.transition(payload)
+        return payload
 
     async def disable(
         self, tenant_id: str, installation_id: uuid.UUID, plugin_id: uuid.UUID
     ) -> None:
         await self.transition(
-            InstallationDisabledV1(
-                installation_id=installation_id,
-                tenant_id=tenant_id,
-                plugin_id=plugin_id,
-                slug="watcher",
-                version="1.0.0",
-                state="disabled",
-                sequence=self._next_sequence(installation_id),
+            InstallationDisabledV1.model_validate(
+                self._installation(tenant_id, installation_id, plugin_id, "disabled")
+            )
+        )
+
+    async def uninstall(
+        self,
+        tenant_id: str,
+        installation_id: uuid.UUID,
+        plugin_id: uuid.UUID,
+        *,
+        sequence: int | None = None,
+    ) -> None:
+        await self.transition(
+            InstallationUninstalledV1.model_validate(
+                self._installation(tenant_id, installation_id, plugin_id, "uninstalled", sequence)
             )
         )
 

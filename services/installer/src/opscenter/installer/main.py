@@ -23,7 +23,9 @@ def create_app(settings: InstallerSettings | None = None) -> FastAPI:
         routers=[installations_router, entitlements_router],
         runtime=runtime,
     )
-    app.state.cipher = ConfigCipher(settings.secret_key.get_secret_value())
+    app.state.cipher = ConfigCipher(
+        settings.secret_key.get_secret_value(), settings.hooks_config_public_key
+    )
     return app
 
 

@@ -44,7 +44,9 @@ def build_executor(settings: InstallerSettings, source: ArtifactSource | None = 
             max_bytes=settings.artifact_max_bytes,
         ),
         store=InstallStore(Path(settings.install_root), settings.unpacked_max_bytes),
-        cipher=ConfigCipher(settings.secret_key.get_secret_value()),
+        cipher=ConfigCipher(
+            settings.secret_key.get_secret_value(), settings.hooks_config_public_key
+        ),
         allow_unsigned=settings.allow_unsigned,
     )
 

@@ -205,7 +205,9 @@ def publish(
     dry_run: Annotated[bool, typer.Option(help="Run every check, publish nothing")] = False,
     register: Annotated[bool, typer.Option(help="Register the plugin if it is new")] = True,
     changelog: Annotated[str | None, typer.Option()] = None,
-    idempotency_key: Annotated[str | None, typer.Option(help="Default: the digest")] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="Default: from the digest and the signature")
+    ] = None,
 ) -> None:
     """Upload a package (and its .sig, when present) to the catalog."""
     try:
@@ -221,6 +223,10 @@ def publish(
         base64.b64decode(form["signature"], validate=True)
     if changelog:
         form["changelog"] = changelog
+    # The default key names the whole request: the same package signed again (another key)
+    # or with another changelog is a new request, which the catalog answers 409 (version
+    # exists) rather than 422 (key reused with another body); a plain retry reuses the key.
+    request_id = hashlib.sha256(f"{digest}:{sorted(form.items())}".encode()).hexdigest()
     client = api()
     if dry_run:
         form["dry_run"] = "true"
@@ -239,7 +245,7 @@ def publish(
             files={"package": (package_path.name, data, "application/gzip")},
             data=form,
             idempotent=True,
-            idempotency_key=idempotency_key or f"publish-{digest}{'-dry' if dry_run else ''}",
+            idempotency_key=idempotency_key or f"publish-{request_id}{'-dry' if dry_run else ''}",
         )
         progress.update(task, completed=1)
     what = "checked (dry run, nothing published)" if dry_run else "published"

@@ -14,7 +14,8 @@ from pathlib import Path
 
 __all__ = ["Login", "config_dir", "config_path", "keys_dir", "load_login", "save_login"]
 
-DEFAULT_URL = "http://127.0.0.1:8080"
+#: The gateway of a local suite (`make up`); 8080 answered nothing.
+DEFAULT_URL = "http://127.0.0.1:8180"
 
 
 def config_path() -> Path:

@@ -61,7 +61,8 @@ def _parse_config(pairs: list[str]) -> dict[str, Any]:
     return config
 
 
-def _plan_table(plan: dict[str, Any]) -> Any:
+def plan_table(plan: dict[str, Any]) -> Any:
+    """An install plan as a table: what ``install`` shows before it asks consent."""
     rows = [
         [
             i["plugin"],
@@ -107,7 +108,7 @@ def install(
         )
     out.info("Plan:")
     if not out.json:
-        out.errors.print(_plan_table(plan))
+        out.errors.print(plan_table(plan))
         for p in plan["permissions"]:
             out.info(f"  {p}: {_describe(p)}")
     if dry_run:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeAlias, TypeVar, cast
+from typing import Any, Protocol, TypeAlias, TypeVar, cast
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +29,7 @@ from opscenter.analytics import sketch
 from opscenter.analytics.buckets import floor, month_floor
 from opscenter.analytics.ingest import repository as repo
 from opscenter.analytics.models import COUNTER_COLUMNS
-from opscenter.contracts import CloudEvent, parse_payload
+from opscenter.contracts import CloudEvent, EventPayload, parse_payload
 from opscenter.contracts.catalog import (
     PluginDownloadedV1,
     PluginRegisteredV1,
@@ -56,7 +56,7 @@ _COLUMN = {name: i for i, name in enumerate(COUNTER_COLUMNS)}
 _LISTINGS = (PluginRegisteredV1, PluginUpdatedV1, PluginVersionPublishedV1)
 _DELIVERIES = (DeliverySucceededV1, DeliveryFailedV1, DeliveryDeadLetteredV1)
 _TRANSITIONS = (InstallationInstalledV1, InstallationUninstalledV1, InstallationUpgradedV1)
-_SIMPLE_COUNTS: dict[type, str] = {
+_SIMPLE_COUNTS: dict[type[EventPayload], str] = {
     InstallationInstalledV1: "installs",
     InstallationUninstalledV1: "uninstalls",
     InstallationEnabledV1: "enables",
@@ -65,21 +65,20 @@ _SIMPLE_COUNTS: dict[type, str] = {
 }
 
 #: The event types this consumer acts on; others (new types included) are passed over.
-HANDLED_TYPES = frozenset(
-    cls.event_type
-    for cls in (
-        *_LISTINGS,
-        *_DELIVERIES,
-        *_SIMPLE_COUNTS,
-        InstallationUpgradedV1,
-        EntitlementChangedV1,
-        RatingSummaryChangedV1,
-    )
+_HANDLED: tuple[type[EventPayload], ...] = (
+    *_LISTINGS,
+    *_DELIVERIES,
+    *_SIMPLE_COUNTS,
+    InstallationUpgradedV1,
+    EntitlementChangedV1,
+    RatingSummaryChangedV1,
 )
+HANDLED_TYPES = frozenset(cls.event_type for cls in _HANDLED)
 
 CountKey = tuple[UUID, datetime, str]  # plugin, hour, version ('' for none)
 K = TypeVar("K", bound=tuple[Any, ...])
 V = TypeVar("V")
+Listing: TypeAlias = PluginRegisteredV1 | PluginUpdatedV1 | PluginVersionPublishedV1
 Transition: TypeAlias = InstallationInstalledV1 | InstallationUninstalledV1 | InstallationUpgradedV1
 
 
@@ -102,6 +101,18 @@ class BatchFold:
 
     def count(self, plugin: UUID, version: str, hour: datetime, column: str, by: int = 1) -> None:
         self.counts[(plugin, hour, version)][_COLUMN[column]] += by
+
+
+class _OfPlugin(Protocol):
+    """Every handled payload but a delivery's names its plugin (``HANDLED_TYPES``)."""
+
+    plugin_id: UUID
+
+
+class _OfVersion(Protocol):
+    """Every ``_SIMPLE_COUNTS`` payload names the version it counts for."""
+
+    version: str
 
 
 # What the fold does with a payload, by its class, looked up by ``type(payload)`` once per
@@ -149,14 +160,14 @@ def fold(events: Sequence[CloudEvent]) -> BatchFold:
             out.latencies[(plugin, hour, sketch.bucket_index(delivery.latency_ms))] += 1
             continue
         slug = getattr(payload, "slug", None)
-        plugin_id: UUID = payload.plugin_id
-        publisher = payload.publisher_id if kind == _LISTING else None
+        plugin_id = cast(_OfPlugin, payload).plugin_id
+        publisher = cast(Listing, payload).publisher_id if kind == _LISTING else None
         known = out.directory.get(plugin_id)
         if slug is not None:
             out.directory[plugin_id] = (slug, publisher or (known[1] if known else None))
         column = _SIMPLE_COUNTS.get(cls)
         if column is not None:
-            out.count(plugin_id, payload.version, hour, column)
+            out.count(plugin_id, cast(_OfVersion, payload).version, hour, column)
         if kind == _TRANSITION:
             out.transitions.append((hour, cast(Transition, payload)))
         elif kind == _ENTITLEMENT:

@@ -7,7 +7,11 @@
   ``storage:write`` mounts the installation's folder writable (quota from the settings),
   ``storage:read`` the same folder read-only, neither no folder at all.
 - The context holds the installation, tenant, plugin, granted permissions and a fresh
-  installation token; ``storage`` (the folder's path inside the sandbox) only when granted.
+  installation token; ``storage`` (the folder's path inside the sandbox) only when granted;
+  ``config``, the installation's config with its secret values in plain (opened from the box
+  the installer sealed to this service, per attempt: plaintext secrets live only in this call
+  and the sandbox, never in a row, a log or an attempt's error). A box that does not open
+  fails the attempt with cause ``config`` (retried: the key may be fixed meanwhile).
   The event is the message the webhook would carry, trimmed to the grant the same way.
 - A timeout, a kill or an exception is a failed attempt, retried on the schedule like any.
 - An attempt waits for a free worker of its sandbox only as long as its lease leaves room for
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,12 +31,14 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from opscenter.contracts.config_schema import join_secrets
 from opscenter.contracts.permissions import covers
 from opscenter.hooks.deliveries.policy import AttemptResult
 from opscenter.hooks.deliveries.service import Work
 from opscenter.hooks.packages import HandlerPackages
 from opscenter.hooks.sandbox import STORAGE_PATH, HandlerSpec, SandboxPool, SandboxSettings
 from opscenter.servicekit.artifacts import ArtifactError
+from opscenter.servicekit.sealing import Opener, SealError
 
 SANDBOX_OUTCOMES = Counter(
     "hooks_sandbox_outcomes_total", "Handler attempts by the sandbox's cause", ["cause"]
@@ -48,8 +55,10 @@ class HandlerRunner:
         sandbox: SandboxSettings,
         storage_root: Path,
         storage_quota_bytes: int,
+        config_key: Opener,
     ) -> None:
         self._packages = packages
+        self._config_key = config_key
         self._sandbox = sandbox
         self._pool = SandboxPool(sandbox)
         #: Calls per sandbox shape, as many as its pool has workers: waiting happens here,
@@ -89,6 +98,10 @@ class HandlerRunner:
             await self._start()
         except (OSError, RuntimeError) as exc:
             return failed("refused", f"the sandbox is unavailable: {exc}")
+        try:
+            context = self._context(work, token)
+        except SealError as exc:
+            return failed("config", str(exc))
         spec = self._spec(work, folder)
         slots = self._slots_of(spec)
         if slots.locked():  # (a free slot is taken at once, whatever the budget says)
@@ -99,7 +112,7 @@ class HandlerRunner:
         else:
             await slots.acquire()
         try:
-            outcome = await self._pool.call(spec, work.message, self._context(work, token))
+            outcome = await self._pool.call(spec, work.message, context)
         except ValueError as exc:  # an entrypoint or package the pool cannot take
             return failed("refused", str(exc))
         finally:
@@ -152,8 +165,27 @@ class HandlerRunner:
             storage_quota_bytes=self._quota if readable else 0,
         )
 
-    @staticmethod
-    def _context(work: Work, token: str) -> dict[str, Any]:
+    def _config(self, work: Work) -> dict[str, Any]:
+        """The installation's config as the handler reads it: the clear values with the sealed
+        secrets opened into their dotted paths. Raises ``SealError`` (naming keys, no values)."""
+        sealed = work.sealed_secrets
+        if not sealed:
+            return dict(work.config)
+        if sealed.get("key_id") != self._config_key.key_id:
+            raise SealError(
+                f"the config's secrets are sealed to key {sealed.get('key_id')}, this "
+                f"dispatcher holds {self._config_key.key_id} (HOOKS_CONFIG_PRIVATE_KEY)"
+            )
+        opened = self._config_key.open(str(sealed["box"]), str(work.installation_id).encode())
+        try:
+            secrets = json.loads(opened)
+        except ValueError:
+            raise SealError("the config's sealed secrets are not JSON") from None
+        if not isinstance(secrets, dict):
+            raise SealError("the config's sealed secrets are not an object")
+        return join_secrets(work.config, secrets)
+
+    def _context(self, work: Work, token: str) -> dict[str, Any]:
         context: dict[str, Any] = {
             "delivery_id": str(work.delivery_id),
             "attempt": work.attempt,
@@ -162,6 +194,7 @@ class HandlerRunner:
             "plugin_id": str(work.plugin_id),
             "permissions": sorted(work.granted),
             "token": token,
+            "config": self._config(work),
         }
         if covers(work.granted, "storage:read"):
             context["storage"] = STORAGE_PATH

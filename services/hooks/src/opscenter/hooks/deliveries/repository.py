@@ -14,11 +14,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from opscenter.hooks.deliveries.policy import Breaker
 
 from opscenter.hooks.models import (
     Delivery,
@@ -94,7 +97,7 @@ async def breakers(session: AsyncSession, urls: Sequence[str]) -> dict[str, Endp
     return {b.url: b for b in (await session.execute(stmt)).scalars().all()}
 
 
-async def save_breaker(session: AsyncSession, breaker: EndpointBreaker) -> None:
+async def save_breaker(session: AsyncSession, breaker: Breaker) -> None:
     values = {
         "state": breaker.state,
         "consecutive_failures": breaker.consecutive_failures,

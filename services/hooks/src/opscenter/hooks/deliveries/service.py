@@ -12,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 import uuid
@@ -34,7 +35,7 @@ from opscenter.contracts import (
 from opscenter.contracts.hook_events import trim_payload
 from opscenter.hooks.deliveries import repository as repo
 from opscenter.hooks.deliveries.policy import AttemptResult, Breaker, RetryPolicy, TokenBuckets
-from opscenter.hooks.models import Delivery, DeliveryAttempt, EndpointBreaker
+from opscenter.hooks.models import Delivery, DeliveryAttempt, EndpointBreaker, InstallationConfig
 from opscenter.hooks.packages import PackageRef
 from opscenter.hooks.secrets import SecretCipher
 from opscenter.hooks.subscriptions import repository as subscriptions
@@ -78,6 +79,10 @@ class Work:
     version: str = ""
     handler: str | None = None
     package: PackageRef | None = None
+    #: A handler's installation config: the non-secret values, and the secret ones as the
+    #: installer sealed them to hooks (``SealedConfigSecrets`` as JSON; opened per attempt).
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    sealed_secrets: dict[str, Any] | None = None
 
 
 class AttemptMode(Protocol):
@@ -101,6 +106,13 @@ def _package_ref(row: tuple[Any, Any] | None) -> PackageRef | None:
         public_key=key.public_key if key is not None and key.public_key else None,
         key_revoked=key is not None and key.revoked_at is not None,
     )
+
+
+def _config_fields(row: InstallationConfig | None) -> dict[str, Any]:
+    """An installation without a config row (none set yet) gets an empty config."""
+    if row is None:
+        return {}
+    return {"config": dict(row.config), "sealed_secrets": row.secrets}
 
 
 def _breaker(row: EndpointBreaker | None, url: str) -> Breaker:
@@ -153,6 +165,12 @@ async def claim(
         if sub is not None and d.id in targets and targets[d.id].mode == "handler"
     }
     packages = await subscriptions.package_rows(session, sorted(handler_versions))
+    configs = await subscriptions.configs(
+        session,
+        sorted(
+            {d.installation_id for d, _, _ in rows if d.id in targets and targets[d.id].handler}
+        ),
+    )
     secrets = await subscriptions.signing_secrets(
         session, sorted({d.installation_id for d, _, _ in rows}), now
     )
@@ -198,6 +216,7 @@ async def claim(
                 version=sub.version,
                 handler=target.handler,
                 package=_package_ref(packages.get((sub.plugin_id, sub.version))),
+                **_config_fields(configs.get(delivery.installation_id)),
             )
         )
     for until, held in deferred.items():

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from opentelemetry import propagate
 from standardwebhooks import Webhook
 
 from opscenter.hooks.deliveries.policy import AttemptResult, classify
@@ -101,13 +102,11 @@ class WebhookSender:
     async def attempt(self, work: Work, token: str) -> AttemptResult:
         """The pipeline's attempt: the installation token rides in its own header."""
         assert work.url is not None
+        headers = {TOKEN_HEADER: token}
+        # W3C trace context of the attempt's span: a receiver may continue the trace.
+        propagate.inject(headers)
         return await self.send(
-            work.url,
-            str(work.delivery_id),
-            work.message,
-            work.secrets,
-            datetime.now(UTC),
-            {TOKEN_HEADER: token},
+            work.url, str(work.delivery_id), work.message, work.secrets, datetime.now(UTC), headers
         )
 
     async def send(

@@ -24,7 +24,7 @@ from opscenter.contracts.hook_events import hook_event, is_known_hook_event
 from opscenter.hooks.ingest import repository as repo
 from opscenter.hooks.models import Subscription
 from opscenter.hooks.subscriptions import repository as subscriptions
-from opscenter.hooks.subscriptions.service import hook_target
+from opscenter.hooks.subscriptions.service import delivery_lane, hook_target
 
 #: The payload field that names the aggregate whose events must stay in order, by event family.
 AGGREGATE_FIELDS = ("device_id", "user_id")
@@ -53,14 +53,14 @@ def dedupe_key(event: CloudEvent) -> str:
     return hashlib.sha256(f"{event.source}\x00{event.id}".encode()).hexdigest()
 
 
-def lane_of(installation_id: uuid.UUID, data: Mapping[str, Any]) -> str:
-    """Deliveries in one lane are sent in order: one installation, one device or user (or
-    the tenant itself for events about no such aggregate)."""
+def aggregate_of(data: Mapping[str, Any]) -> str:
+    """What an event is about, for its lane (``delivery_lane``): one device or user, or the
+    tenant itself for events about no such aggregate."""
     for name in AGGREGATE_FIELDS:
         value = data.get(name)
         if value is not None:
-            return f"{installation_id}:{name}:{value}"
-    return f"{installation_id}:tenant"
+            return f"{name}:{value}"
+    return "tenant"
 
 
 async def fan_out(session: AsyncSession, events: Sequence[CloudEvent]) -> int:
@@ -100,7 +100,7 @@ async def fan_out(session: AsyncSession, events: Sequence[CloudEvent]) -> int:
                     "event_source": event.source,
                     "event_id": event.id,
                     "event_type": event.type,
-                    "lane": lane_of(sub.installation_id, event.data),
+                    "lane": delivery_lane(sub, target, aggregate_of(event.data)),
                     "target": target.mode,
                     "status": "pending",
                     "next_attempt_at": now,

@@ -20,14 +20,14 @@ import signal
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from opscenter.hooks.sandbox import host
 from opscenter.hooks.sandbox.command import STORAGE_DIR, build_command
 from opscenter.hooks.sandbox.settings import SandboxSettings
 from opscenter.hooks.sandbox.shim import FrameError, encode_frame
 from opscenter.hooks.sandbox.spec import Cause, HandlerOutcome, HandlerSpec
-from opscenter.hooks.sandbox.storage import persist, sandbox_storage
+from opscenter.hooks.sandbox.storage import generation, persist, sandbox_storage
 from opscenter.hooks.sandbox.worker import Reply, Worker
 
 logger = logging.getLogger("opscenter.hooks.sandbox")
@@ -174,7 +174,7 @@ class SandboxPool:
         """An idle worker, else a warming one, else a new one (the caller holds a slot)."""
         while pool.idle:
             worker = pool.idle.pop()
-            if worker.alive:
+            if worker.alive and not self._stale_seed(pool.spec, worker):
                 return worker
             await self._retire(worker)
         if pool.warming:
@@ -221,6 +221,14 @@ class SandboxPool:
             pool.idle.remove(old)
             await self._retire(old)
 
+    def _stale_seed(self, spec: HandlerSpec, worker: Worker) -> bool:
+        """A writable folder persisted by another dispatcher since ``worker`` was seeded: its
+        tmpfs lacks those changes (their lanes keep the two from running at once)."""
+        if not _has_writable_storage(spec) or worker.seed == _generation_of(spec):
+            return False
+        self._counters["storage_reseeds"] += 1
+        return True
+
     def _keeps(self, worker: Worker) -> bool:
         if worker.events >= self._settings.max_events_per_worker:
             return False
@@ -247,6 +255,7 @@ class SandboxPool:
         source = sandbox_storage(worker.sandbox_pid, STORAGE_DIR)
         try:
             await asyncio.to_thread(persist, source, spec.storage_dir, spec.storage_quota_bytes)
+            worker.seed = generation(spec.storage_dir)
         except Exception:  # a hostile tree or a full disk must not stop the supervisor
             logger.exception("sandbox: storage of %s not persisted", spec.pool_key)
             self._counters["storage_persist_failures"] += 1
@@ -267,6 +276,7 @@ class SandboxPool:
         settings = self._settings
         if spec.storage_dir is not None:
             spec.storage_dir.mkdir(parents=True, exist_ok=True)
+        seed = _generation_of(spec)  # read before the copy: never newer than what it seeds
         procs = self._cgroups.create(
             name, settings.memory_mb * 1024 * 1024, settings.nproc, settings.cpu_fraction
         )
@@ -293,6 +303,7 @@ class SandboxPool:
             if ready.cause == "crashed":
                 ready = self._death_cause(worker, ready)
             return ready
+        worker.seed = seed
         return worker
 
     async def _retire(self, worker: Worker) -> None:
@@ -356,7 +367,7 @@ class SandboxPool:
             return HandlerOutcome(
                 ok=True, cause="ok", result=reply.result, error=None, latency_ms=latency_ms
             )
-        cause: Cause = reply.cause if reply.cause in _CAUSES else "crashed"
+        cause = cast(Cause, reply.cause) if reply.cause in _CAUSES else "crashed"
         error = reply.error or cause
         return HandlerOutcome(
             ok=False, cause=cause, result=None, error=error, latency_ms=latency_ms
@@ -372,11 +383,16 @@ _COUNTERS = (
     "orphans_reaped",
     "pools_evicted",
     "storage_persist_failures",
+    "storage_reseeds",
 )
 
 
 def _has_writable_storage(spec: HandlerSpec) -> bool:
     return spec.storage_dir is not None and spec.storage_writable
+
+
+def _generation_of(spec: HandlerSpec) -> str | None:
+    return generation(spec.storage_dir) if spec.storage_dir is not None else None
 
 
 def _check_spec(spec: HandlerSpec) -> None:

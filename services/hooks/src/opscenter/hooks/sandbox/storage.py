@@ -4,6 +4,10 @@ The tmpfs is the plugin's, so the copy treats it as hostile: it walks with direc
 descriptors and O_NOFOLLOW (a symlink planted inside can never make the supervisor read a host
 file), keeps regular files and folders only, and stops at the quota. The new copy replaces
 the old one by rename, so a crash mid-copy leaves the previous state in place.
+
+Each copy put in place gets a new ``generation`` (a file beside the folder, out of the
+plugin's view): a warm worker seeded from an older generation (another dispatcher sharing the
+folder persisted since) is stale and is replaced before its next event.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import uuid
 from pathlib import Path
 
 _CHUNK = 1024 * 1024
@@ -25,8 +30,21 @@ def sandbox_storage(sandbox_pid: int, inside: str) -> Path:
     return Path(f"/proc/{sandbox_pid}/root") / inside.lstrip("/")
 
 
+def generation(target: Path) -> str | None:
+    """Which copy of ``target`` is in place (None: none was persisted yet)."""
+    try:
+        return _generation_file(target).read_text()
+    except FileNotFoundError:
+        return None
+
+
+def _generation_file(target: Path) -> Path:
+    return target.with_name(f".{target.name}.generation")
+
+
 def persist(source: Path, target: Path, quota_bytes: int) -> int:
-    """Replace ``target`` with a copy of ``source``; returns the bytes copied."""
+    """Replace ``target`` with a copy of ``source`` under a new generation; returns the bytes
+    copied."""
     staging = target.with_name(f".{target.name}.new")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(mode=0o755, parents=True)
@@ -37,6 +55,10 @@ def persist(source: Path, target: Path, quota_bytes: int) -> int:
         if target.exists():
             target.rename(previous)
         staging.rename(target)
+        marker = _generation_file(target)
+        written = marker.with_name(f"{marker.name}.tmp")
+        written.write_text(uuid.uuid4().hex)
+        written.replace(marker)
         shutil.rmtree(previous, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -45,6 +45,8 @@ class Worker:
         self.rss_kb = 0  # as the worker reported after its last event
         #: Set once this worker is due for recycling: its successor's start (see SandboxPool).
         self.successor: asyncio.Task[None] | None = None
+        #: The storage generation its tmpfs holds (``storage.generation``), when it has one.
+        self.seed: str | None = None
         self.started = time.monotonic()
 
     @classmethod

@@ -27,7 +27,7 @@ from opscenter.contracts.schedules import latest_tick, min_gap_s, next_tick
 from opscenter.hooks.ingest import repository as ingest
 from opscenter.hooks.models import Schedule, Subscription
 from opscenter.hooks.schedules import repository as repo
-from opscenter.hooks.subscriptions.service import HookTarget, hook_target
+from opscenter.hooks.subscriptions.service import HookTarget, delivery_lane, hook_target
 from opscenter.servicekit.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ async def make_due_ticks(uow: UnitOfWork, now: datetime, floor_s: float, made: M
                 "event_source": TICK_SOURCE,
                 "event_id": t.event_id,
                 "event_type": TICK,
-                "lane": f"{t.sub.installation_id}:schedule:{t.schedule.name}",
+                "lane": delivery_lane(t.sub, t.target, f"schedule:{t.schedule.name}"),
                 "target": t.target.mode,
                 "status": "pending",
                 "next_attempt_at": created,

@@ -1,4 +1,5 @@
-"""Reads and writes of the subscription and plugin projections and the webhook secrets."""
+"""Reads and writes of the subscription, config and plugin projections and the webhook
+secrets."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opscenter.hooks.deliveries.repository import cancelled
 from opscenter.hooks.models import (
     Delivery,
+    InstallationConfig,
     PluginProjection,
     PluginVersion,
     PublisherKey,
@@ -70,6 +72,33 @@ async def upsert_subscription(session: AsyncSession, values: dict[str, Any]) -> 
             index_elements=["installation_id"], set_={**changing, "updated_at": func.now()}
         )
     )
+
+
+async def upsert_config(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Writes an installation's config unless the row holds one of a higher ``sequence`` (one
+    statement: two consumers of one installation cannot interleave). An equal sequence is the
+    same config (the installer changes one only with a transition), so it replaces what is
+    held: a republish sealed to a new hooks key takes effect."""
+    stmt = insert(InstallationConfig).values(**values)
+    changing = {k: stmt.excluded[k] for k in values if k != "installation_id"}
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["installation_id"],
+            set_={**changing, "updated_at": func.now()},
+            where=InstallationConfig.sequence <= stmt.excluded.sequence,
+        )
+    )
+
+
+async def configs(
+    session: AsyncSession, installation_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, InstallationConfig]:
+    if not installation_ids:
+        return {}
+    stmt = select(InstallationConfig).where(
+        InstallationConfig.installation_id.in_(installation_ids)
+    )
+    return {c.installation_id: c for c in (await session.execute(stmt)).scalars().all()}
 
 
 async def set_endpoint(

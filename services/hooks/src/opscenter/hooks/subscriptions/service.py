@@ -8,6 +8,9 @@ the two topics arrives first; ``schedules_from`` is reset when an installation b
 or changes version while enabled, so no tick from before that is owed.
 An installation gets its first webhook secret when it is first enabled; the tenant admin sees a
 secret only in the answer of a rotation (the old one keeps signing for ``secret_overlap_s``).
+An installation's config (``config_set``) is kept apart from its subscription, with its own
+sequence, so it is held whichever arrives first; it is stored as sent (secrets still sealed to
+this service) and emptied when the installation is uninstalled.
 """
 
 from __future__ import annotations
@@ -22,12 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opscenter.contracts import (
     EventPayload,
+    InstallationConfigSetV1,
+    InstallationUninstalledV1,
     PluginBannedV1,
     PluginVersionPublishedV1,
     PublisherKeyRegisteredV1,
     PublisherKeyRevokedV1,
 )
 from opscenter.contracts.hook_events import can_receive, matches_hook
+from opscenter.contracts.permissions import Permission, covers
 from opscenter.hooks.models import Subscription
 from opscenter.hooks.secrets import SecretCipher, new_webhook_secret
 from opscenter.hooks.subscriptions import repository as repo
@@ -43,7 +49,24 @@ async def apply_installation_event(
     session: AsyncSession, payload: EventPayload, cipher: SecretCipher
 ) -> None:
     """Moves the projection to ``payload`` (any ``installer.installation`` event) unless it
-    already holds a newer transition."""
+    already holds a newer transition. A ``config_set`` (which repeats its transition's
+    sequence) moves only the config."""
+    if isinstance(payload, InstallationConfigSetV1):
+        await apply_config(session, payload)
+        return
+    if isinstance(payload, InstallationUninstalledV1):
+        # Secrets of an uninstalled plugin are not kept; the sequence stays, so a config
+        # event from before the uninstall cannot bring them back.
+        await repo.upsert_config(
+            session,
+            {
+                "installation_id": payload.installation_id,
+                "tenant_id": payload.tenant_id,
+                "sequence": payload.sequence,
+                "config": {},
+                "secrets": None,
+            },
+        )
     event: Any = payload
     current = await repo.subscription_for_update(session, event.installation_id)
     if current is not None and current.sequence >= event.sequence:
@@ -80,6 +103,21 @@ async def apply_installation_event(
             log.info("cancelled pending deliveries", extra={"count": cancelled})
 
 
+async def apply_config(session: AsyncSession, event: InstallationConfigSetV1) -> None:
+    """Keeps the installation's config unless a newer one (higher sequence) is held; the same
+    sequence resent (a republish, maybe sealed to a new key) replaces it."""
+    await repo.upsert_config(
+        session,
+        {
+            "installation_id": event.installation_id,
+            "tenant_id": event.tenant_id,
+            "sequence": event.sequence,
+            "config": event.config,
+            "secrets": None if event.secrets is None else event.secrets.model_dump(mode="json"),
+        },
+    )
+
+
 @dataclass(frozen=True)
 class HookTarget:
     """Where one event goes for one subscription: a webhook ``url`` or a sandboxed
@@ -104,6 +142,17 @@ def hook_target(sub: Subscription, event_type: str) -> HookTarget | None:
         if "url" in hook:
             return HookTarget("webhook", url=sub.endpoint_url or str(hook["url"]))
     return None
+
+
+def delivery_lane(sub: Subscription, target: HookTarget, aggregate: str) -> str:
+    """The lane of a delivery to ``sub`` about ``aggregate`` (``device_id:d1``, ``tenant``,
+    ``schedule:nightly``): deliveries in one lane are made one at a time, in order, across
+    every dispatcher. A handler that writes its storage folder has one lane for the whole
+    installation: the folder is one state, and two events of it handled at once (by two
+    dispatchers) would each persist a copy without the other's changes."""
+    if target.mode == "handler" and covers(sub.granted_permissions, Permission.STORAGE_WRITE):
+        return f"{sub.installation_id}:storage"
+    return f"{sub.installation_id}:{aggregate}"
 
 
 async def apply_plugin_event(session: AsyncSession, event: EventPayload) -> None:

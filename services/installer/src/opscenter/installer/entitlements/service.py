@@ -217,4 +217,4 @@ async def current(
 def pick_current(rows: Sequence[Entitlement]) -> Entitlement | None:
     """The entitlement to show: a paid one first, else the newest (``rows`` newest first)."""
     paid = [e for e in rows if e.kind not in ("free", "trial")]
-    return (paid or list(rows) or [None])[0]
+    return next(iter(paid or rows), None)

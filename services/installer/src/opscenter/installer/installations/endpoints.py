@@ -84,8 +84,10 @@ async def get_installation(
     "/install",
     status_code=202,
     response_model=InstallAccepted,
-    responses={200: {"model": DryRunPlan, "description": "dry_run: the plan; nothing changed"}}
-    | _PROBLEMS,
+    responses={
+        200: {"model": DryRunPlan, "description": "dry_run: the plan; nothing changed"},
+        **_PROBLEMS,
+    },
 )
 async def install(
     body: InstallCreate,

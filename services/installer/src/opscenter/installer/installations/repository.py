@@ -194,3 +194,15 @@ async def save(
     plan lock, or ``plans_for_update``' row locks), so the events draw their outbox ids in
     order."""
     await write_rows(session, new, changed, take_pending(session))
+
+
+async def live_page_for_update(
+    session: AsyncSession, after: uuid.UUID | None, limit: int
+) -> Sequence[Installation]:
+    """Up to ``limit`` live installations with an id above ``after``, in id order, locked (ORM
+    rows): a concurrent action on one waits, so what is read stays its latest state."""
+    stmt = select(Installation).where(Installation.state.in_([s.value for s in LIVE_STATES]))
+    if after is not None:
+        stmt = stmt.where(Installation.id > after)
+    stmt = stmt.order_by(Installation.id).limit(limit).with_for_update()
+    return (await session.execute(stmt)).scalars().all()

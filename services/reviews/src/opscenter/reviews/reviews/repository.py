@@ -14,10 +14,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import Table, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -270,7 +270,7 @@ async def take_write(
     """Counts one write of ``user_id`` in the window starting at ``window_start``; False (and
     nothing counted) when the user has made ``limit`` writes in it already. One row per user,
     so concurrent writes of one user queue on it in every API process."""
-    table = WriteAllowance.__table__
+    table = cast(Table, WriteAllowance.__table__)
     stmt = insert(table).values(user_id=user_id, window_start=window_start, writes=1)
     expired = table.c.window_start < stmt.excluded.window_start
     upsert = stmt.on_conflict_do_update(

@@ -43,6 +43,7 @@ from opscenter.installer.installations.service.transitions import (
     allowed,
     banned,
     config_invalid,
+    config_set,
     consent,
     consent_required,
     event_fields,
@@ -256,6 +257,9 @@ async def update_config(action: TenantAction, ref: str, body: ConfigUpdate) -> d
             {**event_fields(installation, action.actor), "changed_keys": changed}
         ),
         action.tenant_id,
+    )
+    await action.emit(
+        config_set(installation, cipher, secrets, "update", action.actor), action.tenant_id
     )
     return await read(session, cipher, installation)
 

@@ -35,6 +35,7 @@ from opscenter.installer.events import Emit
 from opscenter.installer.installations import repository as repo
 from opscenter.installer.installations.service.transitions import (
     Moves,
+    config_set,
     event_fields,
     hooks_of,
     transition,
@@ -277,7 +278,8 @@ async def execute_upgrade(
     target = inst.target_version
     try:
         v, _ = await _materialize(session, ex, inst.plugin_id, target)
-        full = cfg.join(inst.config or {}, ex.cipher.decrypt(inst.secret_config))
+        stored = ex.cipher.decrypt(inst.secret_config)
+        full = cfg.join(inst.config or {}, stored)
         errors = cfg.validate_config(v.config_schema, full, "config")
         if errors:
             raise ArtifactError(
@@ -314,6 +316,10 @@ async def execute_upgrade(
         )
         return
     old = inst.version
+    # The new version's schema decides which fields are secret (and what was secret stays so).
+    public, secrets = cfg.split_secrets(v.config_schema, full, also=stored)
+    inst.config = public
+    inst.secret_config = ex.cipher.encrypt(secrets)
     inst.version = target
     inst.digest = v.digest
     inst.granted_permissions = list(v.permissions)
@@ -336,6 +342,7 @@ async def execute_upgrade(
         ),
         inst.tenant_id,
     )
+    await emit(config_set(inst, ex.cipher, secrets, "upgrade", None), inst.tenant_id)
 
 
 async def execute_uninstall(session: AsyncSession, emit: Emit, installation_id: uuid.UUID) -> None:

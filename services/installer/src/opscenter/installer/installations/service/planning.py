@@ -34,6 +34,7 @@ from opscenter.installer.installations.service.context import TenantAction
 from opscenter.installer.installations.service.transitions import (
     banned,
     config_invalid,
+    config_set,
     consent,
     consent_required,
     event_fields,
@@ -292,6 +293,7 @@ async def _record(action: TenantAction, req: InstallCreate, plan: _Plan) -> dict
                 }
             )
         )
+        events.append(config_set(installation, action.cipher, secrets, "install", action.actor))
     for payload in events:
         await action.emit(payload, action.tenant_id)
     await repo.save(action.session, [*created, *dependent_rows], changed=again)

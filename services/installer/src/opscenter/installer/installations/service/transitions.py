@@ -19,9 +19,11 @@ from opscenter.contracts import (
     HookSpec,
     IllegalTransition,
     InstallationAction,
+    InstallationConfigSetV1,
     InstallationState,
     apply_transition,
 )
+from opscenter.installer.config import ConfigCipher
 from opscenter.installer.installations import repository as repo
 from opscenter.installer.models import (
     CatalogPlugin,
@@ -161,6 +163,26 @@ def event_fields(installation: Installation, actor: str | None) -> dict[str, Any
         "sequence": installation.sequence,
         "actor_id": actor,
     }
+
+
+def config_set(
+    installation: Installation,
+    cipher: ConfigCipher,
+    secrets: dict[str, Any],
+    reason: str,
+    actor: str | None,
+) -> InstallationConfigSetV1:
+    """The installation's whole config for hooks, emitted right after the transition that set
+    it (same sequence): ``installation.config`` (non-secret) in clear, ``secrets`` only sealed
+    to the hooks service's key."""
+    return InstallationConfigSetV1.model_validate(
+        {
+            **event_fields(installation, actor),
+            "reason": reason,
+            "config": installation.config or {},
+            "secrets": cipher.for_hooks(installation.id, secrets),
+        }
+    )
 
 
 def hooks_of(version: CatalogVersion | None) -> list[HookSpec]:
