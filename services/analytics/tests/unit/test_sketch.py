@@ -41,17 +41,3 @@ def test_zero_has_its_own_bucket():
     assert sketch.bucket_index(0) == sketch.ZERO_INDEX
     assert sketch.bucket_value(sketch.ZERO_INDEX) == 0.0
     assert sketch.bucket_index(1) != sketch.ZERO_INDEX
-
-
-def test_whole_months_are_the_months_inside_a_range():
-    from datetime import UTC, datetime
-
-    from opscenter.analytics.buckets import whole_months
-
-    def at(y: int, m: int, d: int) -> datetime:
-        return datetime(y, m, d, tzinfo=UTC)
-
-    assert whole_months(at(2025, 12, 8), at(2026, 12, 8)) == (at(2026, 1, 1), at(2026, 12, 1))
-    assert whole_months(at(2025, 12, 1), at(2026, 1, 1)) == (at(2025, 12, 1), at(2026, 1, 1))
-    # no whole month: an empty pair at the start
-    assert whole_months(at(2025, 12, 8), at(2026, 1, 8)) == (at(2025, 12, 8), at(2025, 12, 8))
