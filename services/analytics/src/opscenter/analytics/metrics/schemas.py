@@ -74,6 +74,23 @@ class PluginAnalytics(BaseModel):
     )
 
 
+def built_values(cls: type[MetricValues], values: dict[str, Any]) -> MetricValues:
+    """``values`` (what ``metrics.service`` built) as ``cls``, constructed without validation:
+    every value comes from typed columns (bigint, float8, numeric(20,2) summed as ``Decimal``)
+    and the service's own arithmetic, and validating a year of points again was the series'
+    largest CPU cost (``Money``'s validator alone, 1,095 calls; bench/RESULTS.md 2026-12-08).
+    The fields set are those given, so ``exclude_unset`` still leaves out unrequested
+    metrics; nested values are built as their models, so serializing them warns of nothing."""
+    fields = dict(values)
+    rating = fields.get("rating")
+    if rating is not None:
+        fields["rating"] = RatingPoint.model_construct(**rating)
+    revenue = fields.get("revenue")
+    if revenue is not None:
+        fields["revenue"] = {c: RevenueAmounts.model_construct(**a) for c, a in revenue.items()}
+    return cls.model_construct(**fields)
+
+
 class RankedPlugin(BaseModel):
     plugin_id: UUID
     slug: str | None
