@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -74,7 +74,10 @@ class PluginAnalytics(BaseModel):
     )
 
 
-def built_values(cls: type[MetricValues], values: dict[str, Any]) -> MetricValues:
+Values = TypeVar("Values", bound=MetricValues)
+
+
+def built_values(cls: type[Values], values: dict[str, Any]) -> Values:
     """``values`` (what ``metrics.service`` built) as ``cls``, constructed without validation:
     every value comes from typed columns (bigint, float8, numeric(20,2) summed as ``Decimal``)
     and the service's own arithmetic, and validating a year of points again was the series'
@@ -88,7 +91,8 @@ def built_values(cls: type[MetricValues], values: dict[str, Any]) -> MetricValue
     revenue = fields.get("revenue")
     if revenue is not None:
         fields["revenue"] = {c: RevenueAmounts.model_construct(**a) for c, a in revenue.items()}
-    return cls.model_construct(**fields)
+    # pydantic types model_construct's result as the class it is declared on, not ``cls``.
+    return cast(Values, cls.model_construct(**fields))
 
 
 class RankedPlugin(BaseModel):
