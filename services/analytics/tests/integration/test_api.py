@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from opscenter.analytics.buckets import floor
+from opscenter.analytics.metrics.schemas import PluginAnalytics
 from opscenter.analytics.testing import PluginEvents
 
 DAY = floor(datetime.now(UTC), "day") - timedelta(days=3)
@@ -65,6 +66,21 @@ async def test_every_bucket_is_present_and_empty_ones_are_zeros(client, tokens, 
         "rating",
         "revenue",
     }
+
+
+async def test_the_answer_built_without_validation_is_what_its_model_validates(
+    client, tokens, plugin
+):
+    """The series answer is built from the service's values without validating them again
+    (``built_values``): validated against its model, it serializes to the same bytes."""
+    for metrics in (None, "revenue,rating", "hook_latency_p95,active_installs"):
+        params = {**_range(), **({"metrics": metrics} if metrics else {})}
+        r = await client.get(
+            _url(plugin.slug), params=params, headers=tokens.developer(plugin.publisher_id)
+        )
+        assert r.status_code == 200, r.text
+        again = PluginAnalytics.model_validate_json(r.content)
+        assert again.model_dump_json(by_alias=True, exclude_unset=True).encode() == r.content
 
 
 async def test_the_plugin_is_named_by_uuid_or_slug(client, tokens, plugin):

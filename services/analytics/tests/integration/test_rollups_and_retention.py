@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -60,23 +61,28 @@ class Instance:
             return len({row.bucket_start for row in result.all()})
 
 
-@pytest.fixture
-async def instance(local_stack: LocalStack) -> AsyncIterator[Instance]:
+@asynccontextmanager
+async def new_instance(local_stack: LocalStack, **settings: object) -> AsyncIterator[Instance]:
+    """An instance on a database of its own, with these settings."""
     url = await migrated_database(local_stack, "analytics")
     # No grace: NOW is half past the current hour, which within an hour after midnight would
     # otherwise leave yesterday un-rolled and make the tests depend on the time of day.
-    settings = make_settings(
-        url, local_stack, hourly_retention_days=3, daily_retention_days=40, rollup_grace_s=0
-    )
-    app = create_app(settings)
+    app_settings = make_settings(url, local_stack, **{"rollup_grace_s": 0, **settings})
+    app = create_app(app_settings)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as client:
-        inst = Instance(settings, client)
+        inst = Instance(app_settings, client)
         yield inst
         await inst.runtime.dispose()
     await app.state.runtime.dispose()
     await drop_database(local_stack, url)
+
+
+@pytest.fixture
+async def instance(local_stack: LocalStack) -> AsyncIterator[Instance]:
+    async with new_instance(local_stack, hourly_retention_days=3, daily_retention_days=40) as i:
+        yield i
 
 
 def _history(p: PluginEvents, days: int) -> list:

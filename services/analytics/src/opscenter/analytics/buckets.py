@@ -1,4 +1,5 @@
-"""Time buckets: every bucket starts on a UTC hour or day boundary."""
+"""Time buckets: every bucket starts on a UTC hour or day boundary; month sketches
+(``latency_months``) start on a UTC month boundary."""
 
 from __future__ import annotations
 
@@ -32,3 +33,25 @@ def starts(start: datetime, end: datetime, interval: Interval) -> list[datetime]
         out.append(current)
         current += step
     return out
+
+
+def month_floor(moment: datetime) -> datetime:
+    """The start of the UTC month that holds ``moment``."""
+    return floor(moment, "day").replace(day=1)
+
+
+def next_month(month_start: datetime) -> datetime:
+    """The start of the month after the one starting at ``month_start``."""
+    if month_start.month == 12:
+        return month_start.replace(year=month_start.year + 1, month=1)
+    return month_start.replace(month=month_start.month + 1)
+
+
+def whole_months(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """``[first, last)``: the months that lie wholly inside ``[start, end)``; an empty pair
+    (``first == last == start``) when there is none."""
+    first = month_floor(start)
+    if first < utc(start):
+        first = next_month(first)
+    last = month_floor(end)
+    return (first, last) if first < last else (utc(start), utc(start))

@@ -89,7 +89,8 @@ metric_counts = Table(
 )
 
 #: Hook latencies as a mergeable log-bucket sketch (``sketch.py``): how many attempts fell in
-#: each bucket. Summing counts per ``sketch_index`` merges any set of rows exactly.
+#: each bucket. Summing counts per ``sketch_index`` merges any set of rows exactly. Whatever
+#: adds to a ``day`` row adds the same to its month's ``latency_months`` row (ADR 0025).
 latency_buckets = Table(
     "latency_buckets",
     metadata,
@@ -100,6 +101,21 @@ latency_buckets = Table(
     Column("count", BigInteger, nullable=False),
     CheckConstraint(GRAIN_CHECK, name="grain"),
     Index("ix_latency_buckets_grain_bucket_start", "grain", "bucket_start"),
+)
+
+#: Each month's latency sketch: the sum of that month's ``day`` rows of ``latency_buckets``, kept
+#: by the statements that write day rows (the roll-up, late ingest), so a year's merged sketch
+#: is ~12 month sketches plus the days of the range's partial months, not 365 day sketches.
+#: A month row counts only while every day of its month is kept: retention drops it when its
+#: first day ages out (no kept range can then cover the whole month, so no query reads it).
+latency_months = Table(
+    "latency_months",
+    metadata,
+    Column("plugin_id", UUID(as_uuid=True), primary_key=True),
+    Column("month_start", DateTime(timezone=True), primary_key=True),
+    Column("sketch_index", Integer, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Index("ix_latency_months_month_start", "month_start"),
 )
 
 #: Each rolled-up day's p50/p95/p99 as sketch indexes, kept beside its day sketch (written by

@@ -139,6 +139,29 @@ async def add_latencies(
     )
 
 
+_ADD_MONTH_LATENCIES = (
+    "INSERT INTO latency_months AS b (plugin_id, month_start, sketch_index, count)"
+    " SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::bigint[])"
+    " ON CONFLICT (plugin_id, month_start, sketch_index)"
+    " DO UPDATE SET count = b.count + excluded.count"
+)
+
+
+async def add_month_latencies(
+    session: AsyncSession, rows: Sequence[tuple[tuple[UUID, datetime, int], int]]
+) -> None:
+    """Adds ``((plugin, month start, sketch index), count)`` rows to the month sketches, in
+    key order (concurrent batches lock shared rows in one order)."""
+    ordered = sorted(rows, key=lambda row: (row[0][0].int, row[0][1], row[0][2]))
+    await (await driver(session)).execute(
+        _ADD_MONTH_LATENCIES,
+        [key[0] for key, _ in ordered],
+        [key[1] for key, _ in ordered],
+        [key[2] for key, _ in ordered],
+        [count for _, count in ordered],
+    )
+
+
 async def refresh_day_quantiles(
     session: AsyncSession, days: Sequence[tuple[UUID, datetime]]
 ) -> None:

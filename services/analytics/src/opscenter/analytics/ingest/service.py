@@ -7,7 +7,8 @@ Invariants:
   row key in Python first, then each table gets one ``INSERT ... SELECT FROM unnest(...)
   ON CONFLICT DO UPDATE`` (rows sorted by key, so two consumers lock rows in the same order).
 - Events go to ``hour`` rows; an hour the roll-up has already passed also gets its ``day`` row
-  (the roll-up will not look at it again).
+  (the roll-up will not look at it again), and a latency its month row (``latency_months``
+  is the sum of its month's day rows).
 - ``active_installs`` moves only on an installation's newest transition: installed +1 (if it was
   not counted), uninstalled -1 (if it was), upgraded moves it from the old version to the new.
 """
@@ -25,7 +26,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opscenter.analytics import sketch
-from opscenter.analytics.buckets import floor
+from opscenter.analytics.buckets import floor, month_floor
 from opscenter.analytics.ingest import repository as repo
 from opscenter.analytics.models import COUNTER_COLUMNS
 from opscenter.contracts import CloudEvent, EventPayload, parse_payload
@@ -77,6 +78,7 @@ HANDLED_TYPES = frozenset(cls.event_type for cls in _HANDLED)
 CountKey = tuple[UUID, datetime, str]  # plugin, hour, version ('' for none)
 K = TypeVar("K", bound=tuple[Any, ...])
 V = TypeVar("V")
+Listing: TypeAlias = PluginRegisteredV1 | PluginUpdatedV1 | PluginVersionPublishedV1
 Transition: TypeAlias = InstallationInstalledV1 | InstallationUninstalledV1 | InstallationUpgradedV1
 
 
@@ -113,6 +115,29 @@ class _OfVersion(Protocol):
     version: str
 
 
+# What the fold does with a payload, by its class, looked up by ``type(payload)`` once per
+# event: the ``isinstance`` chains it replaces went through ABCMeta's ``__instancecheck__`` up to
+# six times an event (pydantic models). A class not in the table (a subclass) is classified
+# once by ``issubclass`` and remembered.
+_SUCCEEDED, _FAILED, _DEAD, _LISTING, _TRANSITION, _ENTITLEMENT, _RATING, _OTHER = range(8)
+_KINDS: dict[type, int] = {}
+_CLASSES: tuple[tuple[type | tuple[type, ...], int], ...] = (
+    (DeliverySucceededV1, _SUCCEEDED),
+    (DeliveryFailedV1, _FAILED),
+    (DeliveryDeadLetteredV1, _DEAD),
+    (_LISTINGS, _LISTING),
+    (_TRANSITIONS, _TRANSITION),
+    (EntitlementChangedV1, _ENTITLEMENT),
+    (RatingSummaryChangedV1, _RATING),
+)
+
+
+def _kind(cls: type) -> int:
+    kind = next((k for bases, k in _CLASSES if issubclass(cls, bases)), _OTHER)
+    _KINDS[cls] = kind
+    return kind
+
+
 def fold(events: Sequence[CloudEvent]) -> BatchFold:
     """Sums the batch per row key; raises ``ContractError`` for an event whose payload is bad
     (the consumer then retries the events alone and dead-letters that one)."""
@@ -120,36 +145,43 @@ def fold(events: Sequence[CloudEvent]) -> BatchFold:
     for event in events:
         payload = parse_payload(event)
         hour = event.time.replace(minute=0, second=0, microsecond=0)  # the envelope's is UTC
-        if isinstance(payload, _DELIVERIES):
-            plugin = payload.plugin_id
+        cls = type(payload)
+        kind = _KINDS.get(cls)
+        if kind is None:
+            kind = _kind(cls)
+        if kind <= _DEAD:
+            delivery = cast(DeliverySucceededV1, payload)  # any of the three: same fields
+            plugin = delivery.plugin_id
             out.count(plugin, "", hour, "deliveries")
-            if not isinstance(payload, DeliverySucceededV1):
+            if kind != _SUCCEEDED:
                 out.count(plugin, "", hour, "failures")
-            if isinstance(payload, DeliveryDeadLetteredV1):
+            if kind == _DEAD:
                 out.count(plugin, "", hour, "dead_letters")
-            out.latencies[(plugin, hour, sketch.bucket_index(payload.latency_ms))] += 1
+            out.latencies[(plugin, hour, sketch.bucket_index(delivery.latency_ms))] += 1
             continue
         slug = getattr(payload, "slug", None)
         plugin_id = cast(_OfPlugin, payload).plugin_id
-        publisher = payload.publisher_id if isinstance(payload, _LISTINGS) else None
+        publisher = cast(Listing, payload).publisher_id if kind == _LISTING else None
         known = out.directory.get(plugin_id)
         if slug is not None:
             out.directory[plugin_id] = (slug, publisher or (known[1] if known else None))
-        column = _SIMPLE_COUNTS.get(type(payload))
+        column = _SIMPLE_COUNTS.get(cls)
         if column is not None:
             out.count(plugin_id, cast(_OfVersion, payload).version, hour, column)
-        if isinstance(payload, _TRANSITIONS):
-            out.transitions.append((hour, payload))
-        elif isinstance(payload, EntitlementChangedV1):
-            amounts = out.revenue[(plugin_id, hour, payload.currency)]
-            amounts[0] += payload.gross_amount
-            amounts[1] += payload.developer_amount
-            amounts[2] += payload.platform_amount
-            amounts[3] += 1 if payload.gross_amount > 0 else 0
-        elif isinstance(payload, RatingSummaryChangedV1):
+        if kind == _TRANSITION:
+            out.transitions.append((hour, cast(Transition, payload)))
+        elif kind == _ENTITLEMENT:
+            charge = cast(EntitlementChangedV1, payload)
+            amounts = out.revenue[(plugin_id, hour, charge.currency)]
+            amounts[0] += charge.gross_amount
+            amounts[1] += charge.developer_amount
+            amounts[2] += charge.platform_amount
+            amounts[3] += 1 if charge.gross_amount > 0 else 0
+        elif kind == _RATING:
+            rating = cast(RatingSummaryChangedV1, payload)
             previous = out.ratings.get((plugin_id, hour))
             if previous is None or previous[0] <= event.time:
-                out.ratings[(plugin_id, hour)] = (event.time, payload.average, payload.count)
+                out.ratings[(plugin_id, hour)] = (event.time, rating.average, rating.count)
     return out
 
 
@@ -168,6 +200,12 @@ async def apply_events(session: AsyncSession, events: Sequence[CloudEvent]) -> N
         await repo.add_latencies(session, rows)
         late_days = {(key[0], key[1]) for grain, key, _ in rows if grain == "day"}
         if late_days:
+            # A day row changed: so did its month's sum and the day's stored quantiles.
+            months: defaultdict[tuple[UUID, datetime, int], int] = defaultdict(int)
+            for grain, key, count in rows:
+                if grain == "day":
+                    months[(key[0], month_floor(key[1]), key[2])] += count
+            await repo.add_month_latencies(session, list(months.items()))
             await repo.refresh_day_quantiles(session, list(late_days))
     if batch.revenue:
         await repo.add_revenue(

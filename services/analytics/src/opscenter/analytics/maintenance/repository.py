@@ -45,6 +45,7 @@ async def set_retention_ran(session: AsyncSession, at: datetime) -> None:
 
 
 _DAY = "date_trunc('day', bucket_start, 'UTC')"
+_MONTH = "date_trunc('month', bucket_start, 'UTC')"
 _SUMS = ", ".join(f"sum({c})" for c in COUNTER_COLUMNS)
 _COUNTERS = ", ".join(COUNTER_COLUMNS)
 _ROLLUPS = (
@@ -59,6 +60,13 @@ _ROLLUPS = (
     " WHERE grain = 'hour' AND bucket_start >= $1 AND bucket_start < $2"
     f" GROUP BY plugin_id, {_DAY}, sketch_index"
     " ON CONFLICT (plugin_id, grain, bucket_start, sketch_index)"
+    " DO UPDATE SET count = b.count + excluded.count",
+    # The same hours into their month rows: a month row stays the sum of its day rows.
+    "INSERT INTO latency_months AS b (plugin_id, month_start, sketch_index, count)"
+    f" SELECT plugin_id, {_MONTH}, sketch_index, sum(count) FROM latency_buckets"
+    " WHERE grain = 'hour' AND bucket_start >= $1 AND bucket_start < $2"
+    f" GROUP BY plugin_id, {_MONTH}, sketch_index"
+    " ON CONFLICT (plugin_id, month_start, sketch_index)"
     " DO UPDATE SET count = b.count + excluded.count",
     "INSERT INTO revenue AS r"
     " (plugin_id, grain, bucket_start, currency, gross, developer, platform, charges)"
@@ -116,6 +124,9 @@ async def delete_days_before(session: AsyncSession, before: datetime) -> None:
     for table in _TABLES[1:]:
         await conn.execute(f"DELETE FROM {table} WHERE grain = 'day' AND bucket_start < $1", before)
     await conn.execute("DELETE FROM latency_day_quantiles WHERE bucket_start < $1", before)
+    # A month with a day gone no longer sums its days; no kept range covers it whole (queries
+    # start at or after ``before``), so it goes with its first day.
+    await conn.execute("DELETE FROM latency_months WHERE month_start < $1", before)
 
 
 async def delete_ledger_before(session: AsyncSession, consumer: str, before: datetime) -> None:

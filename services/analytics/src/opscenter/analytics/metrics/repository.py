@@ -19,7 +19,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opscenter.analytics import sketch_sql
-from opscenter.analytics.buckets import Interval
+from opscenter.analytics.buckets import Interval, whole_months
 from opscenter.analytics.models import COUNTER_COLUMNS
 from opscenter.servicekit.driver import driver
 
@@ -51,6 +51,24 @@ async def rolled_through(session: AsyncSession) -> datetime:
     value: datetime = await (await driver(session)).fetchval(
         "SELECT rolled_through FROM rollup_state WHERE id = 1"
     )
+    return value
+
+
+# Also turns parallel plans off for the rest of the transaction (set_config(..., true) is
+# SET LOCAL), in the same round trip. A plugin's series reads a few hundred to a few thousand
+# rows of one plugin per statement; the planner still picks a parallel plan for the merged
+# sketch, and starting its workers cost more than the scans (28 of 46 ms on the shared host,
+# bench/RESULTS.md 2026-12-08). The platform overview, which scans every plugin, keeps them.
+_SERIES_WATERMARK = (
+    "SELECT rolled_through, set_config('max_parallel_workers_per_gather', '0', true)"
+    " FROM rollup_state WHERE id = 1"
+)
+
+
+async def rolled_through_for_series(session: AsyncSession) -> datetime:
+    """The watermark; the transaction's later statements plan without parallel workers."""
+    row = await (await driver(session)).fetchrow(_SERIES_WATERMARK)
+    value: datetime = row[0]
     return value
 
 
@@ -156,10 +174,34 @@ async def latency_quantile_indexes(
     return await (await driver(session)).fetch(sql, *_args(r), plugin_id)
 
 
+# The day-interval range's merged sketch: whole months from month rows ($5 to $6, both
+# month-aligned, inside [$1, $2); equal when there is none), the other rolled-up days from day
+# rows (before $5 and from $6, before the watermark), hours from the watermark on. A month row
+# is the sum of its day rows (ADR 0025), so every event of the range is read exactly once.
+_MERGED_DAYS = (
+    "SELECT sketch_index, sum(count)::bigint AS count FROM ("
+    "SELECT sketch_index, count FROM latency_months"
+    " WHERE plugin_id = $4 AND month_start >= $5 AND month_start < $6"
+    " UNION ALL SELECT sketch_index, count FROM latency_buckets"
+    " WHERE plugin_id = $4 AND grain = 'day' AND bucket_start >= $1"
+    " AND bucket_start < LEAST($2::timestamptz, $3::timestamptz, $5::timestamptz)"
+    " UNION ALL SELECT sketch_index, count FROM latency_buckets"
+    " WHERE plugin_id = $4 AND grain = 'day' AND bucket_start >= $6"
+    " AND bucket_start < LEAST($2::timestamptz, $3::timestamptz)"
+    " UNION ALL SELECT sketch_index, count FROM latency_buckets"
+    " WHERE plugin_id = $4 AND grain = 'hour'"
+    " AND bucket_start >= GREATEST($1::timestamptz, $3::timestamptz) AND bucket_start < $2"
+    ") s GROUP BY sketch_index"
+)
+
+
 async def merged_latencies(
     session: AsyncSession, r: Range, plugin_id: UUID
 ) -> list[asyncpg.Record]:
     """``(sketch_index, count)``: the sketch of the whole range, merged."""
+    if r.interval == "day":
+        first, last = whole_months(r.start, r.end)
+        return await (await driver(session)).fetch(_MERGED_DAYS, *_args(r), plugin_id, first, last)
     sql = (
         "SELECT sketch_index, sum(count)::bigint AS count FROM ("
         + _source(

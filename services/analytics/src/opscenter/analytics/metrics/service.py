@@ -162,7 +162,7 @@ async def plugin_series(
     start, end = resolve_range(q, settings, now)
     plugin = await find_plugin(uow, ref, viewer)
     session = uow.session
-    r = repo.Range(q.interval, start, end, await repo.rolled_through(session))
+    r = repo.Range(q.interval, start, end, await repo.rolled_through_for_series(session))
     buckets = starts(start, end, q.interval)
     points: list[dict[str, Any]] = [{"bucket_start": b} for b in buckets]
     totals: dict[str, Any] = {}
