@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -130,37 +131,71 @@ async def defer(
     )
 
 
-async def finish_attempt(
-    session: AsyncSession,
-    delivery_id: uuid.UUID,
-    *,
-    attempt: int,
-    status: str,
-    next_attempt_at: datetime | None,
-    status_code: int | None,
-    error: str | None,
-) -> bool:
-    """Writes an attempt's outcome onto its delivery, unless the delivery left ``pending``
-    meanwhile (cancelled while in flight): then False and nothing changes."""
-    result = await session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == "pending")
-        .values(
-            status=status,
-            attempts=attempt,
-            next_attempt_at=next_attempt_at,
-            lease_until=None,
-            last_status_code=status_code,
-            last_error=error,
-            updated_at=func.now(),
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt leaves on its delivery."""
+
+    delivery_id: uuid.UUID
+    attempt: int
+    status: str
+    next_attempt_at: datetime | None
+    status_code: int | None
+    error: str | None
+
+
+_LOCK_PENDING = text(
+    """
+    SELECT id FROM deliveries
+    WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'pending'
+    ORDER BY id
+    FOR UPDATE
+    """
+)
+
+_FINISH = text(
+    """
+    UPDATE deliveries d
+    SET status = u.status, attempts = u.attempt, next_attempt_at = u.next_attempt_at,
+        lease_until = NULL, last_status_code = u.status_code, last_error = u.error,
+        updated_at = now()
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:attempts AS int[]),
+                CAST(:next_at AS timestamptz[]), CAST(:codes AS int[]), CAST(:errors AS text[]))
+         AS u(id, status, attempt, next_attempt_at, status_code, error)
+    WHERE d.id = u.id AND d.id = ANY(CAST(:pending AS uuid[]))
+    """
+)
+
+
+async def finish_attempts(session: AsyncSession, outcomes: Sequence[Outcome]) -> set[uuid.UUID]:
+    """Writes each attempt's outcome onto its delivery, in two statements whatever the batch,
+    except where the delivery left ``pending`` meanwhile (cancelled while in flight): those
+    are left as they are and are not in the answer. Rows are locked in id order, so two
+    dispatchers recording overlapping batches (a lease that expired) never deadlock."""
+    if not outcomes:
+        return set()
+    ids = [o.delivery_id for o in outcomes]
+    locked = await session.execute(_LOCK_PENDING, {"ids": ids})
+    pending = [row[0] for row in locked]
+    if pending:
+        await session.execute(
+            _FINISH,
+            {
+                "ids": ids,
+                "statuses": [o.status for o in outcomes],
+                "attempts": [o.attempt for o in outcomes],
+                "next_at": [o.next_attempt_at for o in outcomes],
+                "codes": [o.status_code for o in outcomes],
+                "errors": [o.error for o in outcomes],
+                "pending": pending,
+            },
         )
-        .returning(Delivery.id)
-    )
-    return result.first() is not None
+    return set(pending)
 
 
-def add_attempt(session: AsyncSession, **values: Any) -> None:
-    session.add(DeliveryAttempt(**values))
+async def add_attempts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """One row per attempt, in one statement."""
+    if rows:
+        await session.execute(insert(DeliveryAttempt), list(rows))
 
 
 def cancelled(reason: str) -> dict[str, Any]:

@@ -242,6 +242,8 @@ async def record(
     now = datetime.now(UTC)
     rows = await repo.breakers(session, sorted({w.url for w, _ in results if w.url is not None}))
     breakers: dict[str, Breaker] = {}
+    outcomes: list[repo.Outcome] = []
+    attempts: list[dict[str, Any]] = []
     for work, result in results:
         code = _status_code(result.status_code)
         retry_at = config.policy.next_attempt_at(work.attempt, result, now, rng)
@@ -251,27 +253,27 @@ async def record(
             status = "pending"
         else:
             status = "dead_lettered" if result.outcome == "failed" else "failed"
-        repo.add_attempt(
-            session,
-            delivery_id=work.delivery_id,
-            attempt=work.attempt,
-            started_at=now - timedelta(milliseconds=result.latency_ms),
-            latency_ms=result.latency_ms,
-            outcome=result.outcome,
-            status_code=code,
-            cause=result.cause,
-            error=result.error,
+        attempts.append(
+            {
+                "delivery_id": work.delivery_id,
+                "attempt": work.attempt,
+                "started_at": now - timedelta(milliseconds=result.latency_ms),
+                "latency_ms": result.latency_ms,
+                "outcome": result.outcome,
+                "status_code": code,
+                "cause": result.cause,
+                "error": result.error,
+            }
         )
-        if not await repo.finish_attempt(
-            session,
-            work.delivery_id,
-            attempt=work.attempt,
-            status=status,
-            next_attempt_at=retry_at,
-            status_code=code,
-            error=result.error,
-        ):
-            continue
+        outcomes.append(
+            repo.Outcome(work.delivery_id, work.attempt, status, retry_at, code, result.error)
+        )
+    await repo.add_attempts(session, attempts)
+    finished = await repo.finish_attempts(session, outcomes)
+    for (work, result), outcome in zip(results, outcomes, strict=True):
+        if work.delivery_id not in finished:
+            continue  # cancelled while in flight: its attempt is kept, the delivery is not moved
+        status, code, retry_at = outcome.status, outcome.status_code, outcome.next_attempt_at
         common = _common(work, result)
         error = (result.error or "")[:2000]
         if status == "succeeded":
