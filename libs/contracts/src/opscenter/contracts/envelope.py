@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from opscenter.contracts.errors import ContractError, field_errors
-from opscenter.contracts.fields import UtcDatetime
+from opscenter.contracts.fields import UtcDatetime, is_blank
 
 __all__ = ["TRACEPARENT_PATTERN", "CloudEvent", "ContractError"]
 
@@ -24,7 +24,7 @@ _TRACEPARENT_RE = re.compile(TRACEPARENT_PATTERN)
 
 
 def _non_blank(value: str) -> str:
-    if not value.strip():
+    if is_blank(value):
         raise ValueError("must not be blank")
     return value
 

@@ -120,14 +120,29 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+#: White space as JSON Schema's regular expressions (ECMA-262) define ``\s``. A documented
+#: ``pattern: \S`` accepts any text with a character outside this set, so the servers' blank
+#: check uses the same set: Python's ``str.strip`` also removes U+001C-U+001F and U+0085,
+#: and refused text the schema calls valid.
+ECMA_WHITESPACE = frozenset(
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+
+
+def is_blank(value: str) -> bool:
+    """No character outside ``ECMA_WHITESPACE`` (what ``pattern: \S`` refuses)."""
+    return all(c in ECMA_WHITESPACE for c in value)
+
+
 def _check_text(value: str) -> str:
-    if not value.strip():
+    if is_blank(value):
         raise ValueError("must not be blank")
     return value
 
 
 def _check_ref(value: str) -> str:
-    if not value.strip() or len(value) > 128:
+    if is_blank(value) or len(value) > 128:
         raise ValueError("must be a non-blank identifier of at most 128 characters")
     return value
 

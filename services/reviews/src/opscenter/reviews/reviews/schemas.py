@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from opscenter.contracts.fields import is_blank
 from opscenter.reviews.summary import BAYES_PRIOR_MEAN, BAYES_PRIOR_WEIGHT, Summary
 
 TITLE_MAX = 200
@@ -21,7 +22,7 @@ REASON_MAX = 2000
 def _plain_text(value: str) -> str:
     """Non-blank, and encodable as UTF-8 (a JSON text may escape a lone surrogate, which no
     database text can hold)."""
-    if not value.strip():
+    if is_blank(value):
         raise ValueError("must not be blank")
     try:
         value.encode("utf-8")
@@ -31,7 +32,7 @@ def _plain_text(value: str) -> str:
 
 
 Rating = Annotated[int, Field(ge=1, le=5, description="Stars, 1 to 5")]
-#: What the schema says of non-blank text (Python's \s is what str.strip removes).
+#: What the schema says of non-blank text (``contracts.fields.is_blank`` is its refusal).
 NON_BLANK = {"pattern": r"\S"}
 Title = Annotated[
     str,
