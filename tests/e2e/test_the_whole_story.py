@@ -191,10 +191,10 @@ def test_the_whole_story(gateway_url: str, local_stack: LocalStack, tmp_path: Pa
             # 3. Tenant A: dry-run plan, consent, configure, enable; the webhook's endpoint.
             forwarder_config = ("-c", "api_key=k-123", "-c", f"alert_url={receiver.url('alerts')}")
             installs = (
-                (webhook, forwarder_config, ("-c", "min_severity=critical"), "network:outbound"),
-                (handler, (), ("-c", 'report_kinds=["router"]'), "storage:write"),
+                (webhook, forwarder_config, ("min_severity", "critical"), "network:outbound"),
+                (handler, (), ("report_kinds", ["router"]), "storage:write"),
             )
-            for slug, config, later, other in installs:
+            for slug, config, (key, value), other in installs:
                 flow.plan(run, a, slug, *config)
                 plan = run.plans[f"{a.name}/{slug}"]
                 assert [(i["plugin"], i["role"]) for i in plan["items"]] == [(slug, "requested")]
@@ -202,11 +202,12 @@ def test_the_whole_story(gateway_url: str, local_stack: LocalStack, tmp_path: Pa
                 assert plan["permissions"] == ["api:devices:read", other]
                 a.admin.cli("install", slug, "--yes", "--no-enable", *config)
                 flow.wait_state(a, slug, "installed")
-                a.admin.cli("config", "set", slug, *later[1:])
+                a.admin.cli("config", "set", slug, f"{key}={json.dumps(value)}")
                 a.admin.cli("enable", slug)
                 flow.wait_state(a, slug, "enabled")
                 detail = a.admin.call("GET", f"/plugins/{slug}/installation", expect=(200,))
                 assert detail["consents"][0]["permissions"] == plan["permissions"]
+                assert detail["config"][key] == value
                 assert [h["action"] for h in detail["history"]][-2:] == ["config_update", "enable"]
             _, listed = a.admin.cli("list")
             granted = {i["plugin"]: i["granted_permissions"] for i in listed["items"]}
@@ -214,6 +215,7 @@ def test_the_whole_story(gateway_url: str, local_stack: LocalStack, tmp_path: Pa
                 webhook: ["api:devices:read", "network:outbound"],
                 handler: ["api:devices:read", "storage:write"],
             }
+            assert "k-123" not in json.dumps(listed)  # the secret is write-only
             secret = flow.connect_webhook(run, receiver.url("hooks"))
             receiver.verify_with = [secret]
             checked.append("A planned (plugins, permissions), consented, configured, enabled")
