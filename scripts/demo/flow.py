@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,11 @@ class Run:
             person.close()
 
 
-def _prepared_copy(run: Run, example: str) -> Path:
-    """The example's folder with its id (and its dependencies' ids) given the run's prefix."""
+def prepared_copy(
+    run: Run, example: str, edit: Callable[[dict[str, Any]], None] | None = None
+) -> Path:
+    """The example's folder with its id (and its dependencies' ids) given the run's prefix;
+    ``edit`` changes the manifest further (a variant of an example)."""
     target = run.work / "plugins" / run.slug(example)
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(
@@ -106,6 +110,8 @@ def _prepared_copy(run: Run, example: str) -> Path:
     deps = (manifest.get("dependencies") or {}).get("plugins") or {}
     if deps:
         manifest["dependencies"]["plugins"] = {run.slug(k): v for k, v in deps.items()}
+    if edit is not None:
+        edit(manifest)
     manifest_path.write_text(yaml.safe_dump(manifest, sort_keys=False))
     return target
 
@@ -117,11 +123,14 @@ def publish(run: Run) -> None:
         dev = run.developers[publisher]
         dev.cli("keys", "generate", "--register")
         for example in examples:
-            _publish_one(run, dev, example)
+            publish_one(run, dev, example)
 
 
-def _publish_one(run: Run, dev: Actor, example: str) -> None:
-    folder = _prepared_copy(run, example)
+def publish_one(
+    run: Run, dev: Actor, example: str, edit: Callable[[dict[str, Any]], None] | None = None
+) -> None:
+    """``dev`` packages, signs and publishes ``example`` (its manifest changed by ``edit``)."""
+    folder = prepared_copy(run, example, edit)
     _, built = dev.cli("plugin", "package", str(folder), "--out", str(run.work / "dist"))
     dev.cli("plugin", "sign", built["path"])
     code, answer = dev.cli("plugin", "publish", built["path"], ok=(0, 1))
@@ -153,7 +162,7 @@ def moderate(run: Run) -> None:
     )
 
 
-def _plan(run: Run, tenant: Tenant, slug: str, *config: str) -> None:
+def plan(run: Run, tenant: Tenant, slug: str, *config: str) -> None:
     """The dry run: the installer answers once it has learned the versions from Kafka."""
 
     def attempt() -> Any:
@@ -178,7 +187,7 @@ def install(run: Run) -> None:
         (inventory, ("-c", 'report_kinds=["server","router"]')),
         (forwarder, forwarder_config),
     ):
-        _plan(run, acme, slug, *config)
+        plan(run, acme, slug, *config)
         acme.admin.cli("install", slug, "--yes", *config)
     acme.expects = {
         onboarding: ["tenant.created"],
@@ -187,18 +196,18 @@ def install(run: Run) -> None:
         forwarder: ["device.alert"],
     }
     # globex: the inventory only, step by step: install without enabling, configure, enable.
-    _plan(run, globex, inventory)
+    plan(run, globex, inventory)
     globex.admin.cli("install", inventory, "--yes", "--no-enable")
-    _wait_state(globex, inventory, "installed")
+    wait_state(globex, inventory, "installed")
     globex.admin.cli("config", "set", inventory, 'report_kinds=["sensor"]')
     globex.admin.cli("enable", inventory)
     globex.expects = {inventory: ["device.created"]}
     for tenant in run.tenants:
         for slug in tenant.expects:
-            _wait_state(tenant, slug, "enabled")
+            wait_state(tenant, slug, "enabled")
 
 
-def _wait_state(tenant: Tenant, slug: str, state: str) -> None:
+def wait_state(tenant: Tenant, slug: str, state: str) -> None:
     def attempt() -> bool:
         _, listed = tenant.admin.cli("list")
         return any(i["plugin"] == slug and i["state"] == state for i in listed["items"])
@@ -206,9 +215,10 @@ def _wait_state(tenant: Tenant, slug: str, state: str) -> None:
     until(f"{slug} {state} in {tenant.name}", attempt)
 
 
-def connect_webhook(run: Run) -> None:
-    """acme points the forwarder's webhooks at the demo's receiver and takes a fresh signing
-    secret for it. Hooks answers 404 until it has learned of the installation from Kafka."""
+def connect_webhook(run: Run, url: str | None = None) -> str:
+    """acme points the forwarder's webhooks at the demo's receiver (or ``url``) and takes a
+    fresh signing secret for it, which it returns. Hooks answers 404 until it has learned of
+    the installation from Kafka."""
     acme = run.tenants[0]
     plugin_id = run.plugin_ids[run.slug("device-alert-forwarder")]
     until(
@@ -216,12 +226,13 @@ def connect_webhook(run: Run) -> None:
         lambda: acme.admin.call(
             "PUT",
             f"/plugins/{plugin_id}/hooks/endpoint",
-            json={"url": f"{run.receiver.url}/hooks"},
+            json={"url": url or f"{run.receiver.url}/hooks"},
             expect=(200,),
         ),
     )
     rotated = acme.admin.call("POST", f"/plugins/{plugin_id}/hooks/secret/rotate", expect=(200,))
     run.receiver.secret = rotated["secret"]
+    return str(rotated["secret"])
 
 
 def _events_for(tenant: Tenant, event_type: str, n: int) -> list[PlatformEventPayload]:
