@@ -68,7 +68,7 @@ async def test_keys_yank_overview_and_deprecate(
         assert r.status_code == 201, r.text
 
     await page.reload()
-    card = page.get_by_role("article", name=f"Console {app} {app}")
+    card = page.get_by_role("article", name=f"Plugin {app} {app}")  # the manifest names it
     await card.get_by_role("button", name="Yank 1.1.0").click()
     await card.get_by_label("Reason for yanking 1.1.0").fill("leaks the api key in logs")
     await card.get_by_role("form", name=f"Yank {app} 1.1.0").get_by_role(
