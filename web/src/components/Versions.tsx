@@ -40,7 +40,7 @@ export function Versions({ slug, onYanked }: { slug: string; onYanked?: () => vo
   return (
     <>
       <div className="table-scroll">
-        <table>
+        <table className="versions">
           <caption className="visually-hidden">Versions of {slug}</caption>
           <thead>
             <tr>
@@ -59,7 +59,7 @@ export function Versions({ slug, onYanked }: { slug: string; onYanked?: () => vo
                 <td>{v.version}</td>
                 <td>{new Date(v.published_at).toLocaleString()}</td>
                 <td>{v.signed ? "Signed" : "Not signed"}</td>
-                <td>{v.yanked ? `Yanked: ${v.yank_reason ?? ""}` : "Available"}</td>
+                <td className="reason">{v.yanked ? `Yanked: ${v.yank_reason ?? ""}` : "Available"}</td>
                 <td>
                   {!v.yanked && (
                     <button type="button" className="secondary" onClick={() => (yank.reset(), setYanking(v.version))}>
