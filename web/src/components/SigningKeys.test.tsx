@@ -60,7 +60,12 @@ describe("SigningKeys", () => {
     });
     renderWithApp(<SigningKeys />);
     await userEvent.click(await screen.findByRole("button", { name: "Revoke key SHA256:aaa" }));
-    await userEvent.click(within(screen.getByRole("group", { name: "Confirm revoking SHA256:aaa" })).getByRole("button", { name: "Cancel" }));
+    const cancel = within(screen.getByRole("group", { name: "Confirm revoking SHA256:aaa" })).getByRole("button", { name: "Cancel" });
+    expect(cancel).toHaveFocus(); // the safe choice
+    await userEvent.keyboard("{Escape}");
+    expect(screen.queryByRole("group", { name: "Confirm revoking SHA256:aaa" })).toBeNull();
+    await userEvent.click(screen.getByRole("button", { name: "Revoke key SHA256:aaa" }));
+    await userEvent.click(screen.getByRole("button", { name: "Cancel" }));
     expect(calls.some((c) => c.method === "DELETE")).toBe(false);
 
     await userEvent.click(screen.getByRole("button", { name: "Revoke key SHA256:aaa" }));

@@ -59,13 +59,19 @@ export function SigningKeys() {
                 </div>
               )}
               {confirming === k.key_id && (
-                <div role="group" aria-label={`Confirm revoking ${k.fingerprint}`} className="confirm">
+                <div
+                  role="group"
+                  aria-label={`Confirm revoking ${k.fingerprint}`}
+                  className="confirm"
+                  onKeyDown={(e) => e.key === "Escape" && (revoke.reset(), setConfirming(null))}
+                >
                   <p>Packages signed only with this key no longer verify for new installs. Revoke it?</p>
                   <div className="actions">
                     <button type="button" className="danger" disabled={revoke.isPending} onClick={() => revoke.mutate(k.key_id)}>
                       Yes, revoke
                     </button>
-                    <button type="button" className="secondary" onClick={() => (revoke.reset(), setConfirming(null))}>
+                    {/* Focus lands on the safe choice; Escape cancels too. */}
+                    <button type="button" className="secondary" autoFocus onClick={() => (revoke.reset(), setConfirming(null))}>
                       Cancel
                     </button>
                   </div>

@@ -52,6 +52,16 @@ describe("Versions", () => {
     expect(screen.getByLabelText("Reason for yanking 1.0.0")).toHaveValue("oops");
   });
 
+  it("cancels a yank with Escape and sends nothing", async () => {
+    const calls = fakeApi(() => ({ status: 200, body: { items: [version("1.0.0")] } }));
+    renderWithApp(<Versions slug="app" />);
+    await userEvent.click(await screen.findByRole("button", { name: "Yank 1.0.0" }));
+    expect(screen.getByLabelText("Reason for yanking 1.0.0")).toHaveFocus();
+    await userEvent.keyboard("{Escape}");
+    expect(screen.queryByRole("form", { name: "Yank app 1.0.0" })).toBeNull();
+    expect(calls.every((c) => c.method === "GET")).toBe(true);
+  });
+
   it("shows the empty state", async () => {
     fakeApi(() => ({ status: 200, body: { items: [] } }));
     renderWithApp(<Versions slug="app" />);

@@ -73,7 +73,12 @@ export function Versions({ slug, onYanked }: { slug: string; onYanked?: () => vo
         </table>
       </div>
       {yanking && (
-        <form className="confirm" onSubmit={submit} aria-label={`Yank ${slug} ${yanking}`}>
+        <form
+          className="confirm"
+          onSubmit={submit}
+          aria-label={`Yank ${slug} ${yanking}`}
+          onKeyDown={(e) => e.key === "Escape" && setYanking(null)}
+        >
           <p>
             Yanking {slug} {yanking} stops new installs of it; installations pinned to it keep working.
           </p>

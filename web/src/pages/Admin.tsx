@@ -4,10 +4,11 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router-dom";
-import { api, describeError } from "../api/client";
+import { api } from "../api/client";
 import type { ModerationLog, PluginRead } from "../api/types";
 import { useSession } from "../auth";
 import { Analytics } from "../components/Analytics";
+import { Refusal } from "../components/Refusal";
 import { ReviewModeration } from "../components/ReviewModeration";
 import { AnalyticsOverview } from "../components/AnalyticsOverview";
 import { Empty, Failed, Loading } from "../components/States";
@@ -125,11 +126,7 @@ function Moderate({ plugin }: { plugin: string }) {
             Ban {plugin}
           </button>
         </div>
-        {act.isError && (
-          <div role="alert" className="error">
-            {describeError(act.error)}
-          </div>
-        )}
+        <Refusal error={act.error} />
         {result && (
           <p role="status">
             {result.slug}: {result.banned ? "banned" : [result.verified && "verified", result.featured && "featured", result.deprecated && "deprecated"].filter(Boolean).join(", ") || "listed"}.
