@@ -64,6 +64,7 @@ describe("SigningKeys", () => {
     expect(cancel).toHaveFocus(); // the safe choice
     await userEvent.keyboard("{Escape}");
     expect(screen.queryByRole("group", { name: "Confirm revoking SHA256:aaa" })).toBeNull();
+    expect(screen.getByRole("button", { name: "Revoke key SHA256:aaa" })).toHaveFocus();
     await userEvent.click(screen.getByRole("button", { name: "Revoke key SHA256:aaa" }));
     await userEvent.click(screen.getByRole("button", { name: "Cancel" }));
     expect(calls.some((c) => c.method === "DELETE")).toBe(false);

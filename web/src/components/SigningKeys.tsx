@@ -2,7 +2,7 @@
 // (base64 of the raw 32 bytes, or PEM) with the server's refusal shown as it gave it, and revoke
 // a key after a confirmation step.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api } from "../api/client";
 import type { PublisherKeyList, PublisherKeyRead } from "../api/types";
 import { Refusal } from "./Refusal";
@@ -15,6 +15,18 @@ export function SigningKeys() {
   const keys = useQuery({ queryKey: ["signing-keys"], queryFn: () => api<PublisherKeyList>(KEYS) });
   const [publicKey, setPublicKey] = useState("");
   const [confirming, setConfirming] = useState<string | null>(null);
+  // A cancelled confirmation hands focus back to the key's revoke button.
+  const triggers = useRef(new Map<string, HTMLButtonElement | null>());
+  const returnTo = useRef<string | null>(null);
+  useEffect(() => {
+    if (confirming === null && returnTo.current) triggers.current.get(returnTo.current)?.focus();
+    returnTo.current = null;
+  }, [confirming]);
+  const cancel = (keyId: string) => {
+    revoke.reset();
+    returnTo.current = keyId;
+    setConfirming(null);
+  };
   const refresh = () => client.invalidateQueries({ queryKey: ["signing-keys"] });
   const add = useMutation({
     mutationFn: (key: string) => api<PublisherKeyRead>(KEYS, { method: "POST", body: { public_key: key } }),
@@ -53,7 +65,12 @@ export function SigningKeys() {
               </span>
               {!k.revoked_at && confirming !== k.key_id && (
                 <div className="actions">
-                  <button type="button" className="secondary" onClick={() => (add.reset(), setConfirming(k.key_id))}>
+                  <button
+                    type="button"
+                    className="secondary"
+                    ref={(el) => void triggers.current.set(k.key_id, el)}
+                    onClick={() => (add.reset(), setConfirming(k.key_id))}
+                  >
                     Revoke key {k.fingerprint}
                   </button>
                 </div>
@@ -63,7 +80,7 @@ export function SigningKeys() {
                   role="group"
                   aria-label={`Confirm revoking ${k.fingerprint}`}
                   className="confirm"
-                  onKeyDown={(e) => e.key === "Escape" && (revoke.reset(), setConfirming(null))}
+                  onKeyDown={(e) => e.key === "Escape" && cancel(k.key_id)}
                 >
                   <p>Packages signed only with this key no longer verify for new installs. Revoke it?</p>
                   <div className="actions">
@@ -71,7 +88,7 @@ export function SigningKeys() {
                       Yes, revoke
                     </button>
                     {/* Focus lands on the safe choice; Escape cancels too. */}
-                    <button type="button" className="secondary" autoFocus onClick={() => (revoke.reset(), setConfirming(null))}>
+                    <button type="button" className="secondary" autoFocus onClick={() => cancel(k.key_id)}>
                       Cancel
                     </button>
                   </div>

@@ -59,6 +59,7 @@ describe("Versions", () => {
     expect(screen.getByLabelText("Reason for yanking 1.0.0")).toHaveFocus();
     await userEvent.keyboard("{Escape}");
     expect(screen.queryByRole("form", { name: "Yank app 1.0.0" })).toBeNull();
+    expect(screen.getByRole("button", { name: "Yank 1.0.0" })).toHaveFocus();
     expect(calls.every((c) => c.method === "GET")).toBe(true);
   });
 

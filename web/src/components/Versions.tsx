@@ -2,7 +2,7 @@
 // are marked with their reason. Owners (developer portal) and platform admins (moderation) both
 // yank through PUT /admin/plugins/{id}/versions/{version}/yank.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api } from "../api/client";
 import type { VersionPage, YankedVersion } from "../api/types";
 import { Refusal } from "./Refusal";
@@ -17,6 +17,17 @@ export function Versions({ slug, onYanked }: { slug: string; onYanked?: () => vo
   });
   const [yanking, setYanking] = useState<string | null>(null);
   const [reason, setReason] = useState("");
+  // A cancelled yank hands focus back to the version's yank button.
+  const triggers = useRef(new Map<string, HTMLButtonElement | null>());
+  const returnTo = useRef<string | null>(null);
+  useEffect(() => {
+    if (yanking === null && returnTo.current) triggers.current.get(returnTo.current)?.focus();
+    returnTo.current = null;
+  }, [yanking]);
+  const cancel = () => {
+    returnTo.current = yanking;
+    setYanking(null);
+  };
   const yank = useMutation({
     mutationFn: (version: string) =>
       api<YankedVersion>(`/admin/plugins/${encodeURIComponent(slug)}/versions/${encodeURIComponent(version)}/yank`, {
@@ -62,7 +73,12 @@ export function Versions({ slug, onYanked }: { slug: string; onYanked?: () => vo
                 <td className="reason">{v.yanked ? `Yanked: ${v.yank_reason ?? ""}` : "Available"}</td>
                 <td>
                   {!v.yanked && (
-                    <button type="button" className="secondary" onClick={() => (yank.reset(), setYanking(v.version))}>
+                    <button
+                      type="button"
+                      className="secondary"
+                      ref={(el) => void triggers.current.set(v.version, el)}
+                      onClick={() => (yank.reset(), setYanking(v.version))}
+                    >
                       Yank {v.version}
                     </button>
                   )}
@@ -77,7 +93,7 @@ export function Versions({ slug, onYanked }: { slug: string; onYanked?: () => vo
           className="confirm"
           onSubmit={submit}
           aria-label={`Yank ${slug} ${yanking}`}
-          onKeyDown={(e) => e.key === "Escape" && setYanking(null)}
+          onKeyDown={(e) => e.key === "Escape" && cancel()}
         >
           <p>
             Yanking {slug} {yanking} stops new installs of it; installations pinned to it keep working.
@@ -91,7 +107,7 @@ export function Versions({ slug, onYanked }: { slug: string; onYanked?: () => vo
             <button type="submit" className="danger" disabled={yank.isPending || !reason.trim()}>
               Yank {yanking}
             </button>
-            <button type="button" className="secondary" onClick={() => setYanking(null)}>
+            <button type="button" className="secondary" onClick={cancel}>
               Cancel
             </button>
           </div>
