@@ -54,6 +54,9 @@ function Body({ data, currency }: { data: Overview; currency: string }) {
   const revenue = Object.entries(t.revenue);
   return (
     <>
+      <p className="meta">
+        {new Date(data.from).toLocaleString()} to {new Date(data.to).toLocaleString()}
+      </p>
       <dl className="overview-totals" aria-label="Platform totals">
         {totals.map(([label, value]) => (
           <div key={label}>
