@@ -71,9 +71,11 @@ async def test_keys_yank_overview_and_deprecate(
     card = page.get_by_role("article", name=f"Plugin {app} {app}")  # the manifest names it
     await card.get_by_role("button", name="Yank 1.1.0").click()
     await card.get_by_label("Reason for yanking 1.1.0").fill("leaks the api key in logs")
-    await card.get_by_role("form", name=f"Yank {app} 1.1.0").get_by_role(
-        "button", name="Yank 1.1.0"
-    ).click()
+    await (
+        card.get_by_role("form", name=f"Yank {app} 1.1.0")
+        .get_by_role("button", name="Yank 1.1.0")
+        .click()
+    )
     row = card.locator("tr[data-version='1.1.0']")
     await expect(row).to_contain_text("Yanked: leaks the api key in logs")
     await expect(
