@@ -22,9 +22,12 @@ from .test_console_manage import narrow_shots, register
 
 
 async def until_in_overview(gateway: httpx.AsyncClient, ops: dict[str, str], slug: str) -> None:
-    """Analytics learns installs from the installer's events: wait until the overview ranks it."""
+    """Analytics learns installs from the installer's events: wait until the overview ranks it
+    (among 100: other tests' plugins in the same suite may outrank a plugin with one install)."""
     for _ in range(240):
-        r = await gateway.get("/api/v1/admin/analytics/overview", headers=ops)
+        r = await gateway.get(
+            "/api/v1/admin/analytics/overview", params={"limit": 100}, headers=ops
+        )
         assert r.status_code == 200, r.text
         if slug in {p["slug"] for p in r.json()["top_by_installs"]}:
             return
@@ -106,6 +109,7 @@ async def test_keys_yank_overview_and_deprecate(
     await until_in_overview(gateway, ops, app)
     admin_page = await (await open_context(DESKTOP, token=ops_token)).new_page()
     await admin_page.goto("/admin")
+    await admin_page.get_by_label("Plugins per ranking").select_option("100")
     top = admin_page.get_by_role("table", name="Top plugins by installs")
     await expect(top.get_by_role("link", name=app)).to_be_visible(timeout=CONVERGE_MS)
     await expect(admin_page.get_by_label("Platform totals")).to_contain_text("Active installs")
@@ -134,7 +138,11 @@ async def test_keys_yank_overview_and_deprecate(
         shoot,
         ops_token,
         [
-            ("/admin", "admin-overview", lambda p: p.get_by_role("link", name=app)),
+            (
+                "/admin",
+                "admin-overview",
+                lambda p: p.get_by_role("table", name="Top plugins by installs"),
+            ),
             (
                 f"/admin?plugin={app}",
                 "admin-deprecate-yank",

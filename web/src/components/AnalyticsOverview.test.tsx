@@ -54,6 +54,10 @@ describe("AnalyticsOverview", () => {
     await waitFor(() => expect(calls).toHaveLength(2));
     const second = new URL(calls[1].path, "http://x");
     expect(Math.round((Date.parse(second.searchParams.get("to")!) - Date.parse(second.searchParams.get("from")!)) / 86_400_000)).toBe(7);
+    expect(first.searchParams.get("limit")).toBe("10");
+    await userEvent.selectOptions(screen.getByLabelText("Plugins per ranking"), "100");
+    await waitFor(() => expect(calls).toHaveLength(3));
+    expect(new URL(calls[2].path, "http://x").searchParams.get("limit")).toBe("100");
   });
 
   it("shows the refusal when the caller is not a platform admin", async () => {

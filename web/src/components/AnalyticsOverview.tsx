@@ -13,13 +13,14 @@ type Range = keyof typeof RANGES;
 
 export function AnalyticsOverview({ currency = "USD" }: { currency?: string }) {
   const [range, setRange] = useState<Range>("30d");
+  const [limit, setLimit] = useState(10);
   const overview = useQuery({
-    queryKey: ["analytics-overview", range, currency],
+    queryKey: ["analytics-overview", range, currency, limit],
     queryFn: () => {
       const to = new Date();
       const from = new Date(to.getTime() - RANGES[range] * 86_400_000);
       return api<Overview>("/admin/analytics/overview", {
-        query: { from: from.toISOString(), to: to.toISOString(), currency, limit: 10 },
+        query: { from: from.toISOString(), to: to.toISOString(), currency, limit },
       });
     },
   });
@@ -30,6 +31,13 @@ export function AnalyticsOverview({ currency = "USD" }: { currency?: string }) {
         <option value="24h">Last 24 hours</option>
         <option value="7d">Last 7 days</option>
         <option value="30d">Last 30 days</option>
+      </SelectField>
+      <SelectField label="Plugins per ranking" value={limit} onChange={(v) => setLimit(Number(v))}>
+        {[10, 25, 100].map((n) => (
+          <option key={n} value={n}>
+            {n}
+          </option>
+        ))}
       </SelectField>
       {overview.isPending && <Loading what="the platform overview" />}
       {overview.isError && <Failed error={overview.error} what="the platform overview" />}
