@@ -53,3 +53,11 @@ export type RevenueAmounts = Analytics["schemas"]["RevenueAmounts"];
 
 export type ReviewModerationLog = Reviews["schemas"]["ModerationLog"];
 export type HideRequest = Reviews["schemas"]["HideRequest"];
+
+export type PublisherKeyList = Catalog["schemas"]["PublisherKeyList"];
+export type PublisherKeyRead = Catalog["schemas"]["PublisherKeyRead"];
+export type YankedVersion = Catalog["schemas"]["YankedVersion"];
+export type DeprecateRequest = Catalog["schemas"]["DeprecateRequest"];
+export type AnalyticsOverview = Analytics["schemas"]["AnalyticsOverview"];
+export type RankedPlugin = Analytics["schemas"]["RankedPlugin"];
+export type RankedByRevenue = Analytics["schemas"]["RankedByRevenue"];

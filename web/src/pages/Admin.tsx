@@ -1,14 +1,18 @@
-// Platform moderation: find a plugin, verify, feature (rank and end date) or ban it with a
+// Platform moderation: the platform analytics overview; find a plugin, verify, feature (rank and
+// end date), deprecate (optional replacement) or ban it with a reason, yank a version with a
 // reason, read its moderation log, hide or show its reviews, and read its analytics.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router-dom";
-import { api, describeError } from "../api/client";
+import { api } from "../api/client";
 import type { ModerationLog, PluginRead } from "../api/types";
 import { useSession } from "../auth";
 import { Analytics } from "../components/Analytics";
+import { Refusal } from "../components/Refusal";
 import { ReviewModeration } from "../components/ReviewModeration";
+import { AnalyticsOverview } from "../components/AnalyticsOverview";
 import { Empty, Failed, Loading } from "../components/States";
+import { Versions } from "../components/Versions";
 
 export function Admin() {
   const session = useSession();
@@ -41,10 +45,12 @@ export function Admin() {
         </label>
         <button type="submit">Open</button>
       </form>
-      {slug ? <Moderate key={slug} plugin={slug} /> : <Empty>Open a plugin to moderate it.</Empty>}
+      {slug ? <Moderate key={slug} plugin={slug} /> : <AnalyticsOverview />}
     </section>
   );
 }
+
+type Action = "verify" | "feature" | "deprecate" | "ban";
 
 function Moderate({ plugin }: { plugin: string }) {
   const client = useQueryClient();
@@ -53,15 +59,21 @@ function Moderate({ plugin }: { plugin: string }) {
   const [reason, setReason] = useState("");
   const [rank, setRank] = useState(1);
   const [until, setUntil] = useState("");
+  const [replacement, setReplacement] = useState("");
   const [result, setResult] = useState<PluginRead | null>(null);
   const act = useMutation({
-    mutationFn: (action: "verify" | "feature" | "ban") => {
+    mutationFn: (action: Action) => {
       const why = reason.trim() || null;
       if (action === "verify") return api<PluginRead>(`${path}/verify`, { method: "PUT", body: { verified: true, reason: why } });
       if (action === "feature")
         return api<PluginRead>(`${path}/feature`, {
           method: "PUT",
           body: { featured: true, rank, until: until ? new Date(until).toISOString() : null, reason: why },
+        });
+      if (action === "deprecate")
+        return api<PluginRead>(`${path}/deprecate`, {
+          method: "PUT",
+          body: { reason: reason.trim(), replacement: replacement.trim() || null },
         });
       return api<PluginRead>(`${path}/ban`, { method: "DELETE", query: { reason: why } });
     },
@@ -70,7 +82,7 @@ function Moderate({ plugin }: { plugin: string }) {
       return client.invalidateQueries({ queryKey: ["moderation"] });
     },
   });
-  const submit = (action: "verify" | "feature" | "ban") => (e: FormEvent) => {
+  const submit = (action: Action) => (e: FormEvent) => {
     e.preventDefault();
     act.mutate(action);
   };
@@ -79,7 +91,7 @@ function Moderate({ plugin }: { plugin: string }) {
       <form className="panel" aria-labelledby="moderate-title" onSubmit={submit("ban")}>
         <h2 id="moderate-title">Moderate {plugin}</h2>
         <label>
-          Reason (kept in the moderation log; required to ban)
+          Reason (kept in the moderation log; required to deprecate or ban)
           <input value={reason} onChange={(e) => setReason(e.target.value)} />
         </label>
         <div className="actions">
@@ -101,21 +113,28 @@ function Moderate({ plugin }: { plugin: string }) {
           <button type="button" className="secondary" onClick={submit("feature")}>
             Feature
           </button>
+        </div>
+        <label>
+          Replacement plugin slug (optional, for deprecation)
+          <input value={replacement} onChange={(e) => setReplacement(e.target.value)} />
+        </label>
+        <div className="actions">
+          <button type="button" className="secondary" disabled={!reason.trim()} onClick={submit("deprecate")}>
+            Deprecate
+          </button>
           <button type="submit" className="danger" disabled={!reason.trim()}>
             Ban {plugin}
           </button>
         </div>
-        {act.isError && (
-          <div role="alert" className="error">
-            {describeError(act.error)}
-          </div>
-        )}
+        <Refusal error={act.error} />
         {result && (
           <p role="status">
-            {result.slug}: {result.banned ? "banned" : [result.verified && "verified", result.featured && "featured"].filter(Boolean).join(", ") || "listed"}.
+            {result.slug}: {result.banned ? "banned" : [result.verified && "verified", result.featured && "featured", result.deprecated && "deprecated"].filter(Boolean).join(", ") || "listed"}.
           </p>
         )}
       </form>
+      <h2>Versions</h2>
+      <Versions slug={plugin} onYanked={() => client.invalidateQueries({ queryKey: ["moderation"] })} />
       <h2>Moderation log</h2>
       {log.isPending && <Loading what="the moderation log" />}
       {log.isError && <Failed error={log.error} what="the moderation log" />}

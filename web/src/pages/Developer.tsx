@@ -1,12 +1,15 @@
 // The developer portal: register a plugin, upload a version with progress and readable
-// refusals, and see each plugin's versions and analytics charts.
+// refusals, manage signing keys, and see each plugin's versions (yank one) and analytics charts.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
-import { api, ApiError, describeError, upload } from "../api/client";
-import type { Category, PluginCreate, PluginPage, PluginRead, PluginType, VersionPage, VersionPublished } from "../api/types";
+import { api, upload } from "../api/client";
+import type { Category, PluginCreate, PluginPage, PluginRead, PluginType, VersionPublished } from "../api/types";
 import { useSession } from "../auth";
 import { Analytics } from "../components/Analytics";
+import { Refusal } from "../components/Refusal";
+import { SigningKeys } from "../components/SigningKeys";
+import { Versions } from "../components/Versions";
 import { SelectField } from "../components/SelectField";
 import { Empty, Failed, Loading } from "../components/States";
 
@@ -36,6 +39,7 @@ export function Developer() {
         <Register />
         <Upload plugins={mine.data?.items ?? []} />
       </div>
+      <SigningKeys />
       <h2>Your plugins</h2>
       {mine.isPending && <Loading what="your plugins" />}
       {mine.isError && <Failed error={mine.error} what="your plugins" />}
@@ -150,33 +154,8 @@ function Upload({ plugins }: { plugins: PluginRead[] }) {
   );
 }
 
-/** A refused write: the service's sentence, then each reason it listed. */
-function Refusal({ error }: { error: Error | null }) {
-  if (!error) return null;
-  const reasons = error instanceof ApiError ? error.fieldErrors() : [];
-  return (
-    <div role="alert" className="error">
-      <p>{describeError(error)}</p>
-      {reasons.length > 0 && (
-        <ul>
-          {reasons.map((r, i) => (
-            <li key={i}>
-              {r.field ? <code>{r.field}</code> : null} {r.message}
-            </li>
-          ))}
-        </ul>
-      )}
-    </div>
-  );
-}
-
 function MyPlugin({ plugin }: { plugin: PluginRead }) {
-  const versions = useQuery({
-    queryKey: ["versions", plugin.slug],
-    queryFn: () => api<VersionPage>(`/plugins/marketplace/${encodeURIComponent(plugin.slug)}/versions`),
-    enabled: plugin.latest_version !== null,
-    retry: false,
-  });
+  const client = useQueryClient();
   return (
     <article className="card" aria-labelledby={`mine-${plugin.slug}`}>
       <h3 id={`mine-${plugin.slug}`}>
@@ -187,32 +166,8 @@ function MyPlugin({ plugin }: { plugin: PluginRead }) {
       </p>
       {plugin.latest_version === null ? (
         <Empty>No version uploaded yet.</Empty>
-      ) : versions.isPending ? (
-        <Loading what="versions" />
-      ) : versions.isError ? (
-        <Failed error={versions.error} what="versions" />
       ) : (
-        <table>
-          <caption className="visually-hidden">Versions of {plugin.slug}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Version</th>
-              <th scope="col">Published</th>
-              <th scope="col">Signed</th>
-              <th scope="col">Status</th>
-            </tr>
-          </thead>
-          <tbody>
-            {versions.data.items.map((v) => (
-              <tr key={v.version}>
-                <td>{v.version}</td>
-                <td>{new Date(v.published_at).toLocaleString()}</td>
-                <td>{v.signed ? "Signed" : "Not signed"}</td>
-                <td>{v.yanked ? `Yanked: ${v.yank_reason ?? ""}` : "Available"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Versions slug={plugin.slug} onYanked={() => client.invalidateQueries({ queryKey: ["my-plugins"] })} />
       )}
       {plugin.latest_version !== null && <Analytics plugin={plugin.slug} />}
     </article>
