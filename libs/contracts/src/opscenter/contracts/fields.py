@@ -131,7 +131,7 @@ ECMA_WHITESPACE = frozenset(
 
 
 def is_blank(value: str) -> bool:
-    """No character outside ``ECMA_WHITESPACE`` (what ``pattern: \S`` refuses)."""
+    r"""No character outside ``ECMA_WHITESPACE`` (what ``pattern: \S`` refuses)."""
     return all(c in ECMA_WHITESPACE for c in value)
 
 
