@@ -43,18 +43,7 @@ async def publish(gateway: httpx.AsyncClient, run: str) -> tuple[str, str]:
     key_id = r.json()["key_id"]
     lib, app = f"web-lib-{run}", f"web-app-{run}"
     for slug, deps in ((lib, {}), (app, {lib: "^1.0.0"})):
-        r = await gateway.post(
-            "/api/v1/plugins/register",
-            json={
-                "slug": slug,
-                "name": f"Console {slug}",
-                "description": "Sends device alerts to a chat room",
-                "type": "backend",
-                "category": "monitoring",
-            },
-            headers=developer,
-        )
-        assert r.status_code == 201, r.text
+        await register(gateway, developer, slug)
         blob = package(
             manifest(
                 slug,
@@ -78,6 +67,21 @@ async def publish(gateway: httpx.AsyncClient, run: str) -> tuple[str, str]:
         )
         assert r.status_code == 201, r.text
     return lib, app
+
+
+async def register(gateway: httpx.AsyncClient, developer: dict[str, str], slug: str) -> None:
+    r = await gateway.post(
+        "/api/v1/plugins/register",
+        json={
+            "slug": slug,
+            "name": f"Console {slug}",
+            "description": "Sends device alerts to a chat room",
+            "type": "backend",
+            "category": "monitoring",
+        },
+        headers=developer,
+    )
+    assert r.status_code == 201, r.text
 
 
 async def until_installable(gateway: httpx.AsyncClient, app: str, tenant: str) -> None:

@@ -21,7 +21,7 @@ from opscenter.contracts.publisher import PlatformEventPublisher
 from opscenter.servicekit.testing import LocalStack
 
 from .conftest import DESKTOP, NARROW, OpenContext, Shoot
-from .test_console import CONVERGE_MS, bearer, install, until_installable
+from .test_console import CONVERGE_MS, bearer, install, register, until_installable
 
 CONFIG_SCHEMA = {
     "type": "object",
@@ -55,21 +55,6 @@ async def upload(
         files={"package": ("p.tar.gz", blob, "application/gzip")},
         data={"signature": signer.sign(blob)},
         headers=headers,
-    )
-    assert r.status_code == 201, r.text
-
-
-async def register(gateway: httpx.AsyncClient, developer: dict[str, str], slug: str) -> None:
-    r = await gateway.post(
-        "/api/v1/plugins/register",
-        json={
-            "slug": slug,
-            "name": f"Console {slug}",
-            "description": "Sends device alerts to a chat room",
-            "type": "backend",
-            "category": "monitoring",
-        },
-        headers=developer,
     )
     assert r.status_code == 201, r.text
 

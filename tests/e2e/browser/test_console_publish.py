@@ -17,8 +17,8 @@ from playwright.async_api import expect
 from opscenter.catalog.testing import Signer, manifest, package
 
 from .conftest import DESKTOP, OpenContext, Shoot
-from .test_console import CONVERGE_MS, bearer, install, until_installable
-from .test_console_manage import narrow_shots, register
+from .test_console import CONVERGE_MS, bearer, install, register, until_installable
+from .test_console_manage import narrow_shots
 
 
 async def until_in_overview(gateway: httpx.AsyncClient, ops: dict[str, str], slug: str) -> None:

@@ -1,7 +1,7 @@
 """Test harness of the hooks service, for its tests and bench/hooks.py: the service's real
 consumers fed real records on a migrated database, its API over ASGI, a dispatcher running
-in-process, webhook receivers (real HTTP servers on 127.0.0.1) that verify every
-signature with the ``standardwebhooks`` library, and a catalog stand-in serving signed handler
+in-process, webhook receivers (``webhook_receiver.Receiver``, re-exported here), and a
+catalog stand-in serving signed handler
 packages over HTTP at the catalog's content-addressed path."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 import tarfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +28,6 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import text
-from standardwebhooks import Webhook
 
 from opscenter.contracts import (
     CloudEvent,
@@ -47,6 +46,10 @@ from opscenter.contracts.manifest import HookSpec, Manifest, validate_manifest
 from opscenter.hooks.dispatcher import Dispatcher
 from opscenter.hooks.sandbox import SandboxSettings
 from opscenter.hooks.settings import HooksSettings
+from opscenter.hooks.webhook_receiver import Behaviour as Behaviour  # re-exported
+from opscenter.hooks.webhook_receiver import Call as Call
+from opscenter.hooks.webhook_receiver import Receiver as Receiver
+from opscenter.hooks.webhook_receiver import ok as ok
 from opscenter.servicekit import sealing
 from opscenter.servicekit.auth import mint_dev_token
 from opscenter.servicekit.consumer import EventConsumer
@@ -58,79 +61,6 @@ from opscenter.servicekit.testing import (
 
 #: Compressed for tests: 4 attempts, 0.3 s apart, no jitter.
 FAST_SCHEDULE = (0.0, 0.3, 0.3, 0.3)
-
-
-@dataclass
-class Call:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-    at: float
-
-
-Behaviour = Callable[[Call, int], Awaitable[web.StreamResponse] | web.StreamResponse]
-
-
-class Receiver:
-    """A webhook endpoint. ``behave(call, n)`` answers the n-th call (from 1) of a path;
-    every call is verified with each secret in ``verify_with`` (a call that fails any is
-    recorded in ``bad_signatures``)."""
-
-    def __init__(self) -> None:
-        self.calls: list[Call] = []
-        self.bad_signatures: list[str] = []
-        self.verify_with: list[str] = []
-        self.behaviours: dict[str, Behaviour] = {}
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    async def start(self, port: int = 0) -> None:
-        app = web.Application()
-        app.router.add_post("/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path}"
-
-    def on(self, path: str, behave: Behaviour) -> str:
-        self.behaviours[path] = behave
-        return self.url(path)
-
-    def calls_to(self, path: str) -> list[Call]:
-        return [c for c in self.calls if c.path == path]
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        headers = dict(request.headers)
-        for secret in self.verify_with:
-            try:
-                Webhook(secret).verify(raw, headers)
-            except Exception as exc:
-                self.bad_signatures.append(f"{secret[:10]}: {exc}")
-        path = request.match_info["path"]
-        call = Call(path, headers, json.loads(raw), time.monotonic())
-        self.calls.append(call)
-        behave = self.behaviours.get(path, ok)
-        answer = behave(call, len(self.calls_to(path)))
-        if asyncio.iscoroutine(answer):
-            answer = await answer
-        assert isinstance(answer, web.StreamResponse)
-        return answer
-
-
-def ok(call: Call, n: int) -> web.StreamResponse:
-    return web.Response(status=200)
 
 
 class DeadLetters:
