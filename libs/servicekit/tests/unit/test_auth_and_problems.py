@@ -8,6 +8,7 @@ import pytest
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from opscenter.contracts.fields import Text
 from opscenter.servicekit.app import create_service_app
 from opscenter.servicekit.auth import (
     CurrentPrincipal,
@@ -25,6 +26,7 @@ settings = ServiceSettings(service_name="unit", log_json=False)
 class Thing(BaseModel):
     name: str = Field(min_length=3)
     size: int = Field(ge=1)
+    note: Text | None = None
 
 
 def build_app():
@@ -127,6 +129,14 @@ async def test_validation_error_names_each_field(client):
     assert r.headers["content-type"] == "application/problem+json"
     fields = {e["field"] for e in body["errors"]}
     assert fields == {"body.name", "body.size"}
+
+
+async def test_messages_read_as_people_write_them(client):
+    """No pydantic "Value error, " prefix; a missing field "is required"."""
+    r = await client.post("/api/v1/things", json={"size": 1, "note": " "})
+    assert r.status_code == 422
+    messages = {e["field"]: e["message"] for e in r.json()["errors"]}
+    assert messages == {"body.name": "is required", "body.note": "must not be blank"}
 
 
 async def test_domain_problem_and_unknown_path(client):

@@ -86,7 +86,8 @@ _MESSAGES = {
 _PREFIXES = ("Value error, ", "Assertion failed, ")
 
 
-def _message(err: ErrorDetails) -> str:
+def error_message(err: ErrorDetails) -> str:
+    """A pydantic error's message as people read it: no \"Value error, \" prefix."""
     if err["type"] in _MESSAGES:
         return _MESSAGES[err["type"]]
     msg = err["msg"]
@@ -111,7 +112,7 @@ def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
     seen: set[FieldError] = set()
     out: list[FieldError] = []
     for err in exc.errors(include_url=False):
-        fe = FieldError(format_loc(_loc(err), prefix) or prefix or "value", _message(err))
+        fe = FieldError(format_loc(_loc(err), prefix) or prefix or "value", error_message(err))
         if fe not in seen:
             seen.add(fe)
             out.append(fe)

@@ -21,6 +21,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
+from opscenter.contracts.errors import error_message
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -276,7 +278,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [field_error(_loc(err["loc"]), err["msg"]) for err in exc.errors()]
+        errors = [field_error(_loc(err["loc"]), error_message(err)) for err in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem_response(
             Problem(422, "validation-error", f"The request is invalid: {detail}", errors=errors),
