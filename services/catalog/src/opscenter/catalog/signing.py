@@ -20,6 +20,28 @@ class InvalidPublicKey(ValueError):
     """A public key that is not an ed25519 key in an accepted encoding."""
 
 
+#: Encodings of the points of small order (1, 2, 4, 8), sign bit cleared, as libsodium lists
+#: them: a key among them verifies signatures no private key made (every eighth message or
+#: more takes the all-identity signature), so none is registered. Includes p, p-1 and p+1,
+#: non-canonical encodings of the same points.
+SMALL_ORDER_KEYS = frozenset(
+    bytes.fromhex(h)
+    for h in (
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    )
+)
+
+
+def _small_order(raw: bytes) -> bool:
+    return raw[:31] + bytes([raw[31] & 0x7F]) in SMALL_ORDER_KEYS
+
+
 def parse_public_key(text: str) -> bytes:
     """The raw 32-byte ed25519 public key from base64 of the raw key, or from PEM."""
     value = text.strip()
@@ -30,7 +52,10 @@ def parse_public_key(text: str) -> bytes:
             raise InvalidPublicKey("is not a readable PEM public key") from exc
         if not isinstance(key, Ed25519PublicKey):
             raise InvalidPublicKey("is not an ed25519 key (only ed25519 is accepted)")
-        return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        if _small_order(raw):
+            raise InvalidPublicKey("is a small-order point, not a usable ed25519 key")
+        return raw
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -43,6 +68,8 @@ def parse_public_key(text: str) -> bytes:
         Ed25519PublicKey.from_public_bytes(raw)
     except ValueError as exc:
         raise InvalidPublicKey("is not a valid ed25519 public key") from exc
+    if _small_order(raw):
+        raise InvalidPublicKey("is a small-order point, not a usable ed25519 key")
     return raw
 
 
