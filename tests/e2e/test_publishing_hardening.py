@@ -67,6 +67,17 @@ async def test_a_key_registered_by_another_publisher_is_409_in_either_encoding(
     )
     assert again.status_code == 409
     assert again.json()["type"].endswith("/key-exists")
+    # Revoked, the key stays revoked: registering it again says so.
+    listed = (await gateway.get("/api/v1/plugins/publishers/me/keys", headers=owner)).json()
+    key_id = listed["items"][0]["key_id"]
+    revoked = await gateway.delete(f"/api/v1/plugins/publishers/me/keys/{key_id}", headers=owner)
+    assert revoked.status_code == 200, revoked.text
+    after = await gateway.post(
+        "/api/v1/plugins/publishers/me/keys", json={"public_key": signer.public_pem}, headers=owner
+    )
+    assert after.status_code == 409, after.text
+    assert after.json()["type"].endswith("/key-revoked")
+    assert after.json()["errors"] == [{"field": "body.public_key", "message": "was revoked"}]
 
 
 def test_a_registered_plugin_without_a_published_version_is_not_public(gateway_url: str):

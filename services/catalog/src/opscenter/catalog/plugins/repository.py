@@ -87,12 +87,16 @@ async def add_key(session: AsyncSession, key: PublisherKey) -> bool:
     return True
 
 
-async def key_owner(session: AsyncSession, fingerprint: str) -> str | None:
-    """The publisher that registered the key with this fingerprint, if any."""
+async def key_owner(session: AsyncSession, fingerprint: str) -> tuple[str, bool] | None:
+    """The publisher that registered the key with this fingerprint, and whether it revoked it
+    since; None when no publisher did."""
     result = await session.execute(
-        select(PublisherKey.publisher_id).where(PublisherKey.fingerprint == fingerprint)
+        select(PublisherKey.publisher_id, PublisherKey.revoked_at).where(
+            PublisherKey.fingerprint == fingerprint
+        )
     )
-    return result.scalar_one_or_none()
+    row = result.one_or_none()
+    return None if row is None else (row.publisher_id, row.revoked_at is not None)
 
 
 async def keys_of(

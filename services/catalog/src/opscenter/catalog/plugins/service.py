@@ -124,7 +124,16 @@ async def register_key(uow: UnitOfWork, publisher_id: str, public_key: str) -> P
     )
     if not await repo.add_key(session, key):
         # Both 409: whose key it is stays unsaid, only that it is not this publisher's to take.
-        if await repo.key_owner(session, key.fingerprint) == publisher_id:
+        owner = await repo.key_owner(session, key.fingerprint)
+        if owner == (publisher_id, True):
+            # A revoked key stays revoked: what it signed must not become trusted again.
+            raise Problem(
+                409,
+                "key-revoked",
+                "You revoked this key; a revoked key cannot be registered again. Make a new one",
+                errors=[field_error("body.public_key", "was revoked")],
+            )
+        if owner is not None and owner[0] == publisher_id:
             raise Problem(
                 409,
                 "key-exists",
