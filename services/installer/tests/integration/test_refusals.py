@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from pathlib import Path
 from urllib.parse import quote
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
 def name(prefix: str) -> str:
@@ -176,6 +179,24 @@ async def test_unsigned_package_is_refused(catalog, new_tenant):
     assert (await tenant.install(slug)).status_code == 202
     failed = await tenant.wait_state(slug, "failed")
     assert "unsigned" in failed["reason"]
+
+
+async def test_a_plan_waits_for_a_signing_key_still_on_its_way(catalog, new_tenant):
+    """The version's event can overtake its key's (two topics): the plan waits for the key
+    instead of failing for good, then installs."""
+    late = dataclasses.replace(
+        catalog, key=Ed25519PrivateKey.generate(), key_id=uuid.uuid4(), plugin_ids={}, digests={}
+    )
+    slug = name("late-key")
+    await late.publish(slug, "1.0.0")
+    tenant = new_tenant()
+    assert (await tenant.install(slug)).status_code == 202
+    await asyncio.sleep(2)  # the worker meets the plan without the key meanwhile
+    assert (await tenant.installation(slug))["state"] == "installing"
+    await late.register_key()
+    done = await tenant.wait_state(slug, "enabled", "failed")
+    assert done["state"] == "enabled", done
+    assert "failed" not in [h["to_state"] for h in done["history"]]
 
 
 async def test_yanked_version_needs_an_exact_pin(catalog, new_tenant):

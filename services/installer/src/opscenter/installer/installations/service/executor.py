@@ -17,6 +17,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +60,20 @@ class Executor:
     store: InstallStore
     cipher: cfg.ConfigCipher
     allow_unsigned: bool = False
+    #: How long a plan waits for the catalog projection to catch up with it (a version or a
+    #: signing key it needs not learned yet) before the plan fails, retryable.
+    projection_wait: timedelta = timedelta(minutes=5)
+
+
+class ProjectionBehind(ArtifactUnavailable):
+    """The catalog projection lacks a version or key the plan needs. The catalog published it
+    before the plan could be made, so it is on its way (``catalog.plugin`` and
+    ``catalog.publisher`` are separate topics): the consumer rewinds and runs the plan again,
+    until ``Executor.projection_wait`` has passed since the plan was written."""
+
+
+def _waited_too_long(ex: Executor, inst: Installation) -> bool:
+    return datetime.now(UTC) - inst.updated_at > ex.projection_wait
 
 
 @dataclass
@@ -96,7 +111,7 @@ async def _materialize(
         known = await _Catalog.load(session, [(plugin_id, version)])
     v = known.versions.get((plugin_id, version))
     if v is None:
-        raise ArtifactError(f"version {version} is not in the catalog projection", retryable=True)
+        raise ProjectionBehind(f"version {version} is not in the catalog projection")
     plugin = known.plugins.get(plugin_id)
     if plugin is not None and plugin.banned:
         raise ArtifactError("the plugin was banned", retryable=False)
@@ -108,9 +123,8 @@ async def _materialize(
     else:
         key = known.keys.get((v.publisher_id, v.signing_key_id))
         if key is None:
-            raise ArtifactError(
-                f"signing key {v.signing_key_id} of publisher {v.publisher_id} is not known",
-                retryable=True,
+            raise ProjectionBehind(
+                f"signing key {v.signing_key_id} of publisher {v.publisher_id} is not known"
             )
         if key.revoked_at is not None:
             raise ArtifactError(f"signing key {v.signing_key_id} was revoked", retryable=False)
@@ -227,6 +241,11 @@ async def _materialize_plan(
     for m in pending:
         try:
             v, fresh = await _materialize(session, ex, m.plugin_id, m.version, known)
+        except ProjectionBehind as exc:
+            if not _waited_too_long(ex, m):
+                raise  # run again shortly, as below
+            await _fail_plan(session, emit, ex, moves, members, pending, unpacked, m, exc)
+            return None
         except ArtifactUnavailable:
             # The catalog is down, not the package bad: the consumer rewinds and runs the plan
             # again once the catalog answers (servicekit.consumer.is_transient).
@@ -273,6 +292,42 @@ async def _fail_plan(
         )
 
 
+async def _fail_upgrade(
+    session: AsyncSession,
+    emit: Emit,
+    inst: Installation,
+    target: str,
+    previous: InstallationState,
+    exc: ArtifactError,
+) -> None:
+    old = inst.version
+    inst.status_reason = f"upgrade to {target} failed: {exc}"
+    inst.retryable = exc.retryable
+    inst.target_version = None
+    inst.previous_state = None
+    await transition(
+        session,
+        inst,
+        InstallationAction.UPGRADE_FAILED,
+        actor=None,
+        reason=inst.status_reason,
+        previous=previous,
+    )
+    await emit(
+        InstallationFailedV1.model_validate(
+            {
+                **event_fields(inst, None),
+                "version": old,
+                "operation": "upgrade",
+                "reason": inst.status_reason[:2000],
+                "retryable": exc.retryable,
+                "to_version": target,
+            }
+        ),
+        inst.tenant_id,
+    )
+
+
 async def execute_upgrade(
     session: AsyncSession, emit: Emit, ex: Executor, installation_id: uuid.UUID
 ) -> None:
@@ -292,35 +347,13 @@ async def execute_upgrade(
                 + ", ".join(e["field"] for e in errors),
                 retryable=False,
             )
-    except ArtifactUnavailable:
-        raise  # the catalog is down: run the upgrade again once it answers (as installs)
+    except ArtifactUnavailable as exc:
+        if not isinstance(exc, ProjectionBehind) or not _waited_too_long(ex, inst):
+            raise  # the catalog is down or behind: run the upgrade again later (as installs)
+        await _fail_upgrade(session, emit, inst, target, previous, exc)
+        return
     except ArtifactError as exc:
-        old = inst.version
-        inst.status_reason = f"upgrade to {target} failed: {exc}"
-        inst.retryable = exc.retryable
-        inst.target_version = None
-        inst.previous_state = None
-        await transition(
-            session,
-            inst,
-            InstallationAction.UPGRADE_FAILED,
-            actor=None,
-            reason=inst.status_reason,
-            previous=previous,
-        )
-        await emit(
-            InstallationFailedV1.model_validate(
-                {
-                    **event_fields(inst, None),
-                    "version": old,
-                    "operation": "upgrade",
-                    "reason": inst.status_reason[:2000],
-                    "retryable": exc.retryable,
-                    "to_version": target,
-                }
-            ),
-            inst.tenant_id,
-        )
+        await _fail_upgrade(session, emit, inst, target, previous, exc)
         return
     old = inst.version
     # The new version's schema decides which fields are secret (and what was secret stays so).
